@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventIdConflictError, StreamRevisionConflictError } from './errors.js';
+import type { EventStore, EventToAppend, RecordedEvent } from './eventStore.js';
+
+export interface ContractFixture {
+  readonly store: EventStore;
+  /** Every stream a test writes starts with this, so runs against a shared server do not collide. */
+  readonly streamPrefix: string;
+  readonly cleanup: () => Promise<void>;
+}
+
+const event = (type = 'Something', data: EventToAppend['data'] = { n: 1 }): EventToAppend => ({
+  id: randomUUID(),
+  type,
+  data,
+  metadata: { correlationId: 'c-1', causationId: 'c-0', actor: 'tester', schemaVersion: 1 },
+});
+
+/** Collects up to `count` events of a subscription whose stream starts with `prefix`. */
+const collect = async (iterable: AsyncIterable<RecordedEvent>, prefix: string, count: number): Promise<RecordedEvent[]> => {
+  const seen: RecordedEvent[] = [];
+  for await (const recorded of iterable) {
+    if (!recorded.stream.startsWith(prefix)) continue;
+    seen.push(recorded);
+    if (seen.length === count) break;
+  }
+  return seen;
+};
+
+/**
+ * The event store contract: the behaviour every adapter must show, engine by engine. Written once,
+ * run against the embedded store always and against EventStoreDB when EVENTSTORE_URL is set.
+ */
+export function runEventStoreContract(adapterName: string, open: () => Promise<ContractFixture>): void {
+  describe(`event store contract: ${adapterName}`, () => {
+    let fixture: ContractFixture;
+    let store: EventStore;
+    let stream: (name: string) => string;
+
+    beforeEach(async () => {
+      fixture = await open();
+      store = fixture.store;
+      stream = (name) => `${fixture.streamPrefix}${name}-${randomUUID().slice(0, 8)}`;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    describe('append', () => {
+      it('creates a stream at revision 0 with no_stream and continues with the exact revision', async () => {
+        const s = stream('a');
+        const first = await store.append(s, [event()], { expectedRevision: 'no_stream' });
+        expect(first).toMatchObject({ nextExpectedRevision: 0, idempotent: false });
+        const second = await store.append(s, [event(), event()], { expectedRevision: 0 });
+        expect(second).toMatchObject({ nextExpectedRevision: 2, idempotent: false });
+        expect(second.position).toBeGreaterThan(first.position);
+        expect((await store.readStream(s)).map((e) => e.revision)).toEqual([0, 1, 2]);
+      });
+
+      it('rejects a wrong expected revision with the ledger conflict error and writes nothing', async () => {
+        const s = stream('conflict');
+        await store.append(s, [event(), event()], { expectedRevision: 'no_stream' });
+        const attempt = store.append(s, [event()], { expectedRevision: 0 });
+        await expect(attempt).rejects.toBeInstanceOf(StreamRevisionConflictError);
+        await attempt.catch((error: unknown) => {
+          expect(error).toMatchObject({ type: 'stream_revision_conflict', stream: s, expectedRevision: 0, actualRevision: 1 });
+        });
+        await expect(store.append(s, [event()], { expectedRevision: 'no_stream' })).rejects.toBeInstanceOf(
+          StreamRevisionConflictError,
+        );
+        await expect(store.append(stream('missing'), [event()], { expectedRevision: 3 })).rejects.toBeInstanceOf(
+          StreamRevisionConflictError,
+        );
+        expect(await store.readStream(s)).toHaveLength(2);
+      });
+
+      it("appends with 'any' whatever the stream's revision", async () => {
+        const s = stream('any');
+        await store.append(s, [event()], { expectedRevision: 'any' });
+        const result = await store.append(s, [event()], { expectedRevision: 'any' });
+        expect(result.nextExpectedRevision).toBe(1);
+      });
+
+      it('lets exactly one of many concurrent appends at the same expected revision win', async () => {
+        const s = stream('race');
+        await store.append(s, [event()], { expectedRevision: 'no_stream' });
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 10 }, () => store.append(s, [event()], { expectedRevision: 0 })),
+        );
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(StreamRevisionConflictError);
+        expect(await store.readStream(s)).toHaveLength(2);
+      });
+
+      it('treats a repeated append of the same event ids as a no-op returning the original position', async () => {
+        const s = stream('idem');
+        const events = [event(), event()];
+        const original = await store.append(s, events, { expectedRevision: 'no_stream' });
+        await store.append(s, [event()], { expectedRevision: 1 });
+        // Same ids again, even with an expected revision that is now stale.
+        const repeat = await store.append(s, events, { expectedRevision: 'no_stream' });
+        expect(repeat).toEqual({
+          nextExpectedRevision: original.nextExpectedRevision,
+          position: original.position,
+          idempotent: true,
+        });
+        expect(await store.readStream(s)).toHaveLength(3);
+      });
+
+      it('refuses an event id that already names an event in another stream', async () => {
+        const shared = event();
+        const s1 = stream('owner');
+        const s2 = stream('thief');
+        await store.append(s1, [shared], { expectedRevision: 'no_stream' });
+        await expect(store.append(s2, [shared], { expectedRevision: 'any' })).rejects.toBeInstanceOf(EventIdConflictError);
+        expect(await store.readStream(s2)).toEqual([]);
+      });
+
+      it('refuses a batch that mixes new and already-appended ids, writing none of it', async () => {
+        const s = stream('mixed');
+        const old = event();
+        await store.append(s, [old], { expectedRevision: 'no_stream' });
+        await expect(store.append(s, [old, event()], { expectedRevision: 'any' })).rejects.toBeInstanceOf(EventIdConflictError);
+        expect(await store.readStream(s)).toHaveLength(1);
+      });
+
+      it('keeps type, data and metadata exactly, unicode included', async () => {
+        const s = stream('exact');
+        const original = event('Ünïcödé', {
+          text: 'ναι 🚀 \u200b',
+          nested: { list: [1, 'two', null, true] },
+          big: 9007199254740991,
+        });
+        await store.append(s, [original], { expectedRevision: 'no_stream' });
+        const [read] = await store.readStream(s);
+        expect(read).toMatchObject({
+          id: original.id,
+          type: original.type,
+          data: original.data,
+          metadata: original.metadata,
+          stream: s,
+          revision: 0,
+        });
+        expect(Number.isNaN(Date.parse(read?.recordedAt ?? ''))).toBe(false);
+      });
+    });
+
+    describe('read', () => {
+      it('reads a stream forwards and backwards from a revision, bounded by maxCount', async () => {
+        const s = stream('read');
+        await store.append(
+          s,
+          Array.from({ length: 10 }, (_, n) => event('N', { n })),
+          { expectedRevision: 'no_stream' },
+        );
+        const revisions = (events: RecordedEvent[]): number[] => events.map((e) => e.revision);
+        expect(revisions(await store.readStream(s, { fromRevision: 7 }))).toEqual([7, 8, 9]);
+        expect(revisions(await store.readStream(s, { fromRevision: 2, maxCount: 3 }))).toEqual([2, 3, 4]);
+        expect(revisions(await store.readStream(s, { direction: 'backwards', maxCount: 3 }))).toEqual([9, 8, 7]);
+        expect(revisions(await store.readStream(s, { direction: 'backwards', fromRevision: 4, maxCount: 2 }))).toEqual([4, 3]);
+        expect((await store.readStream(s, { fromRevision: 3, maxCount: 1 }))[0]?.data).toEqual({ n: 3 });
+      });
+
+      it('reads a stream that does not exist as empty', async () => {
+        expect(await store.readStream(stream('nothing'))).toEqual([]);
+        expect(await store.readStream(stream('nothing'), { direction: 'backwards' })).toEqual([]);
+      });
+
+      it('reads the global log after a position in bounded batches, in append order', async () => {
+        const start = await store.headPosition();
+        const s1 = stream('log1');
+        const s2 = stream('log2');
+        await store.append(s1, [event('A')], { expectedRevision: 'no_stream' });
+        await store.append(s2, [event('B')], { expectedRevision: 'no_stream' });
+        await store.append(s1, [event('C')], { expectedRevision: 0 });
+        const mine: RecordedEvent[] = [];
+        let after = start;
+        for (;;) {
+          const batch = await store.readAll({ after, maxCount: 2 });
+          expect(batch.length).toBeLessThanOrEqual(2);
+          if (batch.length === 0) break;
+          for (const e of batch) expect(e.position).toBeGreaterThan(after);
+          mine.push(...batch.filter((e) => e.stream === s1 || e.stream === s2));
+          after = batch[batch.length - 1]?.position ?? after;
+        }
+        expect(mine.map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        expect(await store.headPosition()).toBe(after);
+      });
+
+      it('finds an event by id within its stream only', async () => {
+        const s = stream('find');
+        const e = event();
+        await store.append(s, [event(), e], { expectedRevision: 'no_stream' });
+        expect(await store.findEventInStream(s, e.id)).toMatchObject({ id: e.id, revision: 1 });
+        expect(await store.findEventInStream(stream('other'), e.id)).toBeUndefined();
+        expect(await store.findEventInStream(s, randomUUID())).toBeUndefined();
+      });
+    });
+
+    describe('subscribe to all', () => {
+      it('catches up from a position, then delivers live appends, and stops on abort', async () => {
+        const start = await store.headPosition();
+        const s = stream('sub');
+        await store.append(s, [event('Before1'), event('Before2')], { expectedRevision: 'no_stream' });
+        const controller = new AbortController();
+        const received = collect(store.subscribeToAll({ after: start, signal: controller.signal }), fixture.streamPrefix, 4);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await store.append(s, [event('Live1')], { expectedRevision: 1 });
+        await store.append(s, [event('Live2')], { expectedRevision: 2 });
+        expect((await received).map((e) => e.type)).toEqual(['Before1', 'Before2', 'Live1', 'Live2']);
+        controller.abort();
+      });
+
+      it('starts strictly after the given position', async () => {
+        const s = stream('after');
+        await store.append(s, [event('One')], { expectedRevision: 'no_stream' });
+        const second = await store.append(s, [event('Two'), event('Three')], { expectedRevision: 0 });
+        const [two] = await store.readStream(s, { fromRevision: 1, maxCount: 1 });
+        const controller = new AbortController();
+        const received = await collect(
+          store.subscribeToAll({ after: two?.position ?? -1, signal: controller.signal }),
+          fixture.streamPrefix,
+          1,
+        );
+        controller.abort();
+        expect(received.map((e) => e.type)).toEqual(['Three']);
+        expect(received[0]?.position).toBe(second.position);
+      });
+
+      it('ends the iteration when aborted while waiting for new events', async () => {
+        const controller = new AbortController();
+        const iteration = (async () => {
+          let count = 0;
+          for await (const _ of store.subscribeToAll({ after: await store.headPosition(), signal: controller.signal })) count++;
+          return count;
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        controller.abort();
+        await expect(iteration).resolves.toBeGreaterThanOrEqual(0);
+      });
+
+      it('delivers everything in order to a slow consumer (back-pressure, nothing dropped)', async () => {
+        const start = await store.headPosition();
+        const s = stream('slow');
+        const total = 1500;
+        for (let i = 0; i < total; i += 250) {
+          await store.append(
+            s,
+            Array.from({ length: 250 }, (_, n) => event('N', { n: i + n })),
+            {
+              expectedRevision: i === 0 ? 'no_stream' : i - 1,
+            },
+          );
+        }
+        const controller = new AbortController();
+        const seen: number[] = [];
+        for await (const e of store.subscribeToAll({ after: start, signal: controller.signal })) {
+          if (e.stream !== s) continue;
+          if (seen.length % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          seen.push(e.revision);
+          if (seen.length === total) break;
+        }
+        controller.abort();
+        expect(seen).toEqual(Array.from({ length: total }, (_, n) => n));
+      });
+    });
+  });
+}
