@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { v5 as uuidv5 } from 'uuid';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { AccountCommand } from '../accounts/commands.js';
 import { decide } from '../accounts/decide.js';
 import { accountEventSchemaVersion, accountStream, validateAccountEvent, type AccountEvent } from '../accounts/events.js';
@@ -123,8 +122,12 @@ export class AccountCommandHandler {
   }
 
   async #execute(userId: string, stream: string, command: AccountCommand, context: CommandContext): Promise<CommandResult> {
-    const commandId = context.idempotency?.key ?? randomUUID();
-    const eventIdAt = (index: number): string => uuidv5(`${stream}\n${commandId}\n${index}`, eventIdNamespace);
+    // Event ids: derived from the idempotency key when there is one, so a repeat maps to the same ids;
+    // otherwise time-ordered (UUIDv7), which keeps the store's unique id index append-only and cheap.
+    const key = context.idempotency?.key;
+    const commandId = key ?? uuidv7();
+    const eventIdAt = (index: number): string =>
+      key === undefined ? (index === 0 ? commandId : uuidv7()) : uuidv5(`${stream}\n${key}\n${index}`, eventIdNamespace);
 
     if (context.idempotency !== undefined) {
       const original = await this.#store.findEventInStream(stream, eventIdAt(0));
