@@ -1,0 +1,278 @@
+import { createSigner } from 'fast-jwt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { bearer, openTestApp, testSecret, type TestApp } from './testing/testApp.js';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await openTestApp();
+});
+afterEach(async () => {
+  await t.close();
+  removeTempDirs();
+});
+
+const post = (url: string, payload: unknown, headers: Record<string, string> = bearer('booster456')) =>
+  t.app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
+const get = (url: string, headers: Record<string, string> = bearer('booster456')) => t.app.inject({ method: 'GET', url, headers });
+const buy = (amount: number, user = 'booster456') => post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}` }, bearer(user));
+
+describe('commands', () => {
+  it('boosts a profile with the seed body and answers 201 with the boost', async () => {
+    await buy(500);
+    const response = await post('/api/credits/boost/profile', { targetUserId: 'user123', amount: 100, duration: 24 });
+    expect(response.statusCode).toBe(201);
+    const body = response.json();
+    expect(body).toMatchObject({
+      targetType: 'profile',
+      targetId: 'user123',
+      amount: 100,
+      durationHours: 24,
+      expiresAt: '2026-06-30T13:30:00.000Z',
+      balance: 400,
+    });
+    expect(body.boostId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.eventId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('boosts gigs and clans, with fractional durations', async () => {
+    await buy(1000);
+    const gig = await post('/api/credits/boost/gig', { targetGigId: 'gig789', amount: 200, duration: 1.5 });
+    expect(gig.statusCode).toBe(201);
+    expect(gig.json()).toMatchObject({ targetType: 'gig', targetId: 'gig789', expiresAt: '2026-06-29T15:00:00.000Z', balance: 800 });
+    const clan = await post('/api/credits/boost/clan', { targetClanId: 'clan456', amount: 300, duration: 72 });
+    expect(clan.json()).toMatchObject({ targetType: 'clan', targetId: 'clan456', expiresAt: '2026-07-02T13:30:00.000Z', balance: 500 });
+  });
+
+  it('purchases, spends, pays for gigs and contributes to clans, each answering the event id and new balance', async () => {
+    const purchase = await buy(1000);
+    expect(purchase.statusCode).toBe(201);
+    expect(purchase.json()).toMatchObject({ type: 'CreditsPurchased', amount: 1000, balance: 1000, revision: 0 });
+    const spend = await post('/api/credits/spend', { amount: 100, targetType: 'gig', targetId: 'gig789', reason: 'featured' });
+    expect(spend.json()).toMatchObject({ type: 'CreditsSpent', balance: 900 });
+    const pay = await post('/api/credits/gig-payment', { gigId: 'gig789', payeeId: 'seller1', amount: 250 });
+    expect(pay.statusCode).toBe(201);
+    expect(pay.json()).toMatchObject({ type: 'GigPaymentSent', balance: 650, payeeId: 'seller1', gigId: 'gig789' });
+    const clan = await post('/api/credits/clan-contribution', { clanId: 'clan456', amount: 50 });
+    expect(clan.json()).toMatchObject({ type: 'ClanContributionMade', balance: 600, revision: 3 });
+  });
+
+  it('lets services and admins grant credits, and nobody else', async () => {
+    const granted = await post('/api/credits/earn', { userId: 'u9', amount: 30, source: 'referral', refId: 'r1' }, bearer('svc-rewards', ['service']));
+    expect(granted.statusCode).toBe(201);
+    expect(granted.json()).toMatchObject({ type: 'CreditsEarned', balance: 30 });
+    const denied = await post('/api/credits/earn', { userId: 'u9', amount: 30, source: 'referral', refId: 'r2' }, bearer('u9'));
+    expect(denied.statusCode).toBe(403);
+    expect(denied.json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN', error: 'Forbidden' });
+    expect((await get('/api/credits/balance', bearer('u9'))).json()).toMatchObject({ balance: 30, revision: 0 });
+  });
+
+  it('refuses a user acting on another account (403) and lets an admin do it', async () => {
+    const denied = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p', userId: 'victim' }, bearer('mallory'));
+    expect(denied.statusCode).toBe(403);
+    const allowed = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p', userId: 'victim' }, bearer('ops', ['admin']));
+    expect(allowed.statusCode).toBe(201);
+    expect(await t.store.readStream('account-victim')).toHaveLength(1);
+    expect((await t.store.readStream('account-victim'))[0]?.metadata).toMatchObject({ actor: 'admin:ops' });
+  });
+
+  it('answers INSUFFICIENT_CREDITS as 422 with the balance and the amount required, appending nothing', async () => {
+    await buy(50);
+    const response = await post('/api/credits/boost/profile', { targetUserId: 'user123', amount: 100, duration: 24 });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toEqual({
+      statusCode: 422,
+      code: 'INSUFFICIENT_CREDITS',
+      error: 'Unprocessable Entity',
+      message: 'balance 50 is less than the 100 credits required',
+      details: { balance: 50, required: 100 },
+    });
+    expect(await t.store.readStream('account-booster456')).toHaveLength(1);
+  });
+
+  it('records the request id as the correlation id of the event', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/credits/purchase',
+      payload: { amount: 5, paymentRef: 'p' },
+      headers: { ...bearer('u1'), 'x-request-id': 'req-abc-123' },
+    });
+    expect(response.headers['x-request-id']).toBe('req-abc-123');
+    expect((await t.store.readStream('account-u1'))[0]?.metadata).toMatchObject({ correlationId: 'req-abc-123', causationId: 'req-abc-123', actor: 'user:u1' });
+  });
+});
+
+describe('queries', () => {
+  it('returns the balance and revision of the caller', async () => {
+    expect((await get('/api/credits/balance')).json()).toEqual({ userId: 'booster456', balance: 0, revision: -1 });
+    await buy(70);
+    expect((await get('/api/credits/balance')).json()).toEqual({ userId: 'booster456', balance: 70, revision: 0 });
+  });
+
+  it('pages through the history newest first with an opaque cursor', async () => {
+    for (let i = 1; i <= 5; i++) await buy(i);
+    const first = await get('/api/credits/history?limit=2');
+    expect(first.statusCode).toBe(200);
+    const page1 = first.json();
+    expect(page1.items.map((i: { revision: number }) => i.revision)).toEqual([4, 3]);
+    expect(page1.items[0]).toMatchObject({ type: 'CreditsPurchased', occurredAt: '2026-06-29T13:30:00.000Z', data: { amount: 5, balanceAfter: 15 } });
+    const page2 = (await get(`/api/credits/history?limit=2&cursor=${page1.nextCursor}`)).json();
+    expect(page2.items.map((i: { revision: number }) => i.revision)).toEqual([2, 1]);
+    const page3 = (await get(`/api/credits/history?limit=2&cursor=${page2.nextCursor}`)).json();
+    expect(page3.items.map((i: { revision: number }) => i.revision)).toEqual([0]);
+    expect(page3.nextCursor).toBeNull();
+    expect((await get('/api/credits/history?cursor=bm9wZQ')).json()).toMatchObject({ statusCode: 400, code: 'INVALID_CURSOR' });
+  });
+});
+
+describe('auth', () => {
+  const boost = { targetUserId: 'user123', amount: 1, duration: 1 };
+  const otherSigner = createSigner({ key: 'another-secret-another-secret-another-secret', algorithm: 'HS256', expiresIn: 60_000 });
+  const expired = createSigner({ key: testSecret, algorithm: 'HS256' })({ sub: 'u1', roles: ['user'], exp: Math.floor(Date.parse('2020-01-01') / 1000) });
+  const noExp = createSigner({ key: testSecret, algorithm: 'HS256' })({ sub: 'u1', roles: ['user'] });
+  const badRole = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'u1', roles: ['root'] });
+  const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u1', exp: 9999999999 })).toString('base64url')}.`;
+
+  it.each([
+    ['missing', {}],
+    ['not a bearer', { authorization: 'Basic dTE6cA==' }],
+    ['malformed', { authorization: 'Bearer not.a.jwt' }],
+    ['forged (another secret)', { authorization: `Bearer ${otherSigner({ sub: 'u1', roles: ['admin'] })}` }],
+    ['expired', { authorization: `Bearer ${expired}` }],
+    ['without exp', { authorization: `Bearer ${noExp}` }],
+    ['with an unknown role', { authorization: `Bearer ${badRole}` }],
+    ['alg none', { authorization: `Bearer ${unsigned}` }],
+  ])('answers 401 to a %s token and appends nothing', async (_name, headers) => {
+    for (const url of ['/api/credits/boost/profile', '/api/credits/purchase']) {
+      const response = await post(url, url.endsWith('purchase') ? { amount: 1, paymentRef: 'p' } : boost, headers as Record<string, string>);
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' });
+    }
+    expect((await get('/api/credits/balance', headers as Record<string, string>)).statusCode).toBe(401);
+    expect(await t.store.headPosition()).toBe(-1);
+  });
+});
+
+describe('idempotency keys', () => {
+  const withKey = (key: string, user = 'booster456') => ({ ...bearer(user), 'idempotency-key': key });
+
+  it('returns the original status and body for a retry and charges once', async () => {
+    await buy(500);
+    const body = { targetUserId: 'user123', amount: 100, duration: 24 };
+    const first = await post('/api/credits/boost/profile', body, withKey('boost-1'));
+    const retry = await post('/api/credits/boost/profile', body, withKey('boost-1'));
+    expect(first.statusCode).toBe(201);
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 400 });
+  });
+
+  it('still answers the original after a restart', async () => {
+    const body = { amount: 25, paymentRef: 'stripe-1' };
+    const first = await post('/api/credits/purchase', body, withKey('buy-1'));
+    const path = t.path;
+    await t.close();
+    t = await openTestApp({ path });
+    const retry = await post('/api/credits/purchase', body, withKey('buy-1'));
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 25, revision: 0 });
+  });
+
+  it('rejects the same key with a different body as 422 IDEMPOTENCY_KEY_REUSED', async () => {
+    await post('/api/credits/purchase', { amount: 25, paymentRef: 'a' }, withKey('k'));
+    const reused = await post('/api/credits/purchase', { amount: 26, paymentRef: 'a' }, withKey('k'));
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const otherRoute = await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, withKey('k'));
+    expect(otherRoute.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 25 });
+  });
+
+  it('charges once when the same request races itself', async () => {
+    await buy(100);
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post('/api/credits/spend', { amount: 10, targetType: 'gig', targetId: 'g' }, withKey('race'))),
+    );
+    expect(responses.every((r) => r.statusCode === 201)).toBe(true);
+    expect(new Set(responses.map((r) => r.body)).size).toBe(1);
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 90 });
+  });
+
+  it('refuses an unusable key with 400', async () => {
+    for (const key of ['x'.repeat(129), 'has space', 'ünïcode']) {
+      const response = await post('/api/credits/purchase', { amount: 1, paymentRef: 'p' }, { ...bearer('u1'), 'idempotency-key': key });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'INVALID_IDEMPOTENCY_KEY' });
+    }
+    expect(await t.store.headPosition()).toBe(-1);
+  });
+});
+
+describe('errors', () => {
+  it('names the failing fields of invalid input (400, FST_ERR_VALIDATION)', async () => {
+    const response = await post('/api/credits/boost/profile', { targetUserId: '', amount: 1.5, duration: 0, extra: true });
+    expect(response.statusCode).toBe(400);
+    const body = response.json();
+    expect(body).toMatchObject({ statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request' });
+    expect(body.message).toMatch(/body/);
+    expect(await t.store.headPosition()).toBe(-1);
+  });
+
+  it('answers 413 to a body over the limit', async () => {
+    const response = await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g', reason: 'x'.repeat(20_000) });
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+  });
+
+  it('answers 404 in the same format', async () => {
+    const response = await get('/api/credits/nope');
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found' });
+  });
+
+  it('rate-limits per user (429) when configured, without touching other users', async () => {
+    await t.close();
+    t = await openTestApp({ config: { rateLimitPerUserPerMinute: 3 } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await buy(1, 'greedy')).statusCode);
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const limited = await buy(1, 'greedy');
+    expect(limited.json()).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests' });
+    expect((await buy(1, 'modest')).statusCode).toBe(201);
+    expect(await t.store.readStream('account-greedy')).toHaveLength(3);
+  });
+});
+
+describe('operations', () => {
+  it('answers health, readiness and metrics', async () => {
+    expect((await t.app.inject({ url: '/health' })).json()).toEqual({ status: 'ok' });
+    const ready = await t.app.inject({ url: '/ready' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', checks: { eventStore: 'ok' } });
+    await buy(5);
+    const metrics = await t.app.inject({ url: '/metrics' });
+    expect(metrics.headers['content-type']).toMatch(/text\/plain/);
+    expect(metrics.body).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/api\/credits\/purchase"/);
+    expect(metrics.body).toMatch(/ledger_events_appended_total 1/);
+  });
+
+  it('reports not ready when the event store is gone', async () => {
+    await t.store.close();
+    const ready = await t.app.inject({ url: '/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().status).toBe('unavailable');
+  });
+
+  it('serves an OpenAPI document generated from the schemas', async () => {
+    const spec = (await t.app.inject({ url: '/docs/json' })).json();
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/api/credits/boost/profile', '/api/credits/boost/gig', '/api/credits/boost/clan', '/api/credits/purchase', '/api/credits/history']),
+    );
+    expect(spec.paths['/api/credits/boost/profile'].post.requestBody.content['application/json'].schema.required).toEqual(
+      expect.arrayContaining(['targetUserId', 'amount', 'duration']),
+    );
+  });
+});

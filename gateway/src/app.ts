@@ -1,0 +1,95 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { v7 as uuidv7 } from 'uuid';
+import type { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
+import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
+import type { Clock } from '../../ledger/src/shared/clock.js';
+import { authenticate, registerAuth } from './auth.js';
+import { gatewayLimits, type GatewayConfig } from './config.js';
+import { gatewayErrors, installErrorHandling } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { commandRoutes } from './routes/commands.js';
+import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
+import { queryRoutes } from './routes/queries.js';
+
+export interface AppDependencies {
+  readonly config: GatewayConfig;
+  readonly store: EventStore;
+  readonly handler: AccountCommandHandler;
+  readonly clock: Clock;
+  readonly metrics?: Metrics;
+  readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/;
+
+/**
+ * The HTTP API as a Fastify instance, with every dependency injected: the file that listens
+ * (main.ts) is separate, and tests build the same app around a temporary store.
+ */
+export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
+  const metrics = deps.metrics ?? createMetrics();
+  const app = Fastify({
+    logger: deps.logger ?? { level: deps.config.logLevel },
+    bodyLimit: gatewayLimits.bodyBytesMax,
+    // The caller's X-Request-Id (if sane) becomes the correlation id recorded in every event.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : uuidv7();
+    },
+    requestIdHeader: false,
+    ajv: { customOptions: { allErrors: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Credit ledger API',
+        version: '1.0.0',
+        description: 'Commands and queries of the event-sourced credit ledger. Errors use Fastify\'s format {statusCode, code, error, message}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await registerAuth(app, deps.config);
+
+  await app.register(opsRoutes, { store: deps.store, metrics, ...(deps.readinessChecks === undefined ? {} : { readinessChecks: deps.readinessChecks }) });
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', authenticate);
+    if (deps.config.rateLimitPerUserPerMinute > 0) {
+      await api.register(fastifyRateLimit, {
+        max: deps.config.rateLimitPerUserPerMinute,
+        timeWindow: 60_000,
+        hook: 'preHandler',
+        keyGenerator: (request) => `user:${request.user.id}`,
+        errorResponseBuilder: (_request, context) =>
+          new gatewayErrors.RATE_LIMITED(`at most ${context.max} requests per minute per user; retry in ${Math.ceil(context.ttl / 1000)} s`),
+      });
+    }
+    await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
+    await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
+  });
+
+  return app;
+};

@@ -1,0 +1,115 @@
+import createError from '@fastify/error';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { Rejection } from '../../ledger/src/accounts/rejections.js';
+import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
+import { EventStoreUnavailableError } from '../../ledger/src/eventStore/errors.js';
+
+/**
+ * Every error the gateway itself raises, each with its code and status. docs/reference/api.md lists
+ * them, and a test fails when one is missing there. Business rejections keep the ledger's own codes
+ * (docs/reference/errors.md) and answer 422.
+ */
+export const gatewayErrors = {
+  UNAUTHORIZED: createError('UNAUTHORIZED', '%s', 401),
+  FORBIDDEN: createError('FORBIDDEN', '%s', 403),
+  NOT_FOUND: createError('NOT_FOUND', '%s', 404),
+  INVALID_IDEMPOTENCY_KEY: createError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to %s printable ASCII characters', 400),
+  INVALID_CURSOR: createError('INVALID_CURSOR', 'cursor is not one this API returned', 400),
+  CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
+  RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
+  EVENT_STORE_UNAVAILABLE: createError('EVENT_STORE_UNAVAILABLE', 'the event store is unavailable; retry later with the same Idempotency-Key', 503),
+} as const;
+
+/** Codes Fastify itself produces for client errors, which the API documents too. */
+export const fastifyClientErrorCodes = [
+  'FST_ERR_VALIDATION',
+  'FST_ERR_CTP_BODY_TOO_LARGE',
+  'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+  'FST_ERR_CTP_EMPTY_JSON_BODY',
+  'FST_ERR_CTP_INVALID_JSON_BODY',
+] as const;
+
+/** A business rejection as an HTTP error: 422 with the ledger's code and its details. */
+export class RejectionHttpError extends Error {
+  readonly statusCode = 422;
+  readonly code: string;
+  readonly details: Rejection['details'];
+  constructor(rejection: Rejection) {
+    super(rejection.message);
+    this.code = rejection.code;
+    this.details = rejection.details;
+  }
+}
+
+const statusText: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * One error handler for the whole API: everything leaves in Fastify's error format
+ * `{ statusCode, code, error, message }`, validation errors with their field paths, rejections with
+ * their details. Anything unexpected is logged and answered 500 without internals.
+ */
+export const installErrorHandling = (app: FastifyInstance): void => {
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = error.validation.map((v) => ({
+        path: `${error.validationContext ?? 'body'}${v.instancePath.replaceAll('/', '.') || ''}`,
+        message: v.message ?? 'invalid',
+      }));
+      return reply.code(400).send({
+        statusCode: 400,
+        code: 'FST_ERR_VALIDATION',
+        error: statusText[400],
+        message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+        issues,
+      });
+    }
+    if (error instanceof RejectionHttpError) {
+      return reply.code(422).send({
+        statusCode: 422,
+        code: error.code,
+        error: statusText[422],
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
+    }
+    if (error instanceof ConcurrencyRetriesExhaustedError) {
+      return send(reply, new gatewayErrors.CONCURRENCY_RETRIES_EXHAUSTED('the account kept changing; retry with the same Idempotency-Key'));
+    }
+    if (error instanceof EventStoreUnavailableError) {
+      request.log.error({ err: error }, 'event store unavailable');
+      return send(reply, new gatewayErrors.EVENT_STORE_UNAVAILABLE());
+    }
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return send(reply, error as FastifyError);
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ statusCode: 500, code: 'INTERNAL', error: statusText[500], message: 'internal error' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, new gatewayErrors.NOT_FOUND(`route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)),
+  );
+};
+
+const send = (reply: import('fastify').FastifyReply, error: FastifyError) => {
+  const statusCode = error.statusCode ?? 500;
+  return reply.code(statusCode).send({
+    statusCode,
+    code: error.code,
+    error: statusText[statusCode] ?? 'Error',
+    message: error.message,
+  });
+};

@@ -1,0 +1,54 @@
+import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
+import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
+import { systemClock } from '../../ledger/src/shared/clock.js';
+import { buildApp } from './app.js';
+import { ConfigError, gatewayLimits, loadConfig } from './config.js';
+
+/**
+ * `npm start`: one process running the whole system on the configured engines (the embedded
+ * SQLite files under LEDGER_DATA_DIR by default). SIGTERM/SIGINT: stop accepting, let requests in
+ * flight finish, flush the event store's pending group commit, close.
+ */
+const main = async (): Promise<void> => {
+  const config = loadConfig();
+  const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
+  const handler = new AccountCommandHandler(store);
+  const app = await buildApp({ config, store, handler, clock: systemClock });
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+    const forced = setTimeout(() => {
+      app.log.error('requests still running after the grace period; exiting');
+      process.exit(1);
+    }, gatewayLimits.shutdownGraceMs);
+    forced.unref();
+    try {
+      await app.close();
+      await store.close();
+      app.log.info('stopped cleanly');
+    } catch (error) {
+      app.log.error({ err: error }, 'error while shutting down');
+      process.exitCode = 1;
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info(
+    { engine: store.engine, dataDir: config.dataDir, docs: `http://localhost:${config.port}/docs` },
+    `credit ledger listening on ${config.host}:${config.port}`,
+  );
+};
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`credit ledger: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { createSigner } from 'fast-jwt';
+import type { FastifyInstance } from 'fastify';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { tempDbFile } from '../../../ledger/src/testing/tempDir.js';
+import { buildApp } from '../app.js';
+import type { GatewayConfig } from '../config.js';
+import type { Role } from '../auth.js';
+
+export const testSecret = 'test-secret-that-is-long-enough-for-hs256!!';
+
+export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfig => ({
+  production: false,
+  port: 0,
+  host: '127.0.0.1',
+  dataDir: '/nonexistent',
+  auth: { algorithm: 'HS256', secret: testSecret },
+  rateLimitPerUserPerMinute: 0,
+  eventStoreUrl: undefined,
+  mongodbUrl: undefined,
+  amqpUrl: undefined,
+  logLevel: 'silent',
+  ...overrides,
+});
+
+const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
+export const tokenFor = (sub: string, roles: Role[] = ['user']): string => signer({ sub, roles });
+export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({ authorization: `Bearer ${tokenFor(sub, roles)}` });
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly store: SqliteEventStore;
+  readonly clock: ManualClock;
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** The real app around a real embedded store in a temporary file, with a manual clock. */
+export const openTestApp = async (options: { path?: string; config?: Partial<GatewayConfig> } = {}): Promise<TestApp> => {
+  const path = options.path ?? tempDbFile();
+  const store = new SqliteEventStore({ path });
+  const clock = new ManualClock('2026-06-29T13:30:00.000Z');
+  const app = await buildApp({ config: testConfig(options.config), store, handler: new AccountCommandHandler(store), clock, logger: false });
+  await app.ready();
+  return {
+    app,
+    store,
+    clock,
+    path,
+    close: async () => {
+      await app.close();
+      await store.close();
+    },
+  };
+};
