@@ -64,8 +64,13 @@ const rawInsertsPerSecond = (dir: string, rows: number, rowsPerCommit: number): 
   return rows / seconds;
 };
 
-const commandsPerSecond = async (dir: string, writers: number, commandsPerWriter: number): Promise<number> => {
-  const store = new SqliteEventStore({ path: join(dir, `commands-${writers}.db`) });
+const commandsPerSecond = async (
+  dir: string,
+  writers: number,
+  commandsPerWriter: number,
+  writer: 'inline' | 'thread' = 'inline',
+): Promise<number> => {
+  const store = new SqliteEventStore({ path: join(dir, `commands-${writers}-${writer}.db`), writer });
   const handler = new AccountCommandHandler(store);
   await Promise.all(Array.from({ length: writers }, (_, w) => handler.execute(`w${w}`, purchase(1_000_000), context)));
   const started = process.hrtime.bigint();

@@ -1,18 +1,22 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchHttp } from './http.bench.js';
 import { benchLedger, cleanDir } from './ledger.bench.js';
 import { writeResults } from './report.js';
 
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
+ * `npm run bench -- ledger` or `-- http` runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
 const dir = mkdtempSync(join(root, 'run-'));
 try {
   console.log(`bench: node ${process.version}, scratch ${dir}`);
-  await benchLedger(dir);
+  const only = process.argv[2];
+  if (only === undefined || only === 'ledger') await benchLedger(mkdtempSync(join(dir, 'ledger-')));
+  if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   console.log(`\nwrote ${writeResults()}`);
 } finally {
   cleanDir(dir);

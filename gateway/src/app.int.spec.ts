@@ -14,8 +14,10 @@ afterEach(async () => {
 
 const post = (url: string, payload: unknown, headers: Record<string, string> = bearer('booster456')) =>
   t.app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
-const get = (url: string, headers: Record<string, string> = bearer('booster456')) => t.app.inject({ method: 'GET', url, headers });
-const buy = (amount: number, user = 'booster456') => post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}` }, bearer(user));
+const get = (url: string, headers: Record<string, string> = bearer('booster456')) =>
+  t.app.inject({ method: 'GET', url, headers });
+const buy = (amount: number, user = 'booster456') =>
+  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}` }, bearer(user));
 
 describe('commands', () => {
   it('boosts a profile with the seed body and answers 201 with the boost', async () => {
@@ -39,9 +41,19 @@ describe('commands', () => {
     await buy(1000);
     const gig = await post('/api/credits/boost/gig', { targetGigId: 'gig789', amount: 200, duration: 1.5 });
     expect(gig.statusCode).toBe(201);
-    expect(gig.json()).toMatchObject({ targetType: 'gig', targetId: 'gig789', expiresAt: '2026-06-29T15:00:00.000Z', balance: 800 });
+    expect(gig.json()).toMatchObject({
+      targetType: 'gig',
+      targetId: 'gig789',
+      expiresAt: '2026-06-29T15:00:00.000Z',
+      balance: 800,
+    });
     const clan = await post('/api/credits/boost/clan', { targetClanId: 'clan456', amount: 300, duration: 72 });
-    expect(clan.json()).toMatchObject({ targetType: 'clan', targetId: 'clan456', expiresAt: '2026-07-02T13:30:00.000Z', balance: 500 });
+    expect(clan.json()).toMatchObject({
+      targetType: 'clan',
+      targetId: 'clan456',
+      expiresAt: '2026-07-02T13:30:00.000Z',
+      balance: 500,
+    });
   });
 
   it('purchases, spends, pays for gigs and contributes to clans, each answering the event id and new balance', async () => {
@@ -58,7 +70,11 @@ describe('commands', () => {
   });
 
   it('lets services and admins grant credits, and nobody else', async () => {
-    const granted = await post('/api/credits/earn', { userId: 'u9', amount: 30, source: 'referral', refId: 'r1' }, bearer('svc-rewards', ['service']));
+    const granted = await post(
+      '/api/credits/earn',
+      { userId: 'u9', amount: 30, source: 'referral', refId: 'r1' },
+      bearer('svc-rewards', ['service']),
+    );
     expect(granted.statusCode).toBe(201);
     expect(granted.json()).toMatchObject({ type: 'CreditsEarned', balance: 30 });
     const denied = await post('/api/credits/earn', { userId: 'u9', amount: 30, source: 'referral', refId: 'r2' }, bearer('u9'));
@@ -70,7 +86,11 @@ describe('commands', () => {
   it('refuses a user acting on another account (403) and lets an admin do it', async () => {
     const denied = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p', userId: 'victim' }, bearer('mallory'));
     expect(denied.statusCode).toBe(403);
-    const allowed = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p', userId: 'victim' }, bearer('ops', ['admin']));
+    const allowed = await post(
+      '/api/credits/purchase',
+      { amount: 10, paymentRef: 'p', userId: 'victim' },
+      bearer('ops', ['admin']),
+    );
     expect(allowed.statusCode).toBe(201);
     expect(await t.store.readStream('account-victim')).toHaveLength(1);
     expect((await t.store.readStream('account-victim'))[0]?.metadata).toMatchObject({ actor: 'admin:ops' });
@@ -98,7 +118,11 @@ describe('commands', () => {
       headers: { ...bearer('u1'), 'x-request-id': 'req-abc-123' },
     });
     expect(response.headers['x-request-id']).toBe('req-abc-123');
-    expect((await t.store.readStream('account-u1'))[0]?.metadata).toMatchObject({ correlationId: 'req-abc-123', causationId: 'req-abc-123', actor: 'user:u1' });
+    expect((await t.store.readStream('account-u1'))[0]?.metadata).toMatchObject({
+      correlationId: 'req-abc-123',
+      causationId: 'req-abc-123',
+      actor: 'user:u1',
+    });
   });
 });
 
@@ -115,7 +139,11 @@ describe('queries', () => {
     expect(first.statusCode).toBe(200);
     const page1 = first.json();
     expect(page1.items.map((i: { revision: number }) => i.revision)).toEqual([4, 3]);
-    expect(page1.items[0]).toMatchObject({ type: 'CreditsPurchased', occurredAt: '2026-06-29T13:30:00.000Z', data: { amount: 5, balanceAfter: 15 } });
+    expect(page1.items[0]).toMatchObject({
+      type: 'CreditsPurchased',
+      occurredAt: '2026-06-29T13:30:00.000Z',
+      data: { amount: 5, balanceAfter: 15 },
+    });
     const page2 = (await get(`/api/credits/history?limit=2&cursor=${page1.nextCursor}`)).json();
     expect(page2.items.map((i: { revision: number }) => i.revision)).toEqual([2, 1]);
     const page3 = (await get(`/api/credits/history?limit=2&cursor=${page2.nextCursor}`)).json();
@@ -127,8 +155,16 @@ describe('queries', () => {
 
 describe('auth', () => {
   const boost = { targetUserId: 'user123', amount: 1, duration: 1 };
-  const otherSigner = createSigner({ key: 'another-secret-another-secret-another-secret', algorithm: 'HS256', expiresIn: 60_000 });
-  const expired = createSigner({ key: testSecret, algorithm: 'HS256' })({ sub: 'u1', roles: ['user'], exp: Math.floor(Date.parse('2020-01-01') / 1000) });
+  const otherSigner = createSigner({
+    key: 'another-secret-another-secret-another-secret',
+    algorithm: 'HS256',
+    expiresIn: 60_000,
+  });
+  const expired = createSigner({ key: testSecret, algorithm: 'HS256' })({
+    sub: 'u1',
+    roles: ['user'],
+    exp: Math.floor(Date.parse('2020-01-01') / 1000),
+  });
   const noExp = createSigner({ key: testSecret, algorithm: 'HS256' })({ sub: 'u1', roles: ['user'] });
   const badRole = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'u1', roles: ['root'] });
   const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u1', exp: 9999999999 })).toString('base64url')}.`;
@@ -144,7 +180,11 @@ describe('auth', () => {
     ['alg none', { authorization: `Bearer ${unsigned}` }],
   ])('answers 401 to a %s token and appends nothing', async (_name, headers) => {
     for (const url of ['/api/credits/boost/profile', '/api/credits/purchase']) {
-      const response = await post(url, url.endsWith('purchase') ? { amount: 1, paymentRef: 'p' } : boost, headers as Record<string, string>);
+      const response = await post(
+        url,
+        url.endsWith('purchase') ? { amount: 1, paymentRef: 'p' } : boost,
+        headers,
+      );
       expect(response.statusCode).toBe(401);
       expect(response.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' });
     }
@@ -193,7 +233,9 @@ describe('idempotency keys', () => {
   it('charges once when the same request races itself', async () => {
     await buy(100);
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => post('/api/credits/spend', { amount: 10, targetType: 'gig', targetId: 'g' }, withKey('race'))),
+      Array.from({ length: 10 }, () =>
+        post('/api/credits/spend', { amount: 10, targetType: 'gig', targetId: 'g' }, withKey('race')),
+      ),
     );
     expect(responses.every((r) => r.statusCode === 201)).toBe(true);
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
@@ -202,7 +244,11 @@ describe('idempotency keys', () => {
 
   it('refuses an unusable key with 400', async () => {
     for (const key of ['x'.repeat(129), 'has space', 'ünïcode']) {
-      const response = await post('/api/credits/purchase', { amount: 1, paymentRef: 'p' }, { ...bearer('u1'), 'idempotency-key': key });
+      const response = await post(
+        '/api/credits/purchase',
+        { amount: 1, paymentRef: 'p' },
+        { ...bearer('u1'), 'idempotency-key': key },
+      );
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({ code: 'INVALID_IDEMPOTENCY_KEY' });
     }
@@ -221,7 +267,12 @@ describe('errors', () => {
   });
 
   it('answers 413 to a body over the limit', async () => {
-    const response = await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g', reason: 'x'.repeat(20_000) });
+    const response = await post('/api/credits/spend', {
+      amount: 1,
+      targetType: 'gig',
+      targetId: 'g',
+      reason: 'x'.repeat(20_000),
+    });
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
   });
@@ -269,7 +320,13 @@ describe('operations', () => {
     const spec = (await t.app.inject({ url: '/docs/json' })).json();
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/api/credits/boost/profile', '/api/credits/boost/gig', '/api/credits/boost/clan', '/api/credits/purchase', '/api/credits/history']),
+      expect.arrayContaining([
+        '/api/credits/boost/profile',
+        '/api/credits/boost/gig',
+        '/api/credits/boost/clan',
+        '/api/credits/purchase',
+        '/api/credits/history',
+      ]),
     );
     expect(spec.paths['/api/credits/boost/profile'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['targetUserId', 'amount', 'duration']),

@@ -63,7 +63,8 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
       info: {
         title: 'Credit ledger API',
         version: '1.0.0',
-        description: 'Commands and queries of the event-sourced credit ledger. Errors use Fastify\'s format {statusCode, code, error, message}.',
+        description:
+          "Commands and queries of the event-sourced credit ledger. Errors use Fastify's format {statusCode, code, error, message}.",
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
@@ -73,7 +74,11 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await registerAuth(app, deps.config);
 
-  await app.register(opsRoutes, { store: deps.store, metrics, ...(deps.readinessChecks === undefined ? {} : { readinessChecks: deps.readinessChecks }) });
+  await app.register(opsRoutes, {
+    store: deps.store,
+    metrics,
+    ...(deps.readinessChecks === undefined ? {} : { readinessChecks: deps.readinessChecks }),
+  });
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate);
@@ -84,7 +89,9 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
         hook: 'preHandler',
         keyGenerator: (request) => `user:${request.user.id}`,
         errorResponseBuilder: (_request, context) =>
-          new gatewayErrors.RATE_LIMITED(`at most ${context.max} requests per minute per user; retry in ${Math.ceil(context.ttl / 1000)} s`),
+          new gatewayErrors.RATE_LIMITED(
+            `at most ${context.max} requests per minute per user; retry in ${Math.ceil(context.ttl / 1000)} s`,
+          ),
       });
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });

@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isValidId } from '../../ledger/src/accounts/events.js';
-import type { GatewayConfig } from './config.js';
+import { gatewayLimits, type GatewayConfig } from './config.js';
 import { gatewayErrors } from './errors.js';
 
 export const roles = ['user', 'service', 'admin'] as const;
@@ -34,10 +34,13 @@ const claimsSchema = z.object({
 export const registerAuth = async (app: FastifyInstance, config: GatewayConfig): Promise<void> => {
   await app.register(fastifyJwt, {
     secret: config.auth.algorithm === 'HS256' ? config.auth.secret : { public: config.auth.publicKey },
-    verify: { algorithms: [config.auth.algorithm], requiredClaims: ['sub', 'exp'] },
+    // Verified tokens are cached (a client reuses its token for many requests); a cached entry never
+    // outlives the token's own exp.
+    verify: { algorithms: [config.auth.algorithm], requiredClaims: ['sub', 'exp'], cache: gatewayLimits.verifiedTokensCachedMax },
     formatUser: (payload) => {
       const claims = claimsSchema.safeParse(payload);
-      if (!claims.success) throw new gatewayErrors.UNAUTHORIZED(`token claims are invalid: ${claims.error.issues[0]?.message ?? ''}`);
+      if (!claims.success)
+        throw new gatewayErrors.UNAUTHORIZED(`token claims are invalid: ${claims.error.issues[0]?.message ?? ''}`);
       return { id: claims.data.sub, roles: claims.data.roles };
     },
   });
@@ -49,7 +52,9 @@ export const authenticate = async (request: FastifyRequest): Promise<void> => {
   } catch (error) {
     if (error instanceof gatewayErrors.UNAUTHORIZED) throw error;
     const reason = (error as Error).message || 'invalid token';
-    throw new gatewayErrors.UNAUTHORIZED(reason.startsWith('No Authorization') ? 'missing Authorization: Bearer <token>' : reason);
+    throw new gatewayErrors.UNAUTHORIZED(
+      reason.startsWith('No Authorization') ? 'missing Authorization: Bearer <token>' : reason,
+    );
   }
 };
 

@@ -14,6 +14,8 @@ export const gatewayLimits = {
   historyPageDefault: 20,
   /** How long /ready waits for each dependency. */
   readinessTimeoutMs: 2000,
+  /** Verified JWTs kept in memory (LRU), so a reused token is not re-verified on every request. */
+  verifiedTokensCachedMax: 10_000,
   /** Requests still running at shutdown get this long to finish. */
   shutdownGraceMs: 10_000,
 } as const;
@@ -38,7 +40,8 @@ export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
-  readonly auth: { readonly algorithm: 'HS256'; readonly secret: string } | { readonly algorithm: 'RS256'; readonly publicKey: string };
+  readonly auth:
+    { readonly algorithm: 'HS256'; readonly secret: string } | { readonly algorithm: 'RS256'; readonly publicKey: string };
   readonly rateLimitPerUserPerMinute: number;
   readonly eventStoreUrl: string | undefined;
   readonly mongodbUrl: string | undefined;
@@ -58,7 +61,9 @@ export class ConfigError extends Error {
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new ConfigError(
+      `invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';

@@ -1,5 +1,5 @@
 import createError from '@fastify/error';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Rejection } from '../../ledger/src/accounts/rejections.js';
 import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
@@ -14,11 +14,19 @@ export const gatewayErrors = {
   UNAUTHORIZED: createError('UNAUTHORIZED', '%s', 401),
   FORBIDDEN: createError('FORBIDDEN', '%s', 403),
   NOT_FOUND: createError('NOT_FOUND', '%s', 404),
-  INVALID_IDEMPOTENCY_KEY: createError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to %s printable ASCII characters', 400),
+  INVALID_IDEMPOTENCY_KEY: createError(
+    'INVALID_IDEMPOTENCY_KEY',
+    'Idempotency-Key must be 1 to %s printable ASCII characters',
+    400,
+  ),
   INVALID_CURSOR: createError('INVALID_CURSOR', 'cursor is not one this API returned', 400),
   CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
-  EVENT_STORE_UNAVAILABLE: createError('EVENT_STORE_UNAVAILABLE', 'the event store is unavailable; retry later with the same Idempotency-Key', 503),
+  EVENT_STORE_UNAVAILABLE: createError(
+    'EVENT_STORE_UNAVAILABLE',
+    'the event store is unavailable; retry later with the same Idempotency-Key',
+    503,
+  ),
 } as const;
 
 /** Codes Fastify itself produces for client errors, which the API documents too. */
@@ -87,7 +95,10 @@ export const installErrorHandling = (app: FastifyInstance): void => {
       });
     }
     if (error instanceof ConcurrencyRetriesExhaustedError) {
-      return send(reply, new gatewayErrors.CONCURRENCY_RETRIES_EXHAUSTED('the account kept changing; retry with the same Idempotency-Key'));
+      return send(
+        reply,
+        new gatewayErrors.CONCURRENCY_RETRIES_EXHAUSTED('the account kept changing; retry with the same Idempotency-Key'),
+      );
     }
     if (error instanceof EventStoreUnavailableError) {
       request.log.error({ err: error }, 'event store unavailable');
@@ -104,7 +115,7 @@ export const installErrorHandling = (app: FastifyInstance): void => {
   );
 };
 
-const send = (reply: import('fastify').FastifyReply, error: FastifyError) => {
+const send = (reply: FastifyReply, error: FastifyError) => {
   const statusCode = error.statusCode ?? 500;
   return reply.code(statusCode).send({
     statusCode,

@@ -22,7 +22,20 @@ const routes: Record<string, Record<string, unknown>> = {
 
 const badAmounts: unknown[] = [0, -1, -0.5, 1.5, 0.1, 1e308, 2 ** 53, 1_000_000_001, '10', null, true, [], {}, 'NaN', '1e3'];
 const badDurations: unknown[] = [0, -24, 8760.001, 1e9, 1e-12, '24', null, false, [24], { h: 1 }];
-const badIds: unknown[] = ['', 'x'.repeat(129), 'a\u0000b', 'line\nbreak', '\u0007bell', '\ud800', 'zero\u2028sep', 42, null, true, ['id'], { id: 'x' }];
+const badIds: unknown[] = [
+  '',
+  'x'.repeat(129),
+  'a\u0000b',
+  'line\nbreak',
+  '\u0007bell',
+  '\ud800',
+  'zero\u2028sep',
+  42,
+  null,
+  true,
+  ['id'],
+  { id: 'x' },
+];
 const badText: unknown[] = ['x'.repeat(501), 'bad\u0000text', 7, ['r']];
 
 const badValuesFor = (field: string): unknown[] => {
@@ -40,7 +53,16 @@ const headers = { ...bearer('fuzzer', ['admin']) };
 beforeAll(async () => {
   t = await openTestApp();
   // Money on the account, so a fuzz case that slipped through validation would be able to charge.
-  expect((await t.app.inject({ method: 'POST', url: '/api/credits/purchase', headers, payload: { amount: 1_000_000, paymentRef: 'seed' } })).statusCode).toBe(201);
+  expect(
+    (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/credits/purchase',
+        headers,
+        payload: { amount: 1_000_000, paymentRef: 'seed' },
+      })
+    ).statusCode,
+  ).toBe(201);
   head = await t.store.headPosition();
 });
 afterAll(async () => {
@@ -51,7 +73,12 @@ afterAll(async () => {
 const expectClientError = async (response: { statusCode: number; json: () => unknown }, what: string): Promise<void> => {
   expect(response.statusCode, what).toBeGreaterThanOrEqual(400);
   expect(response.statusCode, what).toBeLessThan(500);
-  expect(response.json(), what).toMatchObject({ statusCode: response.statusCode, code: expect.any(String), error: expect.any(String), message: expect.any(String) });
+  expect(response.json(), what).toMatchObject({
+    statusCode: response.statusCode,
+    code: expect.any(String),
+    error: expect.any(String),
+    message: expect.any(String),
+  });
   expect(await t.store.headPosition(), `${what} appended`).toBe(head);
 };
 
@@ -65,14 +92,19 @@ describe('fuzzing every command route', () => {
             await expectClientError(response, `${field}=${JSON.stringify(bad)}`);
           }
           const { [field]: _removed, ...missing } = valid;
-          if (field !== 'reason') await expectClientError(await t.app.inject({ method: 'POST', url, headers, payload: missing }), `missing ${field}`);
+          if (field !== 'reason')
+            await expectClientError(await t.app.inject({ method: 'POST', url, headers, payload: missing }), `missing ${field}`);
         }
       });
 
       it('rejects unknown fields, non-object bodies, broken JSON, wrong content types and oversized bodies', async () => {
         const cases: { payload: string; contentType: string; what: string }[] = [
           { payload: JSON.stringify({ ...valid, isAdmin: true }), contentType: 'application/json', what: 'unknown field' },
-          { payload: JSON.stringify({ ...valid, __proto__: { amount: 1 }, constructor: { prototype: {} } }), contentType: 'application/json', what: 'prototype keys' },
+          {
+            payload: JSON.stringify({ ...valid, __proto__: { amount: 1 }, constructor: { prototype: {} } }),
+            contentType: 'application/json',
+            what: 'prototype keys',
+          },
           { payload: '[]', contentType: 'application/json', what: 'array body' },
           { payload: '"text"', contentType: 'application/json', what: 'string body' },
           { payload: '123', contentType: 'application/json', what: 'number body' },
@@ -83,11 +115,20 @@ describe('fuzzing every command route', () => {
           { payload: '\u0000\u0001\u0002', contentType: 'application/json', what: 'binary' },
           { payload: 'amount=10', contentType: 'application/x-www-form-urlencoded', what: 'form body' },
           { payload: JSON.stringify(valid), contentType: 'text/plain', what: 'text/plain' },
-          { payload: JSON.stringify({ ...valid, padding: 'x'.repeat(40_000) }), contentType: 'application/json', what: 'oversized' },
+          {
+            payload: JSON.stringify({ ...valid, padding: 'x'.repeat(40_000) }),
+            contentType: 'application/json',
+            what: 'oversized',
+          },
           { payload: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`, contentType: 'application/json', what: 'deeply nested' },
         ];
         for (const c of cases) {
-          const response = await t.app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': c.contentType }, payload: c.payload });
+          const response = await t.app.inject({
+            method: 'POST',
+            url,
+            headers: { ...headers, 'content-type': c.contentType },
+            payload: c.payload,
+          });
           await expectClientError(response, c.what);
         }
       });
@@ -110,10 +151,24 @@ describe('fuzzing every command route', () => {
   }
 
   it('answers garbage query strings on the query routes with 4xx', async () => {
-    for (const query of ['limit=0', 'limit=-1', 'limit=101', 'limit=abc', 'limit=1.5', 'cursor=%00', `cursor=${'x'.repeat(100)}`, 'cursor=!!!', 'userId=', 'unknown=1']) {
+    for (const query of [
+      'limit=0',
+      'limit=-1',
+      'limit=101',
+      'limit=abc',
+      'limit=1.5',
+      'cursor=%00',
+      `cursor=${'x'.repeat(100)}`,
+      'cursor=!!!',
+      'userId=',
+      'unknown=1',
+    ]) {
       const response = await t.app.inject({ method: 'GET', url: `/api/credits/history?${query}`, headers });
       await expectClientError(response, query);
     }
-    await expectClientError(await t.app.inject({ method: 'GET', url: '/api/credits/balance?userId=%00', headers }), 'balance userId');
+    await expectClientError(
+      await t.app.inject({ method: 'GET', url: '/api/credits/balance?userId=%00', headers }),
+      'balance userId',
+    );
   });
 });

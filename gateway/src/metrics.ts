@@ -19,7 +19,11 @@ export const createMetrics = () => {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    eventsAppended: new Counter({ name: 'ledger_events_appended_total', help: 'Events appended by commands', registers: [registry] }),
+    eventsAppended: new Counter({
+      name: 'ledger_events_appended_total',
+      help: 'Events appended by commands',
+      registers: [registry],
+    }),
     commandsRejected: new Counter({
       name: 'ledger_commands_rejected_total',
       help: 'Commands refused by the ledger, by rejection code',

@@ -25,8 +25,16 @@ describe('over a real socket', () => {
   it('buys, boosts with an idempotency key, retries, and reads the balance', async () => {
     expect((await call('/api/credits/purchase', { method: 'POST', body: { amount: 300, paymentRef: 'p1' } })).status).toBe(201);
     const boost = { targetUserId: 'user123', amount: 100, duration: 24 };
-    const first = await call('/api/credits/boost/profile', { method: 'POST', body: boost, headers: { 'idempotency-key': 'sock-1' } });
-    const retry = await call('/api/credits/boost/profile', { method: 'POST', body: boost, headers: { 'idempotency-key': 'sock-1' } });
+    const first = await call('/api/credits/boost/profile', {
+      method: 'POST',
+      body: boost,
+      headers: { 'idempotency-key': 'sock-1' },
+    });
+    const retry = await call('/api/credits/boost/profile', {
+      method: 'POST',
+      body: boost,
+      headers: { 'idempotency-key': 'sock-1' },
+    });
     expect(first.status).toBe(201);
     expect(retry.status).toBe(201);
     expect(await retry.json()).toEqual(await first.json());
@@ -37,7 +45,10 @@ describe('over a real socket', () => {
   it('answers 401 without a token and 413 for a huge body, over the wire', async () => {
     const unauthenticated = await fetch(`${base}/api/credits/balance`);
     expect(unauthenticated.status).toBe(401);
-    const huge = await call('/api/credits/spend', { method: 'POST', body: { amount: 1, targetType: 'gig', targetId: 'g', reason: 'x'.repeat(100_000) } });
+    const huge = await call('/api/credits/spend', {
+      method: 'POST',
+      body: { amount: 1, targetType: 'gig', targetId: 'g', reason: 'x'.repeat(100_000) },
+    });
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
   });

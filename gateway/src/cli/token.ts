@@ -16,11 +16,17 @@ const program = new Command()
     return value;
   })
   .addOption(new Option('-r, --role <role...>', 'roles to grant').choices(roles).default(['user']))
-  .option('-e, --expires-in <hours>', 'validity in hours', (value) => {
-    const hours = Number(value);
-    if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 365) throw new InvalidArgumentError('must be between 0 and 8760 hours');
-    return hours;
-  }, 24);
+  .option(
+    '-e, --expires-in <hours>',
+    'validity in hours',
+    (value) => {
+      const hours = Number(value);
+      if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 365)
+        throw new InvalidArgumentError('must be between 0 and 8760 hours');
+      return hours;
+    },
+    24,
+  );
 
 program.parse();
 const options = program.opts<{ user: string; role: Role[]; expiresIn: number }>();

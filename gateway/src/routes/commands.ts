@@ -4,9 +4,19 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
-import { boostTargetTypes, isValidId, isValidText, spendTargetTypes, type AccountEvent } from '../../../ledger/src/accounts/events.js';
+import {
+  boostTargetTypes,
+  isValidId,
+  isValidText,
+  spendTargetTypes,
+  type AccountEvent,
+} from '../../../ledger/src/accounts/events.js';
 import { accountLimits } from '../../../ledger/src/accounts/limits.js';
-import type { AccountCommandHandler, CommandContext, CommittedAccountEvent } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import type {
+  AccountCommandHandler,
+  CommandContext,
+  CommittedAccountEvent,
+} from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { JsonValue } from '../../../ledger/src/eventStore/eventStore.js';
 import { canonicalJson } from '../../../ledger/src/shared/canonicalJson.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
@@ -20,10 +30,7 @@ import type { Metrics } from '../metrics.js';
 // ---------------------------------------------------------------------------------------------
 
 const id = (what: string) =>
-  z
-    .string()
-    .refine(isValidId, `${what} must be 1 to ${accountLimits.idLengthMax} printable characters`)
-    .describe(what);
+  z.string().refine(isValidId, `${what} must be 1 to ${accountLimits.idLengthMax} printable characters`).describe(what);
 const amount = z
   .number()
   .int('amount must be a whole number of credits')
@@ -33,7 +40,10 @@ const amount = z
 const duration = z
   .number()
   .refine((h) => Number.isFinite(h) && Math.round(h * 3_600_000) >= 1, 'duration must be greater than zero (at least 1 ms)')
-  .refine((h) => h <= accountLimits.boostDurationHoursMax, `duration must be at most ${accountLimits.boostDurationHoursMax} hours`)
+  .refine(
+    (h) => h <= accountLimits.boostDurationHoursMax,
+    `duration must be at most ${accountLimits.boostDurationHoursMax} hours`,
+  )
   .describe('hours, fractions allowed');
 /** Services and admins may act on another account by naming it; users may only name their own. */
 const onBehalfOf = { userId: id('the account to act on (services and admins; defaults to the caller)').optional() };
@@ -57,7 +67,10 @@ const gigPaymentBody = z.strictObject({ gigId: id('gigId'), payeeId: id('payeeId
 const clanContributionBody = z.strictObject({ clanId: id('clanId'), amount, ...onBehalfOf });
 
 const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().optional().describe('makes the command safe to retry: same key and body → same answer, charged once'),
+  'idempotency-key': z
+    .string()
+    .optional()
+    .describe('makes the command safe to retry: same key and body → same answer, charged once'),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -89,10 +102,23 @@ const errorResponse = z.object({
   code: z.string(),
   error: z.string(),
   message: z.string(),
-  details: z.record(z.string(), z.union([z.string(), z.number()])).optional().describe('facts of a rejection, e.g. balance and required'),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('each invalid field of a 400'),
+  details: z
+    .record(z.string(), z.union([z.string(), z.number()]))
+    .optional()
+    .describe('facts of a rejection, e.g. balance and required'),
+  issues: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('each invalid field of a 400'),
 });
-const commandErrors = { 400: errorResponse, 401: errorResponse, 403: errorResponse, 409: errorResponse, 422: errorResponse, 429: errorResponse };
+const commandErrors = {
+  400: errorResponse,
+  401: errorResponse,
+  403: errorResponse,
+  409: errorResponse,
+  422: errorResponse,
+  429: errorResponse,
+};
 
 export interface CommandRoutesOptions {
   readonly handler: AccountCommandHandler;
@@ -117,7 +143,10 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
   ): Promise<{ events: readonly CommittedAccountEvent[]; balance: number; revision: number }> => {
     const user = request.user;
     const key = request.headers['idempotency-key'];
-    if (key !== undefined && (typeof key !== 'string' || key.length > gatewayLimits.idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key))) {
+    if (
+      key !== undefined &&
+      (typeof key !== 'string' || key.length > gatewayLimits.idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key))
+    ) {
       throw new gatewayErrors.INVALID_IDEMPOTENCY_KEY(String(gatewayLimits.idempotencyKeyLengthMax));
     }
     const context: CommandContext = {
@@ -137,97 +166,195 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     return result;
   };
 
-  const boost = (targetType: (typeof boostTargetTypes)[number]) => async (request: FastifyRequest, reply: FastifyReply, targetId: string, body: { amount: number; duration: number; userId?: string | undefined }) => {
-    const accountId = accountFor(request.user, body.userId);
-    const result = await execute(request, reply, accountId, {
-      type: 'ActivateBoost',
-      boostId: uuidv7(),
-      targetType,
-      targetId,
-      amount: body.amount,
-      durationHours: body.duration,
-      now: clock.now(),
-    });
-    const committed = only(result.events, 'BoostActivated');
-    const data = committed.event.data;
-    return {
-      boostId: data.boostId,
-      eventId: committed.id,
-      targetType: data.targetType,
-      targetId: data.targetId,
-      amount: data.amount,
-      durationHours: data.durationHours,
-      expiresAt: data.expiresAt,
-      balance: result.balance,
+  const boost =
+    (targetType: (typeof boostTargetTypes)[number]) =>
+    async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      targetId: string,
+      body: { amount: number; duration: number; userId?: string | undefined },
+    ) => {
+      const accountId = accountFor(request.user, body.userId);
+      const result = await execute(request, reply, accountId, {
+        type: 'ActivateBoost',
+        boostId: uuidv7(),
+        targetType,
+        targetId,
+        amount: body.amount,
+        durationHours: body.duration,
+        now: clock.now(),
+      });
+      const committed = only(result.events, 'BoostActivated');
+      const data = committed.event.data;
+      return {
+        boostId: data.boostId,
+        eventId: committed.id,
+        targetType: data.targetType,
+        targetId: data.targetId,
+        amount: data.amount,
+        durationHours: data.durationHours,
+        expiresAt: data.expiresAt,
+        balance: result.balance,
+      };
     };
-  };
 
   app.post(
     '/boost/profile',
-    { schema: { summary: 'Boost a user profile', body: boostProfileBody, headers: idempotencyHeaders, response: { 201: boostResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Boost a user profile',
+        body: boostProfileBody,
+        headers: idempotencyHeaders,
+        response: { 201: boostResponse, ...commandErrors },
+      },
+    },
     (request, reply) => boost('profile')(request, reply, request.body.targetUserId, request.body),
   );
   app.post(
     '/boost/gig',
-    { schema: { summary: 'Boost a gig', body: boostGigBody, headers: idempotencyHeaders, response: { 201: boostResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Boost a gig',
+        body: boostGigBody,
+        headers: idempotencyHeaders,
+        response: { 201: boostResponse, ...commandErrors },
+      },
+    },
     (request, reply) => boost('gig')(request, reply, request.body.targetGigId, request.body),
   );
   app.post(
     '/boost/clan',
-    { schema: { summary: 'Boost a clan', body: boostClanBody, headers: idempotencyHeaders, response: { 201: boostResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Boost a clan',
+        body: boostClanBody,
+        headers: idempotencyHeaders,
+        response: { 201: boostResponse, ...commandErrors },
+      },
+    },
     (request, reply) => boost('clan')(request, reply, request.body.targetClanId, request.body),
   );
 
   app.post(
     '/purchase',
-    { schema: { summary: 'Record a credit purchase', body: purchaseBody, headers: idempotencyHeaders, response: { 201: movementResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Record a credit purchase',
+        body: purchaseBody,
+        headers: idempotencyHeaders,
+        response: { 201: movementResponse, ...commandErrors },
+      },
+    },
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
-      const result = await execute(request, reply, accountId, { type: 'PurchaseCredits', amount: request.body.amount, paymentRef: request.body.paymentRef, now: clock.now() });
+      const result = await execute(request, reply, accountId, {
+        type: 'PurchaseCredits',
+        amount: request.body.amount,
+        paymentRef: request.body.paymentRef,
+        now: clock.now(),
+      });
       return movement(result);
     },
   );
 
   app.post(
     '/spend',
-    { schema: { summary: 'Spend credits on a target', body: spendBody, headers: idempotencyHeaders, response: { 201: movementResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Spend credits on a target',
+        body: spendBody,
+        headers: idempotencyHeaders,
+        response: { 201: movementResponse, ...commandErrors },
+      },
+    },
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
       const { amount: credits, targetType, targetId, reason } = request.body;
-      const result = await execute(request, reply, accountId, { type: 'SpendCredits', amount: credits, targetType, targetId, reason: reason ?? '', now: clock.now() });
+      const result = await execute(request, reply, accountId, {
+        type: 'SpendCredits',
+        amount: credits,
+        targetType,
+        targetId,
+        reason: reason ?? '',
+        now: clock.now(),
+      });
       return movement(result);
     },
   );
 
   app.post(
     '/earn',
-    { schema: { summary: 'Grant credits to a user (service or admin only)', body: earnBody, headers: idempotencyHeaders, response: { 201: movementResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Grant credits to a user (service or admin only)',
+        body: earnBody,
+        headers: idempotencyHeaders,
+        response: { 201: movementResponse, ...commandErrors },
+      },
+    },
     async (request, reply) => {
       if (!isPrivileged(request.user)) throw new gatewayErrors.FORBIDDEN('earning credits needs the service or admin role');
       const { userId, amount: credits, source, refId } = request.body;
-      const result = await execute(request, reply, userId, { type: 'EarnCredits', amount: credits, source, refId, now: clock.now() });
+      const result = await execute(request, reply, userId, {
+        type: 'EarnCredits',
+        amount: credits,
+        source,
+        refId,
+        now: clock.now(),
+      });
       return movement(result);
     },
   );
 
   app.post(
     '/gig-payment',
-    { schema: { summary: 'Pay another user for a gig', body: gigPaymentBody, headers: idempotencyHeaders, response: { 201: gigPaymentResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Pay another user for a gig',
+        body: gigPaymentBody,
+        headers: idempotencyHeaders,
+        response: { 201: gigPaymentResponse, ...commandErrors },
+      },
+    },
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
       const { gigId, payeeId, amount: credits } = request.body;
-      const result = await execute(request, reply, accountId, { type: 'PayForGig', transferId: uuidv7(), gigId, payeeId, amount: credits, now: clock.now() });
+      const result = await execute(request, reply, accountId, {
+        type: 'PayForGig',
+        transferId: uuidv7(),
+        gigId,
+        payeeId,
+        amount: credits,
+        now: clock.now(),
+      });
       const sent = only(result.events, 'GigPaymentSent');
-      return { ...movement(result), transferId: sent.event.data.transferId, payeeId: sent.event.data.payeeId, gigId: sent.event.data.gigId };
+      return {
+        ...movement(result),
+        transferId: sent.event.data.transferId,
+        payeeId: sent.event.data.payeeId,
+        gigId: sent.event.data.gigId,
+      };
     },
   );
 
   app.post(
     '/clan-contribution',
-    { schema: { summary: 'Contribute credits to a clan', body: clanContributionBody, headers: idempotencyHeaders, response: { 201: movementResponse, ...commandErrors } } },
+    {
+      schema: {
+        summary: 'Contribute credits to a clan',
+        body: clanContributionBody,
+        headers: idempotencyHeaders,
+        response: { 201: movementResponse, ...commandErrors },
+      },
+    },
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
-      const result = await execute(request, reply, accountId, { type: 'ContributeToClan', clanId: request.body.clanId, amount: request.body.amount, now: clock.now() });
+      const result = await execute(request, reply, accountId, {
+        type: 'ContributeToClan',
+        clanId: request.body.clanId,
+        amount: request.body.amount,
+        now: clock.now(),
+      });
       return movement(result);
     },
   );
@@ -236,10 +363,20 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
 /** What the client asked for, so a reused key with a different request is recognised. */
 const fingerprint = (request: FastifyRequest, accountId: string): string =>
   createHash('sha256')
-    .update(canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body: (request.body ?? null) as JsonValue }))
+    .update(
+      canonicalJson({
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        accountId,
+        body: (request.body ?? null) as JsonValue,
+      }),
+    )
     .digest('base64url');
 
-const only = <T extends AccountEvent['type']>(events: readonly CommittedAccountEvent[], type: T): CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> } => {
+const only = <T extends AccountEvent['type']>(
+  events: readonly CommittedAccountEvent[],
+  type: T,
+): CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> } => {
   const found = events.find((e) => e.event.type === type);
   if (found === undefined) throw new Error(`expected a ${type} event`);
   return found as CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> };

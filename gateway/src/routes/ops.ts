@@ -14,13 +14,17 @@ export interface OpsRoutesOptions {
   readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
 }
 
-const withTimeout = async (check: ReadinessCheck): Promise<'ok' | string> => {
+/** 'ok', or what went wrong. */
+const withTimeout = async (check: ReadinessCheck): Promise<string> => {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${gatewayLimits.readinessTimeoutMs} ms`)), gatewayLimits.readinessTimeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${gatewayLimits.readinessTimeoutMs} ms`)),
+          gatewayLimits.readinessTimeoutMs,
+        );
       }),
     ]);
     return 'ok';
@@ -32,9 +36,13 @@ const withTimeout = async (check: ReadinessCheck): Promise<'ok' | string> => {
 };
 
 export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, { store, metrics, readinessChecks = {} }) => {
-  app.get('/health', { schema: { summary: 'Liveness: the process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/health',
+    { schema: { summary: 'Liveness: the process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    () => ({
+      status: 'ok' as const,
+    }),
+  );
 
   app.get(
     '/ready',

@@ -7,7 +7,11 @@ import { accountFor } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
 
-const userIdQuery = z.string().refine(isValidId, 'userId must be a valid user id').optional().describe('services and admins: another account');
+const userIdQuery = z
+  .string()
+  .refine(isValidId, 'userId must be a valid user id')
+  .optional()
+  .describe('services and admins: another account');
 
 const historyItem = z.object({
   eventId: z.string(),
@@ -77,13 +81,14 @@ export const queryRoutes: FastifyPluginAsyncZod<QueryRoutesOptions> = async (app
           eventId: committed.id,
           type: committed.event.type,
           revision: committed.revision,
-          occurredAt: String(recorded.metadata.occurredAt),
+          occurredAt: typeof recorded.metadata.occurredAt === 'string' ? recorded.metadata.occurredAt : recorded.recordedAt,
           recordedAt: recorded.recordedAt,
-          data: committed.event.data as Record<string, unknown>,
+          data: committed.event.data,
         };
       });
       const last = items.at(-1);
-      const nextCursor = items.length === limit && last !== undefined && last.revision > 0 ? encodeCursor(last.revision - 1) : null;
+      const nextCursor =
+        items.length === limit && last !== undefined && last.revision > 0 ? encodeCursor(last.revision - 1) : null;
       return { userId, items, nextCursor };
     },
   );

@@ -26,7 +26,9 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
 
 const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
 export const tokenFor = (sub: string, roles: Role[] = ['user']): string => signer({ sub, roles });
-export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({ authorization: `Bearer ${tokenFor(sub, roles)}` });
+export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({
+  authorization: `Bearer ${tokenFor(sub, roles)}`,
+});
 
 export interface TestApp {
   readonly app: FastifyInstance;
@@ -41,7 +43,13 @@ export const openTestApp = async (options: { path?: string; config?: Partial<Gat
   const path = options.path ?? tempDbFile();
   const store = new SqliteEventStore({ path });
   const clock = new ManualClock('2026-06-29T13:30:00.000Z');
-  const app = await buildApp({ config: testConfig(options.config), store, handler: new AccountCommandHandler(store), clock, logger: false });
+  const app = await buildApp({
+    config: testConfig(options.config),
+    store,
+    handler: new AccountCommandHandler(store),
+    clock,
+    logger: false,
+  });
   await app.ready();
   return {
     app,

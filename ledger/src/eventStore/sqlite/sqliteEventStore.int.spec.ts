@@ -7,8 +7,12 @@ import { SqliteEventStore } from './sqliteEventStore.js';
 afterEach(removeTempDirs);
 
 runEventStoreContract('embedded SQLite', () => {
-  const path = tempFile();
-  const store = new SqliteEventStore({ path });
+  const store = new SqliteEventStore({ path: tempFile() });
+  return Promise.resolve({ store, streamPrefix: 'contract-', cleanup: () => store.close() });
+});
+
+runEventStoreContract('embedded SQLite, writer thread', () => {
+  const store = new SqliteEventStore({ path: tempFile(), writer: 'thread' });
   return Promise.resolve({ store, streamPrefix: 'contract-', cleanup: () => store.close() });
 });
 

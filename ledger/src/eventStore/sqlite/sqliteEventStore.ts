@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from '../errors.js';
 import type {
   AppendResult,
@@ -14,104 +13,75 @@ import type {
   RecordedEvent,
   SubscribeToAllOptions,
 } from '../eventStore.js';
+import { createGroupWriter, type AppendOutcome, type GroupOutcome, type SerializedAppend } from './groupWriter.js';
+import { openEventsDatabase, sqliteEventStoreLimits, type Durability, type EventRow } from './sqliteSchema.js';
+import type { WriterRequest } from './sqliteWriter.worker.js';
 
-/** Limits of the embedded engine, in one place. */
-export const sqliteEventStoreLimits = {
-  /** Largest batch one read returns. */
-  readBatchEventsMax: 1000,
-  /** Most appends committed by one transaction (group commit); the rest wait for the next. */
-  groupCommitAppendsMax: 2000,
-  /** Most events in one append call. */
-  appendEventsMax: 1000,
-  /** How long a subscription waits before re-checking the file for appends by other processes. */
-  pollIntervalMs: 25,
-  /** How long a writer waits for another process's write lock before giving up. */
-  busyTimeoutMs: 5000,
-  /** WAL pages (4 KiB) between automatic checkpoints. */
-  walAutocheckpointPages: 16_384,
-} as const;
+export { openEventsDatabase, sqliteEventStoreLimits } from './sqliteSchema.js';
 
 export interface SqliteEventStoreOptions {
-  /** Path of the database file; `:memory:` for a throwaway store. */
+  /** Path of the database file. */
   readonly path: string;
   /**
    * `full` (default) fsyncs the WAL on every commit: an acknowledged append survives power loss.
    * `normal` survives a process crash but may lose the last commits on power loss; tests only.
    */
-  readonly durability?: 'full' | 'normal';
+  readonly durability?: Durability;
   readonly pollIntervalMs?: number;
+  /**
+   * `inline` (default): commits run on the caller's thread at the end of the event-loop turn.
+   * `thread`: commits run on a writer thread, so an fsync never blocks the event loop. Measured on
+   * these 2-core machines, the thread costs more (message passing, a third busy thread) than the
+   * blocked fsync saves, so it is off by default; `npm run bench` reports both.
+   */
+  readonly writer?: 'thread' | 'inline';
 }
 
 interface PendingAppend {
-  readonly stream: string;
-  readonly events: readonly EventToAppend[];
-  readonly expectedRevision: ExpectedRevision;
+  readonly append: SerializedAppend;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
 
-interface EventRow {
-  position: number;
-  stream: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: string;
-}
-
-const schema = `
-CREATE TABLE IF NOT EXISTS events (
-  position    INTEGER PRIMARY KEY,
-  stream      TEXT    NOT NULL,
-  revision    INTEGER NOT NULL CHECK (revision >= 0),
-  event_id    TEXT    NOT NULL UNIQUE,
-  type        TEXT    NOT NULL,
-  data        TEXT    NOT NULL,
-  metadata    TEXT    NOT NULL,
-  recorded_at TEXT    NOT NULL,
-  UNIQUE (stream, revision)
-);
-`;
-
-/**
- * Opens (and if needed creates) an events database with the store's schema and settings. Exported so
- * the benchmark's raw-insert baseline runs on exactly the same table, indexes and pragmas.
- */
-export const openEventsDatabase = (path: string, durability: 'full' | 'normal'): Database.Database => {
-  const db = new Database(path, { timeout: sqliteEventStoreLimits.busyTimeoutMs });
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-  // Checkpoint every ~64 MB of WAL rather than SQLite's default 4 MB: checkpoints run inside a
-  // committing transaction, and doing them 16 times less often is most of a group commit's cost.
-  db.pragma(`wal_autocheckpoint = ${sqliteEventStoreLimits.walAutocheckpointPages}`);
-  db.exec(schema);
-  return db;
+/** Where the writer thread's module is, whether we run from TypeScript sources or compiled output. */
+const writerModule = (): { url: URL; entry: string } => {
+  if (import.meta.url.endsWith('.ts')) {
+    return {
+      url: new URL('./sqliteWriter.bootstrap.mjs', import.meta.url),
+      entry: new URL('./sqliteWriter.worker.ts', import.meta.url).href,
+    };
+  }
+  const url = new URL('./sqliteWriter.worker.js', import.meta.url);
+  return { url, entry: url.href };
 };
 
 /**
  * The embedded engine: one SQLite file in WAL mode, one global order (the rowid), unique
  * (stream, revision) and unique event id.
  *
- * Group commit: appends queue up during one turn of the event loop and are written by a single
- * transaction in the next (setImmediate), so N concurrent commands pay for one fsync, not N. Each
- * append in the group is checked and applied on its own; one conflict fails only its own caller.
- * better-sqlite3 is synchronous, so a transaction never interleaves with other JavaScript.
+ * Group commit: appends queue up during one turn of the event loop (and, with a writer thread, while
+ * the previous group is being committed) and are written by one transaction, so N concurrent commands
+ * pay for one fsync, not N. Each append in a group is checked and applied on its own; one conflict
+ * fails only its own caller. Reads see a group as soon as it has been committed.
  */
 export class SqliteEventStore implements EventStore {
   readonly engine = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #pollIntervalMs: number;
   readonly #appended = new EventEmitter();
+  readonly #commitInline: ((group: readonly SerializedAppend[], recordedAt: string) => GroupOutcome) | undefined;
+  readonly #worker: Worker | undefined;
+  readonly #workerReady: Promise<void> | undefined;
+  #workerFailure: Error | undefined;
   #pending: PendingAppend[] = [];
-  #flushScheduled = false;
+  #inFlight: { readonly id: number; readonly group: PendingAppend[] } | undefined;
+  #nextGroupId = 0;
+  #dispatchScheduled = false;
+  #closing = false;
   #closed = false;
+  #drained: (() => void) | undefined;
 
   readonly #statements: {
-    streamRevision: Database.Statement<[string], { revision: number | null }>;
-    eventById: Database.Statement<[string], { stream: string; revision: number; position: number }>;
-    insert: Database.Statement<[string, number, string, string, string, string, string]>;
     readForwards: Database.Statement<[string, number, number], EventRow>;
     readBackwards: Database.Statement<[string, number, number], EventRow>;
     readAll: Database.Statement<[number, number], EventRow>;
@@ -120,22 +90,38 @@ export class SqliteEventStore implements EventStore {
   };
 
   constructor(options: SqliteEventStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#db = openEventsDatabase(options.path, options.durability ?? 'full');
+    assert.notEqual(options.path, ':memory:', 'the embedded store needs a file (the writer thread opens it too)');
+    const durability = options.durability ?? 'full';
+    this.#db = openEventsDatabase(options.path, durability);
     this.#pollIntervalMs = options.pollIntervalMs ?? sqliteEventStoreLimits.pollIntervalMs;
     this.#appended.setMaxListeners(0);
     this.#statements = {
-      streamRevision: this.#db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream = ?'),
-      eventById: this.#db.prepare('SELECT stream, revision, position FROM events WHERE event_id = ?'),
-      insert: this.#db.prepare(
-        'INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
       readForwards: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?'),
       readBackwards: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?'),
       readAll: this.#db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
       head: this.#db.prepare('SELECT MAX(position) AS position FROM events'),
       findInStream: this.#db.prepare('SELECT * FROM events WHERE event_id = ? AND stream = ?'),
     };
+    if (options.writer !== 'thread') {
+      this.#commitInline = createGroupWriter(this.#db);
+    } else {
+      const { url, entry } = writerModule();
+      const worker = new Worker(url, { workerData: { path: options.path, durability, entry } });
+      this.#worker = worker;
+      this.#workerReady = new Promise<void>((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('error', reject);
+      });
+      // Nothing awaits readiness before the first append; a failed start surfaces there.
+      this.#workerReady.catch(() => undefined);
+      worker.on('message', (message: { id?: number; outcome?: GroupOutcome }) => {
+        if (message.id !== undefined && message.outcome !== undefined) this.#settle(message.id, message.outcome);
+      });
+      worker.on('error', (error) => this.#failWriter(error));
+      worker.on('exit', (code) => {
+        if (!this.#closed) this.#failWriter(new Error(`writer thread exited with code ${code}`));
+      });
+    }
   }
 
   append(
@@ -143,7 +129,7 @@ export class SqliteEventStore implements EventStore {
     events: readonly EventToAppend[],
     options: { expectedRevision: ExpectedRevision },
   ): Promise<AppendResult> {
-    assert.ok(!this.#closed, 'append on a closed event store');
+    assert.ok(!this.#closing, 'append on a closed event store');
     assert.ok(stream.length > 0, 'stream name must not be empty');
     assert.ok(events.length > 0 && events.length <= sqliteEventStoreLimits.appendEventsMax, 'append 1 to appendEventsMax events');
     const expected = options.expectedRevision;
@@ -151,114 +137,70 @@ export class SqliteEventStore implements EventStore {
       expected === 'any' || expected === 'no_stream' || (Number.isSafeInteger(expected) && expected >= 0),
       'expected revision',
     );
+    if (this.#workerFailure !== undefined) return Promise.reject(this.#unavailable(this.#workerFailure));
+    const append: SerializedAppend = {
+      stream,
+      expectedRevision: expected,
+      events: events.map((e) => ({ id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) })),
+    };
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ stream, events, expectedRevision: expected, resolve, reject });
-      this.#scheduleFlush();
+      this.#pending.push({ append, resolve, reject });
+      this.#scheduleDispatch();
     });
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+  /** Gathers the appends of this turn of the event loop, unless a group is already in flight (then they wait for it). */
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled || this.#inFlight !== undefined) return;
+    this.#dispatchScheduled = true;
     setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
+      this.#dispatchScheduled = false;
+      this.#dispatch();
     });
   }
 
-  #flush(): void {
+  #dispatch(): void {
+    if (this.#inFlight !== undefined || this.#pending.length === 0) return;
     const group = this.#pending.splice(0, sqliteEventStoreLimits.groupCommitAppendsMax);
-    if (this.#pending.length > 0) this.#scheduleFlush();
-    if (group.length === 0) return;
-
-    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
-    const recordedAt = new Date().toISOString();
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-      try {
-        for (const append of group) {
-          try {
-            outcomes.push({ ok: true, result: this.#applyOne(append, recordedAt) });
-          } catch (error) {
-            if (!(error instanceof StreamRevisionConflictError || error instanceof EventIdConflictError)) throw error;
-            outcomes.push({ ok: false, error });
-          }
-        }
-        this.#db.exec('COMMIT');
-      } catch (error) {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        throw error;
-      }
-    } catch (error) {
-      const failure = new EventStoreUnavailableError(`embedded event store: commit failed: ${(error as Error).message}`, {
-        cause: error,
-      });
-      for (const append of group) append.reject(failure);
+    const id = this.#nextGroupId++;
+    this.#inFlight = { id, group };
+    const appends = group.map((p) => p.append);
+    if (this.#commitInline !== undefined) {
+      this.#settle(id, this.#commitInline(appends, new Date().toISOString()));
       return;
     }
-    for (let i = 0; i < group.length; i++) {
-      const outcome = outcomes[i];
-      const append = group[i];
-      assert.ok(outcome !== undefined && append !== undefined);
-      if (outcome.ok) append.resolve(outcome.result);
-      else append.reject(outcome.error);
-    }
-    this.#appended.emit('appended');
+    const request: WriterRequest = { type: 'group', id, appends };
+    this.#worker?.postMessage(request);
   }
 
-  /**
-   * Checks and writes one append inside the group's transaction; the statements see the group's
-   * earlier writes. Throws conflicts before writing anything, so a failed append leaves no rows.
-   */
-  #applyOne(append: PendingAppend, recordedAt: string): AppendResult {
-    const { stream, events, expectedRevision } = append;
+  #settle(id: number, outcome: GroupOutcome): void {
+    const inFlight = this.#inFlight;
+    assert.ok(inFlight !== undefined && inFlight.id === id, 'the writer answers the group in flight');
+    this.#inFlight = undefined;
+    if (outcome.ok) {
+      assert.equal(outcome.outcomes.length, inFlight.group.length);
+      inFlight.group.forEach((pending, i) => settleOne(pending, outcome.outcomes[i]));
+      this.#appended.emit('appended');
+    } else {
+      const failure = new EventStoreUnavailableError(`embedded event store: commit failed: ${outcome.message}`);
+      for (const pending of inFlight.group) pending.reject(failure);
+    }
+    // Whatever queued up during the commit is the next group: send it at once.
+    if (this.#pending.length > 0) this.#dispatch();
+    else if (this.#drained !== undefined) this.#drained();
+  }
 
-    // Idempotency first: a retried append must be recognised even if its expected revision is stale.
-    let existing: { stream: string; revision: number; position: number } | undefined;
-    let existingCount = 0;
-    for (const event of events) {
-      const found = this.#statements.eventById.get(event.id);
-      if (found === undefined) continue;
-      if (found.stream !== stream) throw new EventIdConflictError(stream, event.id, `already exists in stream ${found.stream}`);
-      existingCount++;
-      if (existing === undefined || found.position > existing.position) existing = found;
-    }
-    if (existingCount > 0) {
-      if (existingCount !== events.length) {
-        throw new EventIdConflictError(stream, events[0]?.id ?? '', 'batch mixes new and already-appended event ids');
-      }
-      assert.ok(existing !== undefined);
-      return { nextExpectedRevision: existing.revision, position: existing.position, idempotent: true };
-    }
-    const seen = new Set<string>();
-    for (const event of events) {
-      if (seen.has(event.id)) throw new EventIdConflictError(stream, event.id, 'appears twice in one append');
-      seen.add(event.id);
-    }
+  #unavailable(cause: Error): EventStoreUnavailableError {
+    return new EventStoreUnavailableError(`embedded event store: writer thread failed: ${cause.message}`, { cause });
+  }
 
-    const current = this.#statements.streamRevision.get(stream)?.revision ?? -1;
-    const matches =
-      expectedRevision === 'any' ||
-      (expectedRevision === 'no_stream' && current === -1) ||
-      (typeof expectedRevision === 'number' && expectedRevision === current);
-    if (!matches) throw new StreamRevisionConflictError(stream, expectedRevision, current);
-
-    let revision = current;
-    let position = -1;
-    for (const event of events) {
-      revision++;
-      const info = this.#statements.insert.run(
-        stream,
-        revision,
-        event.id,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata),
-        recordedAt,
-      );
-      position = Number(info.lastInsertRowid);
-    }
-    return { nextExpectedRevision: revision, position, idempotent: false };
+  #failWriter(error: Error): void {
+    if (this.#workerFailure !== undefined) return;
+    this.#workerFailure = error;
+    const failure = this.#unavailable(error);
+    for (const pending of [...(this.#inFlight?.group ?? []), ...this.#pending.splice(0)]) pending.reject(failure);
+    this.#inFlight = undefined;
+    this.#drained?.();
   }
 
   readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -314,16 +256,40 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(row === undefined ? undefined : toRecorded(row));
   }
 
-  /** Flushes queued appends, then closes the file. */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    while (this.#pending.length > 0) this.#flush();
+  /** Commits everything already queued, stops the writer thread, then closes the file. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#pending.length > 0 || this.#inFlight !== undefined) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        this.#dispatch();
+      });
+    }
+    if (this.#worker !== undefined && this.#workerFailure === undefined) {
+      await this.#workerReady?.catch(() => undefined);
+      const exited = once(this.#worker, 'exit');
+      this.#closed = true;
+      const request: WriterRequest = { type: 'close' };
+      this.#worker.postMessage(request);
+      await exited;
+    }
     this.#closed = true;
     this.#appended.emit('appended');
     this.#db.close();
-    return Promise.resolve();
   }
 }
+
+const settleOne = (pending: PendingAppend, outcome: AppendOutcome | undefined): void => {
+  assert.ok(outcome !== undefined, 'one outcome per append');
+  if (outcome.ok) return pending.resolve(outcome.result);
+  const error = outcome.error;
+  pending.reject(
+    error.type === 'stream_revision_conflict'
+      ? new StreamRevisionConflictError(error.stream, error.expectedRevision, error.actualRevision)
+      : new EventIdConflictError(error.stream, error.eventId, error.reason),
+  );
+};
 
 const boundedCount = (maxCount: number | undefined): number => {
   const count = maxCount ?? sqliteEventStoreLimits.readBatchEventsMax;
