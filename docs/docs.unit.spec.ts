@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { accountEventTypes } from '../ledger/src/accounts/events.js';
+import { rejectionCodes } from '../ledger/src/accounts/rejections.js';
+
+const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+
+describe('reference docs stay true', () => {
+  it('docs/reference/errors.md lists every rejection code, in precedence order', () => {
+    const table = read('docs/reference/errors.md');
+    const documented = [...table.matchAll(/^\| (\d+) \| `([A-Z_]+)` \|/gm)].map((m) => m[2]);
+    expect(documented).toEqual([...rejectionCodes]);
+  });
+
+  it('docs/reference/events.md has a section for every event type', () => {
+    const page = read('docs/reference/events.md');
+    const sections = [...page.matchAll(/^## ([A-Za-z]+)$/gm)].map((m) => m[1]);
+    for (const type of accountEventTypes) expect(sections).toContain(type);
+  });
+});
+
+describe('the API reference stays true', () => {
+  it('docs/reference/api.md documents every error code the gateway can answer', async () => {
+    const { gatewayErrors, fastifyClientErrorCodes } = await import('../gateway/src/errors.js');
+    const page = read('docs/reference/api.md');
+    const documented = new Set([...page.matchAll(/^\| \d{3} \| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    for (const code of [...Object.keys(gatewayErrors), ...fastifyClientErrorCodes, 'INTERNAL'])
+      expect(documented).toContain(code);
+  });
+});
