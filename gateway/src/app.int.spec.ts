@@ -180,11 +180,7 @@ describe('auth', () => {
     ['alg none', { authorization: `Bearer ${unsigned}` }],
   ])('answers 401 to a %s token and appends nothing', async (_name, headers) => {
     for (const url of ['/api/credits/boost/profile', '/api/credits/purchase']) {
-      const response = await post(
-        url,
-        url.endsWith('purchase') ? { amount: 1, paymentRef: 'p' } : boost,
-        headers,
-      );
+      const response = await post(url, url.endsWith('purchase') ? { amount: 1, paymentRef: 'p' } : boost, headers);
       expect(response.statusCode).toBe(401);
       expect(response.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' });
     }

@@ -18,6 +18,8 @@ export const gatewayLimits = {
   verifiedTokensCachedMax: 10_000,
   /** Requests still running at shutdown get this long to finish. */
   shutdownGraceMs: 10_000,
+  /** During shutdown, how often connections that went idle are closed. */
+  shutdownIdleSweepMs: 25,
 } as const;
 
 const envSchema = z.object({

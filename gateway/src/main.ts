@@ -25,8 +25,12 @@ const main = async (): Promise<void> => {
       process.exit(1);
     }, gatewayLimits.shutdownGraceMs);
     forced.unref();
+    // Keep-alive connections that finish their last request after close began would hold the server
+    // open until their idle timeout; close each as soon as it goes idle.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), gatewayLimits.shutdownIdleSweepMs);
     try {
       await app.close();
+      clearInterval(sweep);
       await store.close();
       app.log.info('stopped cleanly');
     } catch (error) {
@@ -37,10 +41,10 @@ const main = async (): Promise<void> => {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { engine: store.engine, dataDir: config.dataDir, docs: `http://localhost:${config.port}/docs` },
-    `credit ledger listening on ${config.host}:${config.port}`,
+    { engine: store.engine, dataDir: config.dataDir, address, docs: `${address}/docs` },
+    `credit ledger listening on ${address}`,
   );
 };
 
