@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { DateTime } from 'luxon';
 import { addCredits } from './postings.js';
 import type { AccountEvent, BoostTargetType } from './events.js';
 
@@ -46,7 +45,7 @@ export const evolve = (state: AccountState, event: AccountEvent): AccountState =
         targetId,
         amount,
         expiresAt,
-        expiresAtMs: DateTime.fromISO(expiresAt, { zone: 'utc' }).toMillis(),
+        expiresAtMs: instantMs(expiresAt),
       });
       return { ...withBalance(state, addCredits(state.balance, -amount), event.data.balanceAfter), activeBoosts };
     }
@@ -69,4 +68,15 @@ export const fold = (state: AccountState, events: Iterable<AccountEvent>): Accou
   let current = state;
   for (const event of events) current = evolve(current, event);
   return current;
+};
+
+/**
+ * Epoch milliseconds of a stored ISO 8601 UTC instant. Parsing, not reading the clock, so it is fine
+ * in the domain; Date.parse is an order of magnitude faster than luxon's parser on this hot path.
+ */
+const instantMs = (iso: string): number => {
+  // eslint-disable-next-line no-restricted-globals -- parses a stored instant; never reads the clock
+  const ms = Date.parse(iso);
+  assert.ok(Number.isFinite(ms), `not an instant: ${iso}`);
+  return ms;
 };

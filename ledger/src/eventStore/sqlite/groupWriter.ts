@@ -53,9 +53,9 @@ export const createGroupWriter = (
     'INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
 
-  const applyOne = (append: SerializedAppend, recordedAt: string): AppendOutcome => {
-    const { stream, events, expectedRevision } = append;
-    // Idempotency first: a retried append must be recognised even if its expected revision is stale.
+  /** The slow path: what the ids already in the log say about this append (idempotent repeat or conflict). */
+  const classifyExisting = (append: SerializedAppend): AppendOutcome | undefined => {
+    const { stream, events } = append;
     let existing: { revision: number; position: number } | undefined;
     let existingCount = 0;
     for (const event of events) {
@@ -70,48 +70,76 @@ export const createGroupWriter = (
       existingCount++;
       if (existing === undefined || found.position > existing.position) existing = found;
     }
-    if (existingCount > 0) {
-      if (existingCount !== events.length) {
-        return {
-          ok: false,
-          error: {
-            type: 'event_id_conflict',
-            stream,
-            eventId: events[0]?.id ?? '',
-            reason: 'batch mixes new and already-appended event ids',
-          },
-        };
-      }
-      assert.ok(existing !== undefined);
-      return { ok: true, result: { nextExpectedRevision: existing.revision, position: existing.position, idempotent: true } };
+    if (existingCount === 0) return undefined;
+    if (existingCount !== events.length) {
+      return {
+        ok: false,
+        error: {
+          type: 'event_id_conflict',
+          stream,
+          eventId: events[0]?.id ?? '',
+          reason: 'batch mixes new and already-appended event ids',
+        },
+      };
     }
-    const seen = new Set<string>();
-    for (const event of events) {
-      if (seen.has(event.id))
-        return {
-          ok: false,
-          error: { type: 'event_id_conflict', stream, eventId: event.id, reason: 'appears twice in one append' },
-        };
-      seen.add(event.id);
-    }
+    assert.ok(existing !== undefined);
+    return { ok: true, result: { nextExpectedRevision: existing.revision, position: existing.position, idempotent: true } };
+  };
 
+  const insertAll = (append: SerializedAppend, current: number, recordedAt: string): AppendResult => {
+    let revision = current;
+    let position = -1;
+    for (const event of append.events) {
+      revision++;
+      position = Number(
+        insert.run(append.stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid,
+      );
+    }
+    return { nextExpectedRevision: revision, position, idempotent: false };
+  };
+
+  /**
+   * The fast path reads one index entry (the stream's head) and inserts; the unique index on
+   * event_id is the idempotency check. Only when the revision does not match, or an id turns out to
+   * exist, are the ids looked up to tell an idempotent repeat from a conflict. A multi-event append
+   * runs under a savepoint so a failed id leaves none of its events behind.
+   */
+  const applyOne = (append: SerializedAppend, recordedAt: string): AppendOutcome => {
+    const { stream, events, expectedRevision } = append;
+    const ids = new Set(events.map((e) => e.id));
+    if (ids.size !== events.length) {
+      const duplicate = events.find((e, i) => events.findIndex((o) => o.id === e.id) !== i);
+      return {
+        ok: false,
+        error: { type: 'event_id_conflict', stream, eventId: duplicate?.id ?? '', reason: 'appears twice in one append' },
+      };
+    }
     const current = streamRevision.get(stream)?.revision ?? -1;
     const matches =
       expectedRevision === 'any' ||
       (expectedRevision === 'no_stream' && current === -1) ||
       (typeof expectedRevision === 'number' && expectedRevision === current);
-    if (!matches)
-      return { ok: false, error: { type: 'stream_revision_conflict', stream, expectedRevision, actualRevision: current } };
-
-    let revision = current;
-    let position = -1;
-    for (const event of events) {
-      revision++;
-      position = Number(
-        insert.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid,
+    if (!matches) {
+      return (
+        classifyExisting(append) ?? {
+          ok: false,
+          error: { type: 'stream_revision_conflict', stream, expectedRevision, actualRevision: current },
+        }
       );
     }
-    return { ok: true, result: { nextExpectedRevision: revision, position, idempotent: false } };
+    const savepoint = events.length > 1;
+    if (savepoint) db.exec('SAVEPOINT append');
+    try {
+      const result = insertAll(append, current, recordedAt);
+      if (savepoint) db.exec('RELEASE append');
+      return { ok: true, result };
+    } catch (error) {
+      if (savepoint) db.exec('ROLLBACK TO append; RELEASE append');
+      if (!isEventIdViolation(error)) throw error;
+      const outcome = classifyExisting(append);
+      assert.ok(outcome !== undefined, 'a unique event_id violation means an id exists');
+      return outcome;
+    }
   };
 
   return (group, recordedAt) => {
@@ -130,3 +158,7 @@ export const createGroupWriter = (
     }
   };
 };
+
+const isEventIdViolation = (error: unknown): boolean =>
+  (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+  String((error as Error).message).includes('events.event_id');

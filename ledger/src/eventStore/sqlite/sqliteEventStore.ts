@@ -35,6 +35,8 @@ export interface SqliteEventStoreOptions {
    * blocked fsync saves, so it is off by default; `npm run bench` reports both.
    */
   readonly writer?: 'thread' | 'inline';
+  /** Checkpoint the WAL from a background thread (default true); false leaves it to autocheckpoint. */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 interface PendingAppend {
@@ -43,16 +45,14 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
-/** Where the writer thread's module is, whether we run from TypeScript sources or compiled output. */
-const writerModule = (): { url: URL; entry: string } => {
+/** Starts a worker module of this folder, whether we run from TypeScript sources or compiled output. */
+const startWorker = (name: 'sqliteWriter' | 'sqliteCheckpointer', data: Record<string, unknown>): Worker => {
   if (import.meta.url.endsWith('.ts')) {
-    return {
-      url: new URL('./sqliteWriter.bootstrap.mjs', import.meta.url),
-      entry: new URL('./sqliteWriter.worker.ts', import.meta.url).href,
-    };
+    // From sources (npm start, tests): a tiny JavaScript bootstrap registers tsx in the new thread.
+    const entry = new URL(`./${name}.worker.ts`, import.meta.url).href;
+    return new Worker(new URL('./sqliteWriter.bootstrap.mjs', import.meta.url), { workerData: { ...data, entry } });
   }
-  const url = new URL('./sqliteWriter.worker.js', import.meta.url);
-  return { url, entry: url.href };
+  return new Worker(new URL(`./${name}.worker.js`, import.meta.url), { workerData: data });
 };
 
 /**
@@ -71,6 +71,7 @@ export class SqliteEventStore implements EventStore {
   readonly #appended = new EventEmitter();
   readonly #commitInline: ((group: readonly SerializedAppend[], recordedAt: string) => GroupOutcome) | undefined;
   readonly #worker: Worker | undefined;
+  readonly #checkpointer: Worker | undefined;
   readonly #workerReady: Promise<void> | undefined;
   #workerFailure: Error | undefined;
   #pending: PendingAppend[] = [];
@@ -102,11 +103,17 @@ export class SqliteEventStore implements EventStore {
       head: this.#db.prepare('SELECT MAX(position) AS position FROM events'),
       findInStream: this.#db.prepare('SELECT * FROM events WHERE event_id = ? AND stream = ?'),
     };
+    if (options.backgroundCheckpoints !== false) {
+      const checkpointer = startWorker('sqliteCheckpointer', { path: options.path });
+      // A failed checkpointer costs latency, never data: autocheckpoint still runs.
+      checkpointer.on('error', () => undefined);
+      checkpointer.unref();
+      this.#checkpointer = checkpointer;
+    }
     if (options.writer !== 'thread') {
       this.#commitInline = createGroupWriter(this.#db);
     } else {
-      const { url, entry } = writerModule();
-      const worker = new Worker(url, { workerData: { path: options.path, durability, entry } });
+      const worker = startWorker('sqliteWriter', { path: options.path, durability });
       this.#worker = worker;
       this.#workerReady = new Promise<void>((resolve, reject) => {
         worker.once('message', () => resolve());
@@ -273,6 +280,12 @@ export class SqliteEventStore implements EventStore {
       const request: WriterRequest = { type: 'close' };
       this.#worker.postMessage(request);
       await exited;
+    }
+    if (this.#checkpointer !== undefined) {
+      const stopped = once(this.#checkpointer, 'exit');
+      this.#checkpointer.ref(); // keep the process alive until it has let go of the file
+      this.#checkpointer.postMessage('stop');
+      await stopped;
     }
     this.#closed = true;
     this.#appended.emit('appended');

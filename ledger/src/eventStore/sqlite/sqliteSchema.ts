@@ -14,8 +14,15 @@ export const sqliteEventStoreLimits = {
   pollIntervalMs: 25,
   /** How long a writer waits for another process's write lock before giving up. */
   busyTimeoutMs: 5000,
-  /** WAL pages (4 KiB) between automatic checkpoints. */
+  /**
+   * WAL pages (4 KiB) after which a commit checkpoints by itself: the backstop behind the background
+   * checkpointer (which keeps the WAL far smaller), and the only checkpointing when it is off.
+   */
   walAutocheckpointPages: 16_384,
+  /** How often the background checkpointer copies the WAL into the database file. */
+  checkpointIntervalMs: 200,
+  /** The background checkpointer leaves a WAL smaller than this alone. */
+  checkpointWalBytesMin: 16 * 1024 * 1024,
 } as const;
 
 export type Durability = 'full' | 'normal';
