@@ -8,7 +8,7 @@ const read = (path: string): string => readFileSync(new URL(`../${path}`, import
 describe('reference docs stay true', () => {
   it('docs/reference/errors.md lists every rejection code, in precedence order', () => {
     const table = read('docs/reference/errors.md');
-    const documented = [...table.matchAll(/^\| (\d+) \| `([A-Z_]+)` \|/gm)].map((m) => m[2]);
+    const documented = [...table.matchAll(/^\|\s*(\d+)\s*\|\s*`([A-Z_]+)`\s*\|/gm)].map((m) => m[2]);
     expect(documented).toEqual([...rejectionCodes]);
   });
 
@@ -23,7 +23,7 @@ describe('the API reference stays true', () => {
   it('docs/reference/api.md documents every error code the gateway can answer', async () => {
     const { gatewayErrors, fastifyClientErrorCodes } = await import('../gateway/src/errors.js');
     const page = read('docs/reference/api.md');
-    const documented = new Set([...page.matchAll(/^\| \d{3} \| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set([...page.matchAll(/^\|\s*\d{3}\s*\|\s*`([A-Z_]+)`\s*\|/gm)].map((m) => m[1]));
     for (const code of [...Object.keys(gatewayErrors), ...fastifyClientErrorCodes, 'INTERNAL'])
       expect(documented).toContain(code);
   });
