@@ -1,0 +1,213 @@
+import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { batches } from './batches.js';
+
+/** Limits of the projection runtime, in one place. */
+export const projectorLimits = {
+  /** Most events handed to one `handle` call (one read-model transaction). */
+  batchEventsMax: 1000,
+  /** A partial batch is handled after the log has been quiet this long. */
+  batchWaitMs: 5,
+  /** First and last pause before resubscribing after an error (doubling in between). */
+  retryBackoffMsMin: 100,
+  retryBackoffMsMax: 10_000,
+  /** A subscription that makes no progress for this long while the log is ahead is restarted. */
+  stallTimeoutMs: 30_000,
+  /** How often the watchdog compares the checkpoint with the head of the log. */
+  watchdogIntervalMs: 1_000,
+} as const;
+
+/**
+ * Something that follows the log from a durable checkpoint: a read model, a reactor, the relay.
+ * `handle` must make the batch's effects and the new checkpoint durable together (one transaction),
+ * or make its effects idempotent (a reactor's commands carry idempotency keys), so that a crash
+ * anywhere repeats nothing and loses nothing.
+ */
+export interface Subscriber {
+  readonly name: string;
+  /** Position of the last event fully handled; -1 to start from the beginning. */
+  loadCheckpoint(): Promise<number>;
+  /** Handles a batch (in log order) and records its last position as the checkpoint. */
+  handle(batch: readonly RecordedEvent[]): Promise<void>;
+}
+
+export interface ProjectorStatus {
+  readonly name: string;
+  readonly state: 'starting' | 'catching-up' | 'live' | 'retrying' | 'stopped';
+  readonly checkpoint: number;
+  readonly head: number;
+  /** Events between the checkpoint and the head of the log. */
+  readonly lagEvents: number;
+  /** How long the oldest unhandled event has waited (0 when caught up). */
+  readonly lagMs: number;
+  /** True once the subscriber has been level with the log at least once since it started. */
+  readonly caughtUpOnce: boolean;
+  readonly handledEvents: number;
+  /** Times the subscription was restarted after an error. */
+  readonly retries: number;
+  readonly lastError: string | undefined;
+}
+
+export interface ProjectorLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Runs one subscriber: subscribe from its checkpoint, hand it batches, and on any error resubscribe
+ * from the (durable) checkpoint with exponential backoff. A watchdog restarts a subscription that
+ * stopped making progress while the log moved on. One runtime for read models, reactors and the relay.
+ */
+export class Projector {
+  readonly #store: EventStore;
+  readonly #subscriber: Subscriber;
+  readonly #log: ProjectorLogger;
+  readonly #now: () => number;
+  #state: ProjectorStatus['state'] = 'starting';
+  #checkpoint = -1;
+  #head = -1;
+  #caughtUpOnce = false;
+  #handledEvents = 0;
+  #retries = 0;
+  #lastError: string | undefined;
+  #lastProgressMs = 0;
+  #oldestUnhandledRecordedMs: number | undefined;
+  #stopping = false;
+  #current: AbortController | undefined;
+  #running: Promise<void> | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  readonly #caughtUpWaiters = new Set<() => void>();
+
+  constructor(store: EventStore, subscriber: Subscriber, options: { logger?: ProjectorLogger; nowMs?: () => number } = {}) {
+    this.#store = store;
+    this.#subscriber = subscriber;
+    this.#log = options.logger ?? silentLogger;
+    // Lag is operational telemetry, measured against the machine's clock on purpose.
+    this.#now = options.nowMs ?? Date.now;
+  }
+
+  get name(): string {
+    return this.#subscriber.name;
+  }
+
+  start(): void {
+    if (this.#running !== undefined) return;
+    this.#running = this.#run();
+    this.#watchdog = setInterval(() => void this.#checkProgress(), projectorLimits.watchdogIntervalMs);
+    this.#watchdog.unref();
+  }
+
+  /** Stops after the batch in hand (its checkpoint is written), then resolves. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#watchdog);
+    this.#current?.abort();
+    await this.#running;
+    this.#state = 'stopped';
+  }
+
+  /** Resolves once the subscriber has handled everything up to the head of the log as of this call. */
+  async waitUntilCaughtUp(timeoutMs = 30_000): Promise<void> {
+    const target = await this.#store.headPosition();
+    if (this.#checkpoint >= target) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#caughtUpWaiters.delete(check);
+        reject(new Error(`${this.name}: not caught up with ${target} after ${timeoutMs} ms (at ${this.#checkpoint})`));
+      }, timeoutMs);
+      const check = (): void => {
+        if (this.#checkpoint < target) return;
+        clearTimeout(timer);
+        this.#caughtUpWaiters.delete(check);
+        resolve();
+      };
+      this.#caughtUpWaiters.add(check);
+    });
+  }
+
+  async status(): Promise<ProjectorStatus> {
+    this.#head = await this.#store.headPosition();
+    const lagEvents = Math.max(0, this.#head - this.#checkpoint);
+    return {
+      name: this.name,
+      state: this.#state,
+      checkpoint: this.#checkpoint,
+      head: this.#head,
+      lagEvents,
+      lagMs: lagEvents === 0 || this.#oldestUnhandledRecordedMs === undefined ? 0 : Math.max(0, this.#now() - this.#oldestUnhandledRecordedMs),
+      caughtUpOnce: this.#caughtUpOnce || lagEvents === 0,
+      handledEvents: this.#handledEvents,
+      retries: this.#retries,
+      lastError: this.#lastError,
+    };
+  }
+
+  async #run(): Promise<void> {
+    let backoffMs: number = projectorLimits.retryBackoffMsMin;
+    while (!this.#stopping) {
+      const controller = new AbortController();
+      this.#current = controller;
+      try {
+        this.#checkpoint = await this.#subscriber.loadCheckpoint();
+        this.#lastProgressMs = this.#now();
+        this.#state = 'catching-up';
+        const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });
+        for await (const batch of batches(source, projectorLimits.batchEventsMax, projectorLimits.batchWaitMs)) {
+          this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
+          await this.#subscriber.handle(batch);
+          const last = batch[batch.length - 1];
+          if (last !== undefined) this.#checkpoint = last.position;
+          this.#handledEvents += batch.length;
+          this.#lastProgressMs = this.#now();
+          this.#oldestUnhandledRecordedMs = undefined;
+          backoffMs = projectorLimits.retryBackoffMsMin;
+          if (batch.length < projectorLimits.batchEventsMax) this.#markLive();
+          for (const waiter of [...this.#caughtUpWaiters]) waiter();
+          if (this.#stopping) break;
+        }
+        if (!this.#stopping && !controller.signal.aborted) throw new Error('subscription ended');
+      } catch (error) {
+        controller.abort(); // release the subscription this attempt opened
+        if (this.#stopping) break;
+        this.#state = 'retrying';
+        this.#retries++;
+        this.#lastError = (error as Error).message;
+        this.#log.error({ err: error, projector: this.name, backoffMs }, 'projector failed; resubscribing from its checkpoint');
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
+      }
+    }
+  }
+
+  #markLive(): void {
+    if (this.#state !== 'live') this.#log.info({ projector: this.name, checkpoint: this.#checkpoint }, 'projector is live');
+    this.#state = 'live';
+    this.#caughtUpOnce = true;
+  }
+
+  /** The watchdog: a subscription that stopped moving while the log is ahead is restarted. */
+  async #checkProgress(): Promise<void> {
+    try {
+      const head = await this.#store.headPosition();
+      this.#head = head;
+      if (head <= this.#checkpoint) {
+        this.#lastProgressMs = this.#now();
+        this.#markLiveIfIdle();
+        return;
+      }
+      if (this.#now() - this.#lastProgressMs > projectorLimits.stallTimeoutMs) {
+        this.#log.warn({ projector: this.name, checkpoint: this.#checkpoint, head }, 'projector stalled; restarting its subscription');
+        this.#lastProgressMs = this.#now();
+        this.#current?.abort();
+      }
+    } catch {
+      // The store is unreachable; the subscription will notice and retry on its own.
+    }
+  }
+
+  #markLiveIfIdle(): void {
+    if (this.#state === 'catching-up') this.#markLive();
+  }
+}

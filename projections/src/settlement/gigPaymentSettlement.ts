@@ -1,0 +1,66 @@
+import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
+import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import type { Clock } from '../../../ledger/src/shared/clock.js';
+import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
+
+/**
+ * The settlement reactor: every GigPaymentSent becomes a GigPaymentReceived on the payee's account,
+ * exactly once. The command's idempotency key is derived from the transfer id, so a batch repeated
+ * after a crash (effects done, checkpoint not yet saved) or a second reactor on the same log appends
+ * nothing new: the ledger answers with the original event.
+ */
+export class GigPaymentSettlement implements Subscriber {
+  readonly name = 'gig_payment_settlement';
+  readonly #models: SqliteReadModels;
+  readonly #handler: AccountCommandHandler;
+  readonly #clock: Clock;
+  readonly #log: ProjectorLogger | undefined;
+  #settled = 0;
+  #refused = 0;
+
+  constructor(options: { models: SqliteReadModels; handler: AccountCommandHandler; clock: Clock; logger?: ProjectorLogger }) {
+    this.#models = options.models;
+    this.#handler = options.handler;
+    this.#clock = options.clock;
+    this.#log = options.logger;
+  }
+
+  get counts(): { settled: number; refused: number } {
+    return { settled: this.#settled, refused: this.#refused };
+  }
+
+  loadCheckpoint(): Promise<number> {
+    return Promise.resolve(this.#models.checkpoint(this.name));
+  }
+
+  async handle(batch: readonly RecordedEvent[]): Promise<void> {
+    for (const recorded of batch) {
+      if (recorded.type !== 'GigPaymentSent' || !recorded.stream.startsWith(accountStreamPrefix)) continue;
+      const sent = toCommitted(recorded).event;
+      if (sent.type !== 'GigPaymentSent') continue;
+      const payerId = recorded.stream.slice(accountStreamPrefix.length);
+      const { transferId, gigId, payeeId, amount } = sent.data;
+      const result = await this.#handler.execute(
+        payeeId,
+        { type: 'ReceiveGigPayment', transferId, gigId, payerId, amount, now: this.#clock.now() },
+        {
+          actor: 'service:gig-payment-settlement',
+          correlationId: typeof recorded.metadata.correlationId === 'string' ? recorded.metadata.correlationId : recorded.id,
+          causationId: recorded.id,
+          idempotency: { key: `settle-${transferId}`, fingerprint: recorded.id },
+        },
+      );
+      if (result.ok) {
+        if (!result.replayed) this.#settled++;
+      } else {
+        // Only the hard balance ceiling can refuse a receipt; the credits stay visibly in transit.
+        this.#refused++;
+        this.#log?.error({ transferId, payeeId, rejection: result.rejection }, 'gig payment could not be settled; it stays in transit');
+      }
+    }
+    const last = batch[batch.length - 1];
+    if (last !== undefined) this.#models.transaction(() => this.#models.saveCheckpoint(this.name, last.position));
+  }
+}
