@@ -10,10 +10,12 @@ import type { Clock } from '../../ledger/src/shared/clock.js';
 import { authenticate, registerAuth } from './auth.js';
 import { gatewayLimits, type GatewayConfig } from './config.js';
 import { gatewayErrors, installErrorHandling } from './errors.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, trackProjectionLag, type Metrics } from './metrics.js';
 import { commandRoutes } from './routes/commands.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
+import { accountRoutes } from './routes/accounts.js';
+import type { Projections } from '../../projections/src/system.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;
@@ -23,6 +25,8 @@ export interface AppDependencies {
   readonly metrics?: Metrics;
   readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
   readonly logger?: FastifyServerOptions['logger'];
+  /** The projections running in this process, if any: account routes, readiness and lag metrics. */
+  readonly projections?: Projections;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -33,6 +37,7 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  */
 export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
   const metrics = deps.metrics ?? createMetrics();
+  if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections);
   const app = Fastify({
     logger: deps.logger ?? { level: deps.config.logLevel },
     bodyLimit: gatewayLimits.bodyBytesMax,
@@ -74,11 +79,12 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await registerAuth(app, deps.config);
 
-  await app.register(opsRoutes, {
-    store: deps.store,
-    metrics,
-    ...(deps.readinessChecks === undefined ? {} : { readinessChecks: deps.readinessChecks }),
-  });
+  const projections = deps.projections;
+  const readinessChecks = {
+    ...(projections === undefined ? {} : { readModels: () => projections.ping() }),
+    ...deps.readinessChecks,
+  };
+  await app.register(opsRoutes, { store: deps.store, metrics, readinessChecks });
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate);
@@ -96,6 +102,7 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
+    if (projections !== undefined) await api.register(accountRoutes, { prefix: '/api/accounts', projections });
   });
 
   return app;

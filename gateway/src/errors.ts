@@ -22,6 +22,7 @@ export const gatewayErrors = {
   INVALID_CURSOR: createError('INVALID_CURSOR', 'cursor is not one this API returned', 400),
   CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
+  READ_MODEL_NOT_READY: createError('READ_MODEL_NOT_READY', '%s', 503),
   EVENT_STORE_UNAVAILABLE: createError(
     'EVENT_STORE_UNAVAILABLE',
     'the event store is unavailable; retry later with the same Idempotency-Key',
@@ -105,7 +106,10 @@ export const installErrorHandling = (app: FastifyInstance): void => {
       return send(reply, new gatewayErrors.EVENT_STORE_UNAVAILABLE());
     }
     const status = (error as FastifyError).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return send(reply, error as FastifyError);
+    // Client errors (Fastify's own and ours) and our own coded 5xx answers go out as they are.
+    const code = (error as FastifyError).code;
+    if (status !== undefined && status >= 400 && (status < 500 || Object.hasOwn(gatewayErrors, code)))
+      return send(reply, error as FastifyError);
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send({ statusCode: 500, code: 'INTERNAL', error: statusText[500], message: 'internal error' });
   });

@@ -1,6 +1,8 @@
 import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
 import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
 import { systemClock } from '../../ledger/src/shared/clock.js';
+import type { FastifyBaseLogger } from 'fastify';
+import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
 import { ConfigError, gatewayLimits, loadConfig } from './config.js';
 
@@ -13,7 +15,16 @@ const main = async (): Promise<void> => {
   const config = loadConfig();
   const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
   const handler = new AccountCommandHandler(store);
-  const app = await buildApp({ config, store, handler, clock: systemClock });
+  // The projectors log through the app's logger, which exists only once the app is built.
+  const sink: { log?: FastifyBaseLogger } = {};
+  const logger = {
+    info: (object: object, message: string) => sink.log?.info(object, message),
+    warn: (object: object, message: string) => sink.log?.warn(object, message),
+    error: (object: object, message: string) => sink.log?.error(object, message),
+  };
+  const projections = startProjections({ store, handler, clock: systemClock, dataDir: config.dataDir, logger });
+  const app = await buildApp({ config, store, handler, clock: systemClock, projections });
+  sink.log = app.log;
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -31,6 +42,7 @@ const main = async (): Promise<void> => {
     try {
       await app.close();
       clearInterval(sweep);
+      await projections.stop();
       await store.close();
       app.log.info('stopped cleanly');
     } catch (error) {

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Projections } from '../../projections/src/system.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {
@@ -34,3 +35,35 @@ export const createMetrics = () => {
 };
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Projection lag (events and ms) as gauges, read from the projectors when Prometheus scrapes. */
+export const trackProjectionLag = (metrics: Metrics, projections: Projections): void => {
+  const statuses = () => projections.statuses();
+  new Gauge({
+    name: 'projection_lag_events',
+    help: 'Events between a projection checkpoint and the head of the log',
+    labelNames: ['projection'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      for (const s of await statuses()) this.set({ projection: s.name }, s.lagEvents);
+    },
+  });
+  new Gauge({
+    name: 'projection_lag_ms',
+    help: 'How long the oldest event a projection has not handled has waited',
+    labelNames: ['projection'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      for (const s of await statuses()) this.set({ projection: s.name }, s.lagMs);
+    },
+  });
+  new Gauge({
+    name: 'projection_checkpoint_position',
+    help: 'Log position of the last event a projection handled',
+    labelNames: ['projection'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      for (const s of await statuses()) this.set({ projection: s.name }, s.checkpoint);
+    },
+  });
+};

@@ -23,7 +23,10 @@ const open = (dir = tempDir()) => {
   const store = new SqliteEventStore({ path: join(dir, 'events.db') });
   const models = new SqliteReadModels(join(dir, 'readmodels.db'));
   const handler = new AccountCommandHandler(store);
-  closers.push(() => store.close(), () => models.close());
+  closers.push(
+    () => store.close(),
+    () => models.close(),
+  );
   return { dir, store, models, handler };
 };
 
@@ -44,9 +47,24 @@ const workload = async (handler: AccountCommandHandler, rounds: number, from = 0
         const commands: AccountCommand[] = [
           { type: 'PurchaseCredits', amount: 100 + r, paymentRef: `p-${r}`, now: clock.now() },
           { type: 'SpendCredits', amount: 7, targetType: 'gig', targetId: 'g1', reason: '', now: clock.now() },
-          { type: 'ActivateBoost', boostId: `b-${user}-${r}`, targetType: 'clan', targetId: 'c1', amount: 3, durationHours: 1, now: clock.now() },
+          {
+            type: 'ActivateBoost',
+            boostId: `b-${user}-${r}`,
+            targetType: 'clan',
+            targetId: 'c1',
+            amount: 3,
+            durationHours: 1,
+            now: clock.now(),
+          },
           { type: 'ContributeToClan', clanId: `clan-${u % 2}`, amount: 5, now: clock.now() },
-          { type: 'PayForGig', transferId: `t-${user}-${r}`, gigId: 'g1', payeeId: users[(u + 1) % users.length] ?? 'ana', amount: 11, now: clock.now() },
+          {
+            type: 'PayForGig',
+            transferId: `t-${user}-${r}`,
+            gigId: 'g1',
+            payeeId: users[(u + 1) % users.length] ?? 'ana',
+            amount: 11,
+            now: clock.now(),
+          },
         ];
         for (const command of commands) {
           const result = await handler.execute(user, command, context);
@@ -117,7 +135,11 @@ describe('projection runtime', () => {
     const settleA = run(a.store, new GigPaymentSettlement({ models: a.models, handler: a.handler, clock }));
     const payments = await workload(a.handler, 10);
     // The second reactor starts from scratch (its own checkpoint name would be shared, so reset it).
-    const racer = new GigPaymentSettlement({ models: new SqliteReadModels(join(dir, 'other-readmodels.db')), handler: b.handler, clock });
+    const racer = new GigPaymentSettlement({
+      models: new SqliteReadModels(join(dir, 'other-readmodels.db')),
+      handler: b.handler,
+      clock,
+    });
     const settleB = run(b.store, racer);
     await settleA.waitUntilCaughtUp();
     await settleB.waitUntilCaughtUp();

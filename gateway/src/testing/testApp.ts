@@ -7,6 +7,8 @@ import { tempDbFile } from '../../../ledger/src/testing/tempDir.js';
 import { buildApp } from '../app.js';
 import type { GatewayConfig } from '../config.js';
 import type { Role } from '../auth.js';
+import { dirname } from 'node:path';
+import { startProjections, type Projections } from '../../../projections/src/system.js';
 
 export const testSecret = 'test-secret-that-is-long-enough-for-hs256!!';
 
@@ -35,20 +37,27 @@ export interface TestApp {
   readonly store: SqliteEventStore;
   readonly clock: ManualClock;
   readonly path: string;
+  readonly projections?: Projections;
   close(): Promise<void>;
 }
 
 /** The real app around a real embedded store in a temporary file, with a manual clock. */
-export const openTestApp = async (options: { path?: string; config?: Partial<GatewayConfig> } = {}): Promise<TestApp> => {
+export const openTestApp = async (
+  options: { path?: string; config?: Partial<GatewayConfig>; withProjections?: boolean } = {},
+): Promise<TestApp> => {
   const path = options.path ?? tempDbFile();
   const store = new SqliteEventStore({ path });
   const clock = new ManualClock('2026-06-29T13:30:00.000Z');
+  const handler = new AccountCommandHandler(store);
+  const projections =
+    options.withProjections === true ? startProjections({ store, handler, clock, dataDir: dirname(path) }) : undefined;
   const app = await buildApp({
     config: testConfig(options.config),
     store,
-    handler: new AccountCommandHandler(store),
+    handler,
     clock,
     logger: false,
+    ...(projections === undefined ? {} : { projections }),
   });
   await app.ready();
   return {
@@ -56,8 +65,10 @@ export const openTestApp = async (options: { path?: string; config?: Partial<Gat
     store,
     clock,
     path,
+    ...(projections === undefined ? {} : { projections }),
     close: async () => {
       await app.close();
+      await projections?.stop();
       await store.close();
     },
   };

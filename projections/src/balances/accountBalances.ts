@@ -14,7 +14,8 @@ export interface AccountBalance {
   readonly position: number;
 }
 
-const kindOf = (account: string): AccountBalance['kind'] => (account.startsWith('user:') ? 'user' : account.startsWith('clan:') ? 'clan' : 'platform');
+const kindOf = (account: string): AccountBalance['kind'] =>
+  account.startsWith('user:') ? 'user' : account.startsWith('clan:') ? 'clan' : 'platform';
 
 /**
  * `account_balances`: the balance of every account, users and the derived platform and clan accounts

@@ -4,7 +4,11 @@
  * catch-up is processed in large batches). Pulls the next item only when the consumer asks for the
  * next batch, so back-pressure reaches the source.
  */
-export async function* batches<T>(source: AsyncIterable<T>, maxItems: number, waitMs: number): AsyncGenerator<T[], void, undefined> {
+export async function* batches<T>(
+  source: AsyncIterable<T>,
+  maxItems: number,
+  waitMs: number,
+): AsyncGenerator<T[], void, undefined> {
   const iterator = source[Symbol.asyncIterator]();
   let batch: T[] = [];
   let pending: Promise<IteratorResult<T>> | undefined;

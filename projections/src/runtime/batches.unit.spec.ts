@@ -20,7 +20,10 @@ describe('batches', () => {
   });
 
   it('hands on a partial batch when the source goes quiet', async () => {
-    expect(await collect(batches(items([1, 2, 3, 4], 2), 10, 5))).toEqual([[1, 2], [3, 4]]);
+    expect(await collect(batches(items([1, 2, 3, 4], 2), 10, 5))).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('does not pull ahead of the consumer (back-pressure)', async () => {

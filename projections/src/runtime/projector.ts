@@ -129,14 +129,19 @@ export class Projector {
 
   async status(): Promise<ProjectorStatus> {
     this.#head = await this.#store.headPosition();
-    const lagEvents = Math.max(0, this.#head - this.#checkpoint);
+    // Positions are dense on the embedded store (so this counts events) and byte offsets on
+    // EventStoreDB (so there it is a distance, zero exactly when caught up).
+    const lagEvents = Math.max(0, this.#head - Math.max(this.#checkpoint, 0));
     return {
       name: this.name,
       state: this.#state,
       checkpoint: this.#checkpoint,
       head: this.#head,
       lagEvents,
-      lagMs: lagEvents === 0 || this.#oldestUnhandledRecordedMs === undefined ? 0 : Math.max(0, this.#now() - this.#oldestUnhandledRecordedMs),
+      lagMs:
+        lagEvents === 0 || this.#oldestUnhandledRecordedMs === undefined
+          ? 0
+          : Math.max(0, this.#now() - this.#oldestUnhandledRecordedMs),
       caughtUpOnce: this.#caughtUpOnce || lagEvents === 0,
       handledEvents: this.#handledEvents,
       retries: this.#retries,
@@ -198,7 +203,10 @@ export class Projector {
         return;
       }
       if (this.#now() - this.#lastProgressMs > projectorLimits.stallTimeoutMs) {
-        this.#log.warn({ projector: this.name, checkpoint: this.#checkpoint, head }, 'projector stalled; restarting its subscription');
+        this.#log.warn(
+          { projector: this.name, checkpoint: this.#checkpoint, head },
+          'projector stalled; restarting its subscription',
+        );
         this.#lastProgressMs = this.#now();
         this.#current?.abort();
       }

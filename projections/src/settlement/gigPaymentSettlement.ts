@@ -57,7 +57,10 @@ export class GigPaymentSettlement implements Subscriber {
       } else {
         // Only the hard balance ceiling can refuse a receipt; the credits stay visibly in transit.
         this.#refused++;
-        this.#log?.error({ transferId, payeeId, rejection: result.rejection }, 'gig payment could not be settled; it stays in transit');
+        this.#log?.error(
+          { transferId, payeeId, rejection: result.rejection },
+          'gig payment could not be settled; it stays in transit',
+        );
       }
     }
     const last = batch[batch.length - 1];

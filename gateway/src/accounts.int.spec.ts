@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+  removeTempDirs();
+});
+
+/** Reactors append too (settlements), so wait until every projector is level with the same head. */
+const settle = async (app: TestApp): Promise<void> => {
+  for (;;) {
+    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
+    const statuses = (await app.projections?.statuses()) ?? [];
+    if (statuses.every((s) => s.lagEvents === 0)) return;
+  }
+};
+
+const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string) =>
+  app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
+
+describe('GET /api/accounts/:accountId/balance', () => {
+  it('shows users, clans and platform accounts to admins, settled payments included, and the books sum to zero', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana');
+    await post(app, '/api/credits/gig-payment', { gigId: 'g1', payeeId: 'ben', amount: 120 }, 'ana');
+    await post(app, '/api/credits/clan-contribution', { clanId: 'clan456', amount: 30 }, 'ana');
+    await post(app, '/api/credits/boost/clan', { targetClanId: 'clan456', amount: 50, duration: 2 }, 'ana');
+    await settle(app);
+
+    const balance = async (account: string): Promise<unknown> =>
+      (await app.app.inject({ url: `/api/accounts/${account}/balance`, headers: bearer('ops', ['admin']) })).json();
+    expect(await balance('ana')).toMatchObject({ account: 'user:ana', kind: 'user', balance: 300, lagEvents: 0 });
+    expect(await balance('user:ben')).toMatchObject({ balance: 120 });
+    expect(await balance('clan:clan456')).toMatchObject({ kind: 'clan', balance: 30 });
+    expect(await balance('platform:sales')).toMatchObject({ kind: 'platform', balance: -500 });
+    expect(await balance('platform:boosts')).toMatchObject({ balance: 50 });
+    expect(await balance('platform:gig-payments-in-transit')).toMatchObject({ balance: 0 });
+    expect(await balance('clan:nobody')).toMatchObject({ balance: 0, position: -1 });
+    expect(app.projections?.balances.totals().total).toBe(0);
+  });
+
+  it('is for admins only', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    const response = await app.app.inject({ url: '/api/accounts/platform:sales/balance', headers: bearer('ana') });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('answers 503 with the lag while the read model has never caught up', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    for (const p of app.projections?.projectors ?? []) await p.stop();
+    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    const response = await app.app.inject({ url: '/api/accounts/ana/balance', headers: bearer('ops', ['admin']) });
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toMatchObject({ code: 'READ_MODEL_NOT_READY', message: expect.stringMatching(/1 events behind/) });
+  });
+
+  it('exposes projection lag in /metrics and the read models in /ready', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    await settle(app);
+    const metrics = (await app.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/projection_lag_events\{projection="account_balances"\} 0/);
+    expect(metrics).toMatch(/projection_checkpoint_position\{projection="gig_payment_settlement"\} 1/);
+    expect((await app.app.inject({ url: '/ready' })).json()).toEqual({
+      status: 'ready',
+      checks: { eventStore: 'ok', readModels: 'ok' },
+    });
+  });
+});
