@@ -1,0 +1,316 @@
+import assert from 'node:assert/strict';
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  excludeSystemEvents,
+  FORWARDS,
+  jsonEvent,
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  UnavailableError,
+  DeadlineExceededError,
+  WrongExpectedVersionError,
+  type AllStreamResolvedEvent,
+  type AppendExpectedRevision,
+  type Position,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  JsonObject,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeToAllOptions,
+} from '../eventStore.js';
+
+/** Limits of the EventStoreDB adapter, in one place. */
+export const esdbEventStoreLimits = {
+  /** Largest batch one read returns. */
+  readBatchEventsMax: 1000,
+  /**
+   * How far back (events) a stream is searched for ids when telling an idempotent repeat from a
+   * conflict. Retries come soon after the original, so the window covers any realistic retry.
+   */
+  idempotencyScanEventsMax: 10_000,
+} as const;
+
+/**
+ * The EventStoreDB/KurrentDB engine through `@eventstore/db-client`. Thin: it maps the port's
+ * revisions, positions, ids, metadata and errors onto the client's, and adds only what the port
+ * promises and the server does not do by itself (see `append`).
+ *
+ * Positions: the port's position is the event's commit position in the transaction log. Since
+ * EventStoreDB 20 an event's commit and prepare positions are equal (explicit transactions are
+ * gone), so a port position P is read back as `{ commit: P, prepare: P }`.
+ *
+ * Limits that differ from the embedded engine, stated rather than hidden:
+ * - Event ids are unique per stream here, not across the whole log: the server keeps no global id
+ *   index, so an id reused in another stream is not detected (`capabilities.globalEventIdIndex`).
+ * - Idempotent repeats are recognised within the last `idempotencyScanEventsMax` events of a stream.
+ */
+export class EsdbEventStore implements EventStore {
+  readonly engine = 'esdb' as const;
+  static readonly capabilities = { globalEventIdIndex: false } as const;
+  readonly #client: EventStoreDBClient;
+
+  constructor(client: EventStoreDBClient) {
+    this.#client = client;
+  }
+
+  static fromConnectionString(connectionString: string): EsdbEventStore {
+    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString));
+  }
+
+  /**
+   * One round trip in the common case. The server itself treats a repeat of the same ids at the same
+   * expected revision as a success without writing; the adapter recognises that answer (the
+   * revision does not move by the batch's size) and any other repeat (a wrong expected revision whose
+   * ids are already in the stream), and reports both as `idempotent` with the original position.
+   */
+  async append(
+    stream: string,
+    events: readonly EventToAppend[],
+    options: { expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult> {
+    assert.ok(events.length > 0, 'append at least one event');
+    const expected = options.expectedRevision;
+    if (expected === 'any') {
+      // ANY skips the server's revision check, and with it most of its idempotency: look first.
+      const repeat = await this.#findRepeat(stream, events);
+      if (repeat !== undefined) return repeat;
+    }
+    try {
+      const result = await this.#client.appendToStream(
+        stream,
+        events.map((event) =>
+          jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata }),
+        ),
+        { expectedRevision: toEsdbExpected(expected) },
+      );
+      const nextExpectedRevision = toSafeNumber(result.nextExpectedRevision);
+      const writtenFrom = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : undefined;
+      if (writtenFrom !== undefined && nextExpectedRevision !== writtenFrom + events.length - 1) {
+        // The server accepted the batch as a repeat of an earlier write of the same ids.
+        const repeat = await this.#findRepeat(stream, events);
+        assert.ok(repeat !== undefined, 'the server reported an idempotent write, so the events are there');
+        return repeat;
+      }
+      assert.ok(result.position !== undefined, 'EventStoreDB 22.6+ reports the position of an append');
+      return { nextExpectedRevision, position: toPort(result.position), idempotent: false };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) {
+        const repeat = await this.#findRepeat(stream, events);
+        if (repeat !== undefined) return repeat;
+        const actual = error.actualVersion;
+        throw new StreamRevisionConflictError(
+          stream,
+          expected,
+          actual === NO_STREAM ? -1 : typeof actual === 'bigint' ? toSafeNumber(actual) : undefined,
+        );
+      }
+      throw translate(error);
+    }
+  }
+
+  /** The original result when every id of `events` is already in the stream; a conflict when only some are. */
+  async #findRepeat(stream: string, events: readonly EventToAppend[]): Promise<AppendResult | undefined> {
+    const wanted = new Set(events.map((e) => e.id));
+    const found = new Map<string, RecordedEvent>();
+    await this.#scanBackwards(stream, (recorded) => {
+      if (wanted.has(recorded.id)) found.set(recorded.id, recorded);
+      return found.size === wanted.size;
+    });
+    if (found.size === 0) return undefined;
+    if (found.size !== wanted.size)
+      throw new EventIdConflictError(stream, events[0]?.id ?? '', 'batch mixes new and already-appended event ids');
+    const last = [...found.values()].reduce((a, b) => (b.revision > a.revision ? b : a));
+    return { nextExpectedRevision: last.revision, position: last.position, idempotent: true };
+  }
+
+  /** Reads a stream from its end, newest first, until `visit` says stop or the scan window ends. */
+  async #scanBackwards(stream: string, visit: (event: RecordedEvent) => boolean): Promise<void> {
+    let scanned = 0;
+    let from: bigint | typeof END = END;
+    while (scanned < esdbEventStoreLimits.idempotencyScanEventsMax) {
+      const page = await this.#read(stream, {
+        direction: BACKWARDS,
+        fromRevision: from,
+        maxCount: esdbEventStoreLimits.readBatchEventsMax,
+      });
+      for (const event of page) {
+        scanned++;
+        if (visit(event)) return;
+      }
+      const oldest = page[page.length - 1];
+      if (page.length < esdbEventStoreLimits.readBatchEventsMax || oldest === undefined || oldest.revision === 0) return;
+      from = BigInt(oldest.revision - 1);
+    }
+  }
+
+  async #read(
+    stream: string,
+    options: {
+      direction: typeof FORWARDS | typeof BACKWARDS;
+      fromRevision: bigint | typeof START | typeof END;
+      maxCount: number;
+    },
+  ): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    try {
+      for await (const resolved of this.#client.readStream(stream, options)) {
+        const mapped = toRecorded(resolved);
+        if (mapped !== undefined) events.push(mapped);
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw translate(error);
+    }
+    return events;
+  }
+
+  readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    return this.#read(stream, {
+      direction: backwards ? BACKWARDS : FORWARDS,
+      fromRevision: options.fromRevision === undefined ? (backwards ? END : START) : BigInt(options.fromRevision),
+      maxCount: bounded(options.maxCount),
+    });
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = options.after ?? -1;
+    const maxCount = bounded(options.maxCount);
+    const events: RecordedEvent[] = [];
+    try {
+      // fromPosition is inclusive for reads: ask for one more and drop the event at `after` itself.
+      for await (const resolved of this.#client.readAll({
+        direction: FORWARDS,
+        fromPosition: after < 0 ? START : fromPort(after),
+        maxCount: maxCount + 1,
+      })) {
+        const mapped = toRecorded(resolved);
+        if (mapped === undefined || isSystem(mapped) || mapped.position <= after) continue;
+        events.push(mapped);
+        if (events.length === maxCount) break;
+      }
+    } catch (error) {
+      throw translate(error);
+    }
+    return events;
+  }
+
+  async *subscribeToAll(options: SubscribeToAllOptions = {}): AsyncGenerator<RecordedEvent, void, undefined> {
+    const after = options.after ?? -1;
+    const subscription = this.#client.subscribeToAll({
+      fromPosition: after < 0 ? START : fromPort(after),
+      filter: excludeSystemEvents(),
+    });
+    const abort = (): void => void subscription.unsubscribe().catch(() => undefined);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      // for-await over the subscription's readable stream pulls one event at a time: back-pressure.
+      for await (const resolved of subscription as AsyncIterable<AllStreamResolvedEvent>) {
+        if (options.signal?.aborted === true) return;
+        const mapped = toRecorded(resolved);
+        // The subscription starts after `fromPosition`; the check keeps the port's promise either way.
+        if (mapped === undefined || isSystem(mapped) || mapped.position <= after) continue;
+        yield mapped;
+      }
+    } catch (error) {
+      if (options.signal?.aborted === true) return;
+      throw translate(error);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      await subscription.unsubscribe().catch(() => undefined);
+    }
+  }
+
+  async headPosition(): Promise<number> {
+    try {
+      for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 64 })) {
+        const mapped = toRecorded(resolved);
+        if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+      }
+    } catch (error) {
+      throw translate(error);
+    }
+    return -1;
+  }
+
+  async findEventInStream(stream: string, eventId: string): Promise<RecordedEvent | undefined> {
+    let found: RecordedEvent | undefined;
+    await this.#scanBackwards(stream, (event) => {
+      if (event.id === eventId) found = event;
+      return found !== undefined;
+    });
+    return found;
+  }
+
+  async close(): Promise<void> {
+    await this.#client.dispose();
+  }
+}
+
+const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
+  expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : BigInt(expected);
+
+const toSafeNumber = (value: bigint): number => {
+  const number = Number(value);
+  assert.ok(Number.isSafeInteger(number), `${value} is beyond the safe integer range`);
+  return number;
+};
+
+const toPort = (position: Position): number => toSafeNumber(position.commit);
+const fromPort = (position: number): Position => ({ commit: BigInt(position), prepare: BigInt(position) });
+
+const bounded = (maxCount: number | undefined): number => {
+  const count = maxCount ?? esdbEventStoreLimits.readBatchEventsMax;
+  assert.ok(Number.isSafeInteger(count) && count > 0, 'maxCount must be a positive integer');
+  return Math.min(count, esdbEventStoreLimits.readBatchEventsMax);
+};
+
+const isSystem = (event: RecordedEvent): boolean => event.type.startsWith('$') || event.stream.startsWith('$');
+
+const asObject = (value: unknown): JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
+
+const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined => {
+  const event = resolved.event;
+  if (event === undefined) return undefined;
+  // Events this ledger writes are JSON; anything binary is not ours and is skipped.
+  if (!event.isJson) return undefined;
+  const position = event.position;
+  assert.ok(position !== undefined, 'EventStoreDB 22.6+ returns positions on reads');
+  return {
+    id: event.id,
+    type: event.type,
+    data: asObject(event.data),
+    metadata: asObject(event.metadata),
+    stream: event.streamId,
+    revision: toSafeNumber(event.revision),
+    position: toPort(position),
+    recordedAt: event.created.toISOString(),
+  };
+};
+
+/** gRPC status codes of an unreachable or overloaded server (UNAVAILABLE, DEADLINE_EXCEEDED). */
+const unavailableGrpcCodes = new Set([14, 4]);
+
+/**
+ * Connection failures become the port's EventStoreUnavailableError. Some client calls wrap them
+ * (UnavailableError, DeadlineExceededError); the append path can surface the raw gRPC error.
+ */
+const translate = (error: unknown): unknown =>
+  error instanceof UnavailableError ||
+  error instanceof DeadlineExceededError ||
+  (error instanceof Error && unavailableGrpcCodes.has((error as { code?: unknown }).code as number))
+    ? new EventStoreUnavailableError(`EventStoreDB unavailable: ${(error).message}`, { cause: error })
+    : error;
