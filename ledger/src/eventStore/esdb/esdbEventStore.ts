@@ -90,9 +90,7 @@ export class EsdbEventStore implements EventStore {
     try {
       const result = await this.#client.appendToStream(
         stream,
-        events.map((event) =>
-          jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata }),
-        ),
+        events.map((event) => jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata })),
         { expectedRevision: toEsdbExpected(expected) },
       );
       const nextExpectedRevision = toSafeNumber(result.nextExpectedRevision);
@@ -312,5 +310,5 @@ const translate = (error: unknown): unknown =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
   (error instanceof Error && unavailableGrpcCodes.has((error as { code?: unknown }).code as number))
-    ? new EventStoreUnavailableError(`EventStoreDB unavailable: ${(error).message}`, { cause: error })
+    ? new EventStoreUnavailableError(`EventStoreDB unavailable: ${error.message}`, { cause: error })
     : error;
