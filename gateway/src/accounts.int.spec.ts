@@ -71,3 +71,60 @@ describe('GET /api/accounts/:accountId/balance', () => {
     });
   });
 });
+
+describe('service read-model routes', () => {
+  const get = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('reader') });
+
+  it('shows a boost in visibility, ranking and reputation, and pages rankings with a cursor', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await post(app, '/api/credits/purchase', { amount: 5000, paymentRef: 'p' }, 'booster456');
+    await post(app, '/api/credits/boost/profile', { targetUserId: 'user123', amount: 100, duration: 24 }, 'booster456');
+    for (const [gigId, amount] of [
+      ['gig-x', 30],
+      ['gig-y', 10],
+      ['gig-z', 20],
+    ] as const) {
+      await post(app, '/api/credits/boost/gig', { targetGigId: gigId, amount, duration: 2 }, 'booster456');
+    }
+    await post(app, '/api/credits/clan-contribution', { clanId: 'clan456', amount: 70 }, 'booster456');
+    await settle(app);
+
+    expect((await get(app, '/api/users/user123/visibility')).json()).toMatchObject({
+      userId: 'user123',
+      visibilityScore: 100,
+      activeBoosts: [{ boosterId: 'booster456', amount: 100 }],
+    });
+    expect((await get(app, '/api/users/user123/boosts?active=true')).json()).toMatchObject({ boosts: [{ amount: 100 }] });
+    expect((await get(app, '/api/users/nobody/visibility')).json()).toMatchObject({ visibilityScore: 0, activeBoosts: [] });
+    expect((await get(app, '/api/gigs/gig-y')).json()).toMatchObject({ gigId: 'gig-y', rankScore: 1000 });
+    expect((await get(app, '/api/gigs/unknown-gig')).statusCode).toBe(404);
+    expect((await get(app, '/api/clans/clan456/reputation')).json()).toMatchObject({
+      reputation: 70,
+      topContributors: [{ userId: 'booster456', total: 70 }],
+    });
+
+    const first = (await get(app, '/api/gigs/ranking?limit=2')).json();
+    expect(first.items.map((g: { gigId: string }) => g.gigId)).toEqual(['gig-x', 'gig-z']);
+    const second = (await get(app, `/api/gigs/ranking?limit=2&cursor=${first.nextCursor}`)).json();
+    expect(second.items.map((g: { gigId: string }) => g.gigId)).toEqual(['gig-y']);
+    expect(second.nextCursor).toBeNull();
+    expect((await get(app, '/api/gigs/ranking?cursor=garbage')).json()).toMatchObject({
+      statusCode: 400,
+      code: 'INVALID_CURSOR',
+    });
+    expect((await get(app, '/api/clans/ranking')).json().items.map((c: { clanId: string }) => c.clanId)).toEqual(['clan456']);
+  });
+
+  it('answers 503 with the lag while the read models have never caught up, and 401 without a token', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    for (const p of app.projections?.projectors ?? []) await p.stop();
+    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    const response = await get(app, '/api/gigs/ranking');
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({
+      code: 'READ_MODEL_NOT_READY',
+      message: expect.stringMatching(/service_read_models is still being built: 1 events behind/),
+    });
+    expect((await app.app.inject({ url: '/api/gigs/ranking' })).statusCode).toBe(401);
+  });
+});

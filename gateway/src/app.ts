@@ -15,6 +15,7 @@ import { commandRoutes } from './routes/commands.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
+import { readModelRoutes } from './routes/readModels.js';
 import type { Projections } from '../../projections/src/system.js';
 
 export interface AppDependencies {
@@ -102,7 +103,10 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
-    if (projections !== undefined) await api.register(accountRoutes, { prefix: '/api/accounts', projections });
+    if (projections !== undefined) {
+      await api.register(accountRoutes, { prefix: '/api/accounts', projections });
+      await api.register(readModelRoutes, { prefix: '/api', projections });
+    }
   });
 
   return app;

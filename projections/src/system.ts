@@ -6,9 +6,11 @@ import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { SqliteReadModels } from './readModels/sqliteReadModels.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
+import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 
 export interface Projections {
   readonly balances: AccountBalancesProjection;
+  readonly services: ServiceReadModelsProjection;
   readonly projectors: readonly Projector[];
   statuses(): Promise<ProjectorStatus[]>;
   /** Checks the read-model database answers. */
@@ -26,18 +28,20 @@ export const startProjections = (options: {
 }): Projections => {
   const models = new SqliteReadModels(join(options.dataDir, 'readmodels.db'));
   const balances = new AccountBalancesProjection(models);
+  const services = new ServiceReadModelsProjection(models);
   const settlement = new GigPaymentSettlement({
     models,
     handler: options.handler,
     clock: options.clock,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
-  const projectors = [balances, settlement].map(
+  const projectors = [balances, services, settlement].map(
     (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
   );
   for (const projector of projectors) projector.start();
   return {
     balances,
+    services,
     projectors,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
     ping: () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../../gateway/src/config.js';
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
 
 /** The projections that keep a checkpoint in the read-model database. */
-const projectionNames = ['account_balances', 'gig_payment_settlement'] as const;
+const projectionNames = ['account_balances', 'service_read_models', 'gig_payment_settlement'] as const;
 
 const program = new Command().name('npm run projections --').description('Inspect the projections');
 

@@ -1,0 +1,189 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { isValidId } from '../../../ledger/src/accounts/events.js';
+import type { ClanReputation, GigRanking } from '../../../projections/src/services/serviceReadModels.js';
+import type { Projections } from '../../../projections/src/system.js';
+import { gatewayLimits } from '../config.js';
+import { gatewayErrors } from '../errors.js';
+
+const id = (what: string) => z.string().refine(isValidId, `${what} must be 1 to 128 printable characters`);
+const page = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(gatewayLimits.historyPageMax).default(gatewayLimits.historyPageDefault),
+  cursor: z.string().max(400).optional(),
+});
+
+/** Ranking cursors are opaque to clients: the last row's score and id, base64url-encoded. */
+const encodeCursor = (score: number, rowId: string): string => Buffer.from(JSON.stringify([score, rowId])).toString('base64url');
+const decodeCursor = (cursor: string): { score: number; id: string } => {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
+      return { score: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new gatewayErrors.INVALID_CURSOR();
+};
+
+const activeBoost = z.object({ boostId: z.string(), boosterId: z.string(), amount: z.number(), expiresAt: z.string() });
+const visibility = z.object({
+  userId: z.string(),
+  visibilityScore: z.number(),
+  activeBoosts: z.array(activeBoost).readonly(),
+  lastBoostAt: z.string().nullable(),
+  boostsReceived: z.number(),
+  boostCreditsReceived: z.number(),
+});
+const gig = z.object({
+  gigId: z.string(),
+  rankScore: z.number(),
+  activeBoosts: z.array(activeBoost).readonly(),
+  paymentsTotal: z.number(),
+  paymentsCount: z.number(),
+  creditsSpentOn: z.number(),
+  lastBoostAt: z.string().nullable(),
+});
+const clan = z.object({
+  clanId: z.string(),
+  reputation: z.number(),
+  contributionsTotal: z.number(),
+  contributors: z.number(),
+  topContributors: z.array(z.object({ userId: z.string(), total: z.number() })).readonly(),
+  activeBoosts: z.array(activeBoost).readonly(),
+  creditsSpentOn: z.number(),
+  lastBoostAt: z.string().nullable(),
+});
+
+/**
+ * The services' read models (user visibility, gig ranking, clan reputation), for any authenticated
+ * caller. While the read model has never caught up with the log (a fresh start or a rebuild) the
+ * answer is 503 with its lag, never stale data passed off as current.
+ */
+export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }> = async (app, { projections }) => {
+  app.addHook('preHandler', async () => {
+    const status = (await projections.statuses()).find((s) => s.name === projections.services.name);
+    if (status === undefined || !status.caughtUpOnce) {
+      throw new gatewayErrors.READ_MODEL_NOT_READY(
+        `${projections.services.name} is still being built: ${status?.lagEvents ?? 'unknown'} events behind (${status?.lagMs ?? 0} ms)`,
+      );
+    }
+  });
+  const services = projections.services;
+
+  app.get(
+    '/users/:userId/visibility',
+    {
+      schema: {
+        summary: "A user's visibility score and active boosts",
+        params: z.object({ userId: id('userId') }),
+        response: { 200: visibility },
+      },
+    },
+    (request) => {
+      const { userId } = request.params;
+      return (
+        services.userVisibility(userId) ?? {
+          userId,
+          visibilityScore: 0,
+          activeBoosts: [],
+          lastBoostAt: null,
+          boostsReceived: 0,
+          boostCreditsReceived: 0,
+        }
+      );
+    },
+  );
+
+  app.get(
+    '/users/:userId/boosts',
+    {
+      schema: {
+        summary: "A user's boosts: active ones (active=true, the default) or every boost event",
+        params: z.object({ userId: id('userId') }),
+        querystring: z.strictObject({ active: z.enum(['true', 'false']).default('true') }),
+      },
+    },
+    (request) => {
+      const { userId } = request.params;
+      if (request.query.active === 'true')
+        return { userId, active: true, boosts: services.userVisibility(userId)?.activeBoosts ?? [] };
+      return { userId, active: false, events: services.userBoostEvents(userId, gatewayLimits.historyPageMax) };
+    },
+  );
+
+  app.get(
+    '/gigs/ranking',
+    {
+      schema: {
+        summary: 'Gigs by rank score, best first (ties by id)',
+        querystring: page,
+        response: { 200: z.object({ items: z.array(gig), nextCursor: z.string().nullable() }) },
+      },
+    },
+    (request) => {
+      const { limit, cursor } = request.query;
+      const items = services.ranking<GigRanking>('gig_ranking', limit, cursor === undefined ? undefined : decodeCursor(cursor));
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor: items.length === limit && last !== undefined ? encodeCursor(last.rankScore, last.gigId) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/gigs/:gigId',
+    { schema: { summary: "A gig's ranking document", params: z.object({ gigId: id('gigId') }), response: { 200: gig } } },
+    (request) => {
+      const found = services.gig(request.params.gigId);
+      if (found === undefined)
+        throw new gatewayErrors.NOT_FOUND(`no boosts, payments or spending recorded for gig ${request.params.gigId}`);
+      return found;
+    },
+  );
+
+  app.get(
+    '/clans/ranking',
+    {
+      schema: {
+        summary: 'Clans by reputation, best first (ties by id)',
+        querystring: page,
+        response: { 200: z.object({ items: z.array(clan), nextCursor: z.string().nullable() }) },
+      },
+    },
+    (request) => {
+      const { limit, cursor } = request.query;
+      const items = services.ranking<ClanReputation>(
+        'clan_reputation',
+        limit,
+        cursor === undefined ? undefined : decodeCursor(cursor),
+      );
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor: items.length === limit && last !== undefined ? encodeCursor(last.reputation, last.clanId) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/clans/:clanId/reputation',
+    { schema: { summary: "A clan's reputation", params: z.object({ clanId: id('clanId') }), response: { 200: clan } } },
+    (request) => {
+      const { clanId } = request.params;
+      return (
+        services.clanReputation(clanId) ?? {
+          clanId,
+          reputation: 0,
+          contributionsTotal: 0,
+          contributors: 0,
+          topContributors: [],
+          activeBoosts: [],
+          creditsSpentOn: 0,
+          lastBoostAt: null,
+        }
+      );
+    },
+  );
+};

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { ServiceReadModelsProjection, type GigRanking } from './serviceReadModels.js';
+
+let store: SqliteEventStore;
+let models: SqliteReadModels;
+let handler: AccountCommandHandler;
+let projection: ServiceReadModelsProjection;
+let clock: ManualClock;
+const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
+
+beforeEach(() => {
+  const dir = tempDir();
+  store = new SqliteEventStore({ path: join(dir, 'events.db') });
+  models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  handler = new AccountCommandHandler(store);
+  projection = new ServiceReadModelsProjection(models);
+  clock = new ManualClock('2026-06-29T13:30:00.000Z');
+});
+afterEach(async () => {
+  await store.close();
+  models.close();
+  removeTempDirs();
+});
+
+/** A command without its time: the test's clock supplies it. */
+type WithoutNow<T> = T extends unknown ? Omit<T, 'now'> : never;
+const run = async (userId: string, command: WithoutNow<AccountCommand>): Promise<void> => {
+  const result = await handler.execute(userId, { ...command, now: clock.now() }, context);
+  if (!result.ok) throw new Error(`${result.rejection.code}: ${result.rejection.message}`);
+};
+/** Projects everything appended so far (the runtime's job, done by hand for given/when/then). */
+const project = async (): Promise<void> => {
+  for (let after = await projection.loadCheckpoint(); ;) {
+    const batch = await store.readAll({ after });
+    if (batch.length === 0) return;
+    await projection.handle(batch);
+    after = batch.at(-1)?.position ?? after;
+  }
+};
+const boost = (
+  boostId: string,
+  targetType: 'profile' | 'gig' | 'clan',
+  targetId: string,
+  amount: number,
+  durationHours: number,
+) => ({ type: 'ActivateBoost', boostId, targetType, targetId, amount, durationHours }) as const;
+
+describe('service read models', () => {
+  it("a profile boost raises the user's visibility while active, and its expiry removes exactly its share", async () => {
+    await run('booster456', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
+    await run('fan', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
+    await run('fan', boost('b-fan', 'profile', 'user123', 40, 48));
+    await project();
+    const before = projection.userVisibility('user123');
+    expect(before).toMatchObject({ visibilityScore: 40, boostsReceived: 1 });
+
+    await run('booster456', boost('b1', 'profile', 'user123', 100, 24));
+    await project();
+    expect(projection.userVisibility('user123')).toMatchObject({
+      visibilityScore: 140,
+      activeBoosts: [
+        { boostId: 'b-fan', boosterId: 'fan', amount: 40 },
+        { boostId: 'b1', boosterId: 'booster456', amount: 100, expiresAt: '2026-06-30T13:30:00.000Z' },
+      ],
+      lastBoostAt: '2026-06-29T13:30:00.000Z',
+    });
+
+    clock.advance({ hours: 24 });
+    await run('booster456', { type: 'ExpireBoost', boostId: 'b1' });
+    await project();
+    const after = projection.userVisibility('user123');
+    expect(after?.visibilityScore).toBe(before?.visibilityScore);
+    expect(after?.activeBoosts).toEqual(before?.activeBoosts);
+    expect(projection.userBoostEvents('user123', 10)).toHaveLength(3);
+  });
+
+  it('gig rank counts active boosts and payments; ranking pages are ordered by score, ties by id', async () => {
+    await run('buyer', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p' });
+    await run('buyer', boost('g-b1', 'gig', 'gig-b', 5, 1));
+    await run('buyer', boost('g-a1', 'gig', 'gig-a', 5, 1));
+    await run('buyer', { type: 'PayForGig', transferId: 't1', gigId: 'gig-c', payeeId: 'seller', amount: 700 });
+    await run('buyer', { type: 'SpendCredits', amount: 9, targetType: 'gig', targetId: 'gig-c', reason: '' });
+    await project();
+    expect(projection.gig('gig-c')).toMatchObject({ rankScore: 700, paymentsTotal: 700, paymentsCount: 1, creditsSpentOn: 9 });
+    expect(projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
+
+    const page1 = projection.ranking<GigRanking>('gig_ranking', 2);
+    expect(page1.map((g) => g.gigId)).toEqual(['gig-c', 'gig-a']);
+    const last = page1.at(-1);
+    const page2 = projection.ranking<GigRanking>('gig_ranking', 2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
+    expect(page2.map((g) => g.gigId)).toEqual(['gig-b']);
+
+    clock.advance({ hours: 1 });
+    await run('buyer', { type: 'ExpireBoost', boostId: 'g-a1' });
+    await project();
+    expect(projection.gig('gig-a')).toMatchObject({ rankScore: 0, activeBoosts: [] });
+  });
+
+  it('clan reputation sums contributions and active boosts, and keeps the top contributors', async () => {
+    for (const [user, amount] of [
+      ['ana', 50],
+      ['ben', 80],
+      ['cai', 50],
+      ['ana', 40],
+    ] as const) {
+      await run(user, { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
+      await run(user, { type: 'ContributeToClan', clanId: 'clan456', amount });
+    }
+    await run('ben', boost('c1', 'clan', 'clan456', 300, 72));
+    await project();
+    expect(projection.clanReputation('clan456')).toMatchObject({
+      contributionsTotal: 220,
+      contributors: 3,
+      reputation: 220 + 2 * 300,
+      topContributors: [
+        { userId: 'ana', total: 90 },
+        { userId: 'ben', total: 80 },
+        { userId: 'cai', total: 50 },
+      ],
+    });
+    clock.advance({ hours: 72 });
+    await run('ben', { type: 'ExpireBoost', boostId: 'c1' });
+    await project();
+    expect(projection.clanReputation('clan456')).toMatchObject({ reputation: 220, activeBoosts: [] });
+  });
+
+  it('the same batch delivered twice changes nothing', async () => {
+    await run('u', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
+    await run('u', boost('b', 'gig', 'g', 10, 5));
+    await run('u', { type: 'ContributeToClan', clanId: 'c', amount: 10 });
+    const events = await store.readAll();
+    await projection.handle(events);
+    const snapshot = [projection.gig('g'), projection.clanReputation('c')];
+    await projection.handle(events);
+    await projection.handle(events.slice(1));
+    expect([projection.gig('g'), projection.clanReputation('c')]).toEqual(snapshot);
+  });
+});

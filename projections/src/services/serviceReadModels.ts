@@ -1,0 +1,355 @@
+import type Database from 'better-sqlite3';
+import { accountStreamPrefix, type AccountEvent } from '../../../ledger/src/accounts/events.js';
+import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import type { Subscriber } from '../runtime/projector.js';
+
+/**
+ * The three services' read models, with the seed's names, built from the log by one projection:
+ *
+ * - user service: `user_visibility`, `user_boost_events`, `user_credit_events`
+ * - gig service: `gig_ranking`, `gig_boost_events`, `gig_credit_events`
+ * - clan service: `clan_reputation`, `clan_boost_events`, `clan_credit_events`
+ *
+ * Scores are pure functions of the documents (docs/reference/read-models.md). A boost raises its
+ * target's score from BoostActivated until its BoostExpired, which removes exactly its share; nothing
+ * here reads the clock.
+ */
+
+export interface ActiveBoostRef {
+  readonly boostId: string;
+  readonly boosterId: string;
+  readonly amount: number;
+  readonly expiresAt: string;
+}
+
+export interface UserVisibility {
+  readonly userId: string;
+  readonly visibilityScore: number;
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly lastBoostAt: string | null;
+  readonly boostsReceived: number;
+  readonly boostCreditsReceived: number;
+}
+
+export interface GigRanking {
+  readonly gigId: string;
+  readonly rankScore: number;
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly paymentsTotal: number;
+  readonly paymentsCount: number;
+  readonly creditsSpentOn: number;
+  readonly lastBoostAt: string | null;
+}
+
+export interface ClanReputation {
+  readonly clanId: string;
+  readonly reputation: number;
+  readonly contributionsTotal: number;
+  readonly contributors: number;
+  readonly topContributors: readonly { readonly userId: string; readonly total: number }[];
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly creditsSpentOn: number;
+  readonly lastBoostAt: string | null;
+}
+
+/** How many contributors `topContributors` keeps. */
+export const topContributorsMax = 5;
+
+const activeCredits = (boosts: readonly ActiveBoostRef[]): number => boosts.reduce((sum, b) => sum + b.amount, 0);
+
+/** Score formulas, documented in docs/reference/read-models.md. */
+export const scores = {
+  visibility: (doc: Omit<UserVisibility, 'visibilityScore'>): number => activeCredits(doc.activeBoosts),
+  rank: (doc: Omit<GigRanking, 'rankScore'>): number => 100 * activeCredits(doc.activeBoosts) + doc.paymentsTotal,
+  reputation: (doc: Omit<ClanReputation, 'reputation'>): number => doc.contributionsTotal + 2 * activeCredits(doc.activeBoosts),
+};
+
+const emptyUser = (userId: string): UserVisibility => ({
+  userId,
+  visibilityScore: 0,
+  activeBoosts: [],
+  lastBoostAt: null,
+  boostsReceived: 0,
+  boostCreditsReceived: 0,
+});
+const emptyGig = (gigId: string): GigRanking => ({
+  gigId,
+  rankScore: 0,
+  activeBoosts: [],
+  paymentsTotal: 0,
+  paymentsCount: 0,
+  creditsSpentOn: 0,
+  lastBoostAt: null,
+});
+const emptyClan = (clanId: string): ClanReputation => ({
+  clanId,
+  reputation: 0,
+  contributionsTotal: 0,
+  contributors: 0,
+  topContributors: [],
+  activeBoosts: [],
+  creditsSpentOn: 0,
+  lastBoostAt: null,
+});
+
+type Collection = 'user_visibility' | 'gig_ranking' | 'clan_reputation';
+type EventLogTable =
+  | 'user_boost_events'
+  | 'user_credit_events'
+  | 'gig_boost_events'
+  | 'gig_credit_events'
+  | 'clan_boost_events'
+  | 'clan_credit_events';
+
+const collections: Record<Collection, { key: string; score: string }> = {
+  user_visibility: { key: 'user_id', score: 'visibility_score' },
+  gig_ranking: { key: 'gig_id', score: 'rank_score' },
+  clan_reputation: { key: 'clan_id', score: 'reputation' },
+};
+const eventLogs: readonly EventLogTable[] = [
+  'user_boost_events',
+  'user_credit_events',
+  'gig_boost_events',
+  'gig_credit_events',
+  'clan_boost_events',
+  'clan_credit_events',
+];
+
+export class ServiceReadModelsProjection implements Subscriber {
+  readonly name = 'service_read_models';
+  readonly #models: SqliteReadModels;
+  readonly #get: Record<Collection, Database.Statement<[string], { doc: string }>>;
+  readonly #put: Record<Collection, Database.Statement<[string, number, string]>>;
+  readonly #log: Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
+  readonly #contribution: {
+    add: Database.Statement<[string, string, number]>;
+    top: Database.Statement<[string, number], { user_id: string; total: number }>;
+    count: Database.Statement<[string], { n: number }>;
+  };
+
+  constructor(models: SqliteReadModels) {
+    this.#models = models;
+    const db = models.db;
+    for (const [name, { key, score }] of Object.entries(collections)) {
+      db.exec(`CREATE TABLE IF NOT EXISTS ${name} (${key} TEXT PRIMARY KEY, ${score} INTEGER NOT NULL, doc TEXT NOT NULL);
+               CREATE INDEX IF NOT EXISTS ${name}_by_score ON ${name} (${score} DESC, ${key} ASC);`);
+    }
+    for (const table of eventLogs) {
+      db.exec(`CREATE TABLE IF NOT EXISTS ${table} (event_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, doc TEXT NOT NULL);
+               CREATE INDEX IF NOT EXISTS ${table}_by_subject ON ${table} (subject_id, position);`);
+    }
+    db.exec(`CREATE TABLE IF NOT EXISTS clan_contributors (clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, PRIMARY KEY (clan_id, user_id));
+             CREATE INDEX IF NOT EXISTS clan_contributors_top ON clan_contributors (clan_id, total DESC, user_id ASC);`);
+    const entries = <T>(make: (name: Collection) => T): Record<Collection, T> => ({
+      user_visibility: make('user_visibility'),
+      gig_ranking: make('gig_ranking'),
+      clan_reputation: make('clan_reputation'),
+    });
+    this.#get = entries((name) => db.prepare(`SELECT doc FROM ${name} WHERE ${collections[name].key} = ?`));
+    this.#put = entries((name) =>
+      db.prepare(`INSERT INTO ${name} (${collections[name].key}, ${collections[name].score}, doc) VALUES (?, ?, ?)
+                  ON CONFLICT (${collections[name].key}) DO UPDATE SET ${collections[name].score} = excluded.${collections[name].score}, doc = excluded.doc`),
+    );
+    this.#log = Object.fromEntries(
+      eventLogs.map((table) => [
+        table,
+        db.prepare(`INSERT OR IGNORE INTO ${table} (event_id, subject_id, type, position, doc) VALUES (?, ?, ?, ?, ?)`),
+      ]),
+    ) as Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
+    this.#contribution = {
+      add: db.prepare(`INSERT INTO clan_contributors (clan_id, user_id, total) VALUES (?, ?, ?)
+                       ON CONFLICT (clan_id, user_id) DO UPDATE SET total = total + excluded.total`),
+      top: db.prepare('SELECT user_id, total FROM clan_contributors WHERE clan_id = ? ORDER BY total DESC, user_id ASC LIMIT ?'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM clan_contributors WHERE clan_id = ?'),
+    };
+  }
+
+  loadCheckpoint(): Promise<number> {
+    return Promise.resolve(this.#models.checkpoint(this.name));
+  }
+
+  handle(batch: readonly RecordedEvent[]): Promise<void> {
+    this.#models.transaction(() => {
+      const applied = this.#models.checkpoint(this.name);
+      for (const recorded of batch) {
+        if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
+        this.#apply(recorded.stream.slice(accountStreamPrefix.length), recorded, toCommitted(recorded).event);
+      }
+      const last = batch[batch.length - 1];
+      if (last !== undefined) this.#models.saveCheckpoint(this.name, last.position);
+    });
+    return Promise.resolve();
+  }
+
+  #apply(actorId: string, recorded: RecordedEvent, event: AccountEvent): void {
+    const logEntry = (table: EventLogTable, subjectId: string): void => {
+      this.#log[table].run(
+        recorded.id,
+        subjectId,
+        event.type,
+        recorded.position,
+        JSON.stringify({
+          ...event.data,
+          eventId: recorded.id,
+          userId: actorId,
+          occurredAt: recorded.metadata.occurredAt ?? null,
+        }),
+      );
+    };
+    switch (event.type) {
+      case 'BoostActivated': {
+        const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
+        const ref: ActiveBoostRef = { boostId, boosterId: actorId, amount, expiresAt };
+        if (targetType === 'profile') {
+          logEntry('user_boost_events', targetId);
+          this.#updateUser(targetId, (doc) => ({
+            ...doc,
+            activeBoosts: [...doc.activeBoosts, ref],
+            lastBoostAt: activatedAt,
+            boostsReceived: doc.boostsReceived + 1,
+            boostCreditsReceived: doc.boostCreditsReceived + amount,
+          }));
+        } else if (targetType === 'gig') {
+          logEntry('gig_boost_events', targetId);
+          this.#updateGig(targetId, (doc) => ({ ...doc, activeBoosts: [...doc.activeBoosts, ref], lastBoostAt: activatedAt }));
+        } else {
+          logEntry('clan_boost_events', targetId);
+          this.#updateClan(targetId, (doc) => ({ ...doc, activeBoosts: [...doc.activeBoosts, ref], lastBoostAt: activatedAt }));
+        }
+        return;
+      }
+      case 'BoostExpired': {
+        const { boostId, targetType, targetId } = event.data;
+        const without = <T extends { activeBoosts: readonly ActiveBoostRef[] }>(doc: T): T => ({
+          ...doc,
+          activeBoosts: doc.activeBoosts.filter((b) => b.boostId !== boostId),
+        });
+        if (targetType === 'profile') {
+          logEntry('user_boost_events', targetId);
+          this.#updateUser(targetId, without);
+        } else if (targetType === 'gig') {
+          logEntry('gig_boost_events', targetId);
+          this.#updateGig(targetId, without);
+        } else {
+          logEntry('clan_boost_events', targetId);
+          this.#updateClan(targetId, without);
+        }
+        return;
+      }
+      case 'CreditsPurchased':
+      case 'CreditsEarned':
+        logEntry('user_credit_events', actorId);
+        return;
+      case 'CreditsSpent':
+        logEntry('user_credit_events', actorId);
+        if (event.data.targetType === 'gig') {
+          logEntry('gig_credit_events', event.data.targetId);
+          const amount = event.data.amount;
+          this.#updateGig(event.data.targetId, (doc) => ({ ...doc, creditsSpentOn: doc.creditsSpentOn + amount }));
+        } else if (event.data.targetType === 'clan') {
+          logEntry('clan_credit_events', event.data.targetId);
+          const amount = event.data.amount;
+          this.#updateClan(event.data.targetId, (doc) => ({ ...doc, creditsSpentOn: doc.creditsSpentOn + amount }));
+        }
+        return;
+      case 'GigPaymentSent': {
+        logEntry('user_credit_events', actorId);
+        logEntry('gig_credit_events', event.data.gigId);
+        const amount = event.data.amount;
+        this.#updateGig(event.data.gigId, (doc) => ({
+          ...doc,
+          paymentsTotal: doc.paymentsTotal + amount,
+          paymentsCount: doc.paymentsCount + 1,
+        }));
+        return;
+      }
+      case 'GigPaymentReceived':
+        logEntry('user_credit_events', actorId);
+        return;
+      case 'ClanContributionMade': {
+        const { clanId, amount } = event.data;
+        logEntry('user_credit_events', actorId);
+        logEntry('clan_credit_events', clanId);
+        this.#contribution.add.run(clanId, actorId, amount);
+        const topContributors = this.#contribution.top
+          .all(clanId, topContributorsMax)
+          .map((r) => ({ userId: r.user_id, total: r.total }));
+        const contributors = this.#contribution.count.get(clanId)?.n ?? 0;
+        this.#updateClan(clanId, (doc) => ({
+          ...doc,
+          contributionsTotal: doc.contributionsTotal + amount,
+          topContributors,
+          contributors,
+        }));
+        return;
+      }
+    }
+  }
+
+  #read<T>(collection: Collection, id: string, empty: (id: string) => T): T {
+    const row = this.#get[collection].get(id);
+    return row === undefined ? empty(id) : (JSON.parse(row.doc) as T);
+  }
+
+  #updateUser(userId: string, change: (doc: UserVisibility) => UserVisibility): void {
+    const doc = change(this.#read('user_visibility', userId, emptyUser));
+    const next = { ...doc, visibilityScore: scores.visibility(doc) };
+    this.#put.user_visibility.run(userId, next.visibilityScore, JSON.stringify(next));
+  }
+
+  #updateGig(gigId: string, change: (doc: GigRanking) => GigRanking): void {
+    const doc = change(this.#read('gig_ranking', gigId, emptyGig));
+    const next = { ...doc, rankScore: scores.rank(doc) };
+    this.#put.gig_ranking.run(gigId, next.rankScore, JSON.stringify(next));
+  }
+
+  #updateClan(clanId: string, change: (doc: ClanReputation) => ClanReputation): void {
+    const doc = change(this.#read('clan_reputation', clanId, emptyClan));
+    const next = { ...doc, reputation: scores.reputation(doc) };
+    this.#put.clan_reputation.run(clanId, next.reputation, JSON.stringify(next));
+  }
+
+  userVisibility(userId: string): UserVisibility | undefined {
+    const row = this.#get.user_visibility.get(userId);
+    return row === undefined ? undefined : (JSON.parse(row.doc) as UserVisibility);
+  }
+
+  gig(gigId: string): GigRanking | undefined {
+    const row = this.#get.gig_ranking.get(gigId);
+    return row === undefined ? undefined : (JSON.parse(row.doc) as GigRanking);
+  }
+
+  clanReputation(clanId: string): ClanReputation | undefined {
+    const row = this.#get.clan_reputation.get(clanId);
+    return row === undefined ? undefined : (JSON.parse(row.doc) as ClanReputation);
+  }
+
+  /**
+   * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
+   * (the last row's score and id) continues exactly where the page ended.
+   */
+  ranking<T>(collection: 'gig_ranking' | 'clan_reputation', limit: number, after?: { score: number; id: string }): T[] {
+    const { key, score } = collections[collection];
+    const rows = (
+      after === undefined
+        ? this.#models.db.prepare(`SELECT doc FROM ${collection} ORDER BY ${score} DESC, ${key} ASC LIMIT ?`).all(limit)
+        : this.#models.db
+            .prepare(
+              `SELECT doc FROM ${collection} WHERE (${score} < ?) OR (${score} = ? AND ${key} > ?) ORDER BY ${score} DESC, ${key} ASC LIMIT ?`,
+            )
+            .all(after.score, after.score, after.id, limit)
+    ) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
+  /** The user's boost events (activations and expiries), newest first. */
+  userBoostEvents(userId: string, limit: number): unknown[] {
+    return (
+      this.#models.db
+        .prepare('SELECT doc FROM user_boost_events WHERE subject_id = ? ORDER BY position DESC LIMIT ?')
+        .all(userId, limit) as { doc: string }[]
+    ).map((r) => JSON.parse(r.doc) as unknown);
+  }
+}
