@@ -98,7 +98,7 @@ describe('crash test: the projector killed with SIGKILL at 5 random points', () 
     await log.close();
 
     const crashedModels = new SqliteReadModels(join(dir, 'readmodels.db'));
-    expect(crashedModels.checkpoint('account_balances')).toBe(head);
+    expect(crashedModels.checkpoint(new AccountBalancesProjection(crashedModels).checkpointName)).toBe(head);
     const crashed = snapshot(crashedModels);
     const rebuilt = snapshot(rebuiltModels);
     expect(crashed.length).toBeGreaterThan(200);

@@ -1,10 +1,12 @@
+import assert from 'node:assert/strict';
 import type Database from 'better-sqlite3';
 import { accountStreamPrefix, clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
 import { postingsOf } from '../../../ledger/src/accounts/postings.js';
 import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
-import type { Subscriber } from '../runtime/projector.js';
 import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { VersionedProjection } from '../readModels/versionedProjection.js';
+import { physicalTable } from '../readModels/versions.js';
 
 export interface AccountBalance {
   readonly account: string;
@@ -12,6 +14,11 @@ export interface AccountBalance {
   readonly balance: number;
   /** Log position of the last event that moved this account. */
   readonly position: number;
+}
+
+interface BalanceReaders {
+  readonly get: Database.Statement<[string], AccountBalance>;
+  readonly total: Database.Statement<[], { total: number | null; accounts: number }>;
 }
 
 const kindOf = (account: string): AccountBalance['kind'] =>
@@ -22,66 +29,66 @@ const kindOf = (account: string): AccountBalance['kind'] =>
  * alike, summed from the double-entry legs of every event. The books can be checked from here: the
  * balances sum to zero after every batch.
  */
-export class AccountBalancesProjection implements Subscriber {
+export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
-  readonly #models: SqliteReadModels;
-  readonly #add: Database.Statement<[string, string, number, number]>;
-  readonly #get: Database.Statement<[string], AccountBalance>;
-  readonly #total: Database.Statement<[], { total: number | null; accounts: number }>;
+  readonly tables = ['account_balances'] as const;
+  #add: Database.Statement<[string, string, number, number]> | undefined;
+  #readers: BalanceReaders | undefined;
 
-  constructor(models: SqliteReadModels) {
-    this.#models = models;
-    models.db.exec(`
-      CREATE TABLE IF NOT EXISTS account_balances (
+  constructor(models: SqliteReadModels, options: { version?: number } = {}) {
+    super(models, options);
+    this.init();
+  }
+
+  /** Readers go through the view, which always shows the active version (prepared once it exists). */
+  get #read(): BalanceReaders {
+    this.#readers ??= {
+      get: this.models.db.prepare('SELECT account, kind, balance, position FROM account_balances WHERE account = ?'),
+      total: this.models.db.prepare('SELECT SUM(balance) AS total, COUNT(*) AS accounts FROM account_balances'),
+    };
+    return this.#readers;
+  }
+
+  protected createTables(version: number): void {
+    this.models.db.exec(`
+      CREATE TABLE IF NOT EXISTS ${physicalTable('account_balances', version)} (
         account  TEXT PRIMARY KEY,
         kind     TEXT NOT NULL,
         balance  INTEGER NOT NULL,
         position INTEGER NOT NULL
       );
     `);
-    this.#add = models.db.prepare(
-      `INSERT INTO account_balances (account, kind, balance, position) VALUES (?, ?, ?, ?)
+  }
+
+  protected prepare(version: number): void {
+    this.#add = this.models.db.prepare(
+      `INSERT INTO ${physicalTable('account_balances', version)} (account, kind, balance, position) VALUES (?, ?, ?, ?)
        ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance, position = excluded.position`,
     );
-    this.#get = models.db.prepare('SELECT account, kind, balance, position FROM account_balances WHERE account = ?');
-    this.#total = models.db.prepare('SELECT SUM(balance) AS total, COUNT(*) AS accounts FROM account_balances');
   }
 
-  loadCheckpoint(): Promise<number> {
-    return Promise.resolve(this.#models.checkpoint(this.name));
-  }
-
-  handle(batch: readonly RecordedEvent[]): Promise<void> {
-    this.#models.transaction(() => {
-      // A batch delivered again (a resubscription racing a commit) changes nothing: the checkpoint
-      // read in this same transaction says what is already applied.
-      const applied = this.#models.checkpoint(this.name);
-      for (const recorded of batch) {
-        if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
-        for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event)) {
-          this.#add.run(account, kindOf(account), amount, recorded.position);
-        }
-      }
-      const last = batch[batch.length - 1];
-      if (last !== undefined) this.#models.saveCheckpoint(this.name, last.position);
-    });
-    return Promise.resolve();
+  protected apply(recorded: RecordedEvent): void {
+    if (!recorded.stream.startsWith(accountStreamPrefix)) return;
+    const userId = recorded.stream.slice(accountStreamPrefix.length);
+    for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event)) {
+      assert.ok(this.#add !== undefined, 'prepared by init');
+      this.#add.run(account, kindOf(account), amount, recorded.position);
+    }
   }
 
   /** An account's balance: `user:{id}`, `clan:{id}`, `platform:…`; bare ids are read as users. */
   balanceOf(account: string): AccountBalance | undefined {
     const key = account.includes(':') ? account : userAccount(account);
-    return this.#get.get(key);
+    return this.#read.get.get(key);
   }
 
   clanBalance(clanId: string): AccountBalance | undefined {
-    return this.#get.get(clanAccount(clanId));
+    return this.#read.get.get(clanAccount(clanId));
   }
 
   /** The sum of every balance (zero when the books balance) and how many accounts there are. */
   totals(): { total: number; accounts: number } {
-    const row = this.#total.get();
+    const row = this.#read.total.get();
     return { total: row?.total ?? 0, accounts: row?.accounts ?? 0 };
   }
 }

@@ -2,10 +2,19 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
 import { loadConfig } from '../../../gateway/src/config.js';
+import { SingleBar } from 'cli-progress';
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { activeVersion } from '../readModels/versions.js';
+import { isReadModelName, rebuild, rebuildableReadModels, type ReadModelName } from '../rebuild.js';
 
-/** The projections that keep a checkpoint in the read-model database. */
-const projectionNames = ['account_balances', 'service_read_models', 'gig_payment_settlement'] as const;
+/** Checkpoint names of every projection: read models carry their active version. */
+const checkpointNames = (models: SqliteReadModels): { name: string; version: number | undefined; checkpoint: string }[] => [
+  ...Object.keys(rebuildableReadModels).map((name) => {
+    const version = activeVersion(models.db, name);
+    return { name, version, checkpoint: `${name}@v${version ?? 1}` };
+  }),
+  { name: 'gig_payment_settlement', version: undefined, checkpoint: 'gig_payment_settlement' },
+];
 
 const program = new Command().name('npm run projections --').description('Inspect the projections');
 
@@ -19,17 +28,77 @@ program
     const models = new SqliteReadModels(join(config.dataDir, 'readmodels.db'));
     try {
       const head = await store.headPosition();
-      const rows = projectionNames.map((name) => {
-        const checkpoint = models.checkpoint(name);
-        return { name, checkpoint, head, lagEvents: Math.max(0, head - Math.max(checkpoint, 0)) };
+      const rows = checkpointNames(models).map(({ name, version, checkpoint: checkpointName }) => {
+        const checkpoint = models.checkpoint(checkpointName);
+        return { name, version: version ?? null, checkpoint, head, lagEvents: Math.max(0, head - Math.max(checkpoint, 0)) };
       });
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify(rows)}\n`);
         return;
       }
       console.log(`log head: ${head} (${store.engine})`);
-      for (const row of rows)
-        console.log(`${row.name.padEnd(26)} checkpoint ${String(row.checkpoint).padStart(10)}   lag ${row.lagEvents} events`);
+      for (const row of rows) {
+        const version = row.version === null ? '' : `v${row.version}`;
+        console.log(
+          `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   lag ${row.lagEvents} events`,
+        );
+      }
+    } finally {
+      models.close();
+      await store.close();
+    }
+  });
+
+program
+  .command('rebuild')
+  .description('replay the whole log into a new version of a read model, then switch readers to it (blue/green)')
+  .argument('[name]', `one of: ${Object.keys(rebuildableReadModels).join(', ')}`)
+  .option('--all', 'rebuild every read model')
+  .option('--json', 'print machine-readable progress, one JSON object per line')
+  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
+    const names: ReadModelName[] = options.all === true ? (Object.keys(rebuildableReadModels) as ReadModelName[]) : [];
+    if (options.all !== true) {
+      if (name === undefined || !isReadModelName(name)) {
+        program.error(`rebuild needs a read model (${Object.keys(rebuildableReadModels).join(', ')}) or --all`, { exitCode: 2 });
+      }
+      names.push(name as ReadModelName);
+    }
+    const config = loadConfig();
+    const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
+    const models = new SqliteReadModels(join(config.dataDir, 'readmodels.db'));
+    try {
+      for (const readModel of names) {
+        const bar =
+          options.json === true
+            ? undefined
+            : new SingleBar({
+                format: `${readModel} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
+                hideCursor: true,
+              });
+        let started = false;
+        const result = await rebuild({
+          store,
+          models,
+          readModel,
+          onProgress: (progress) => {
+            if (options.json === true) {
+              process.stdout.write(`${JSON.stringify(progress)}\n`);
+              return;
+            }
+            if (!started) {
+              bar?.start(Math.max(progress.headAtStart, 1), 0, { speed: 0 });
+              started = true;
+            }
+            bar?.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
+          },
+        });
+        bar?.stop();
+        if (options.json !== true) {
+          console.log(
+            `${readModel}: v${result.version} built from ${result.events} events (${Math.round(result.eventsPerSecond)} events/s); readers switched`,
+          );
+        }
+      }
     } finally {
       models.close();
       await store.close();

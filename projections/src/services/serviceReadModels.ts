@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import type Database from 'better-sqlite3';
 import { accountStreamPrefix, type AccountEvent } from '../../../ledger/src/accounts/events.js';
 import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
-import type { Subscriber } from '../runtime/projector.js';
+import { VersionedProjection } from '../readModels/versionedProjection.js';
+import { physicalTable } from '../readModels/versions.js';
 
 /**
  * The three services' read models, with the seed's names, built from the log by one projection:
@@ -117,75 +119,99 @@ const eventLogs: readonly EventLogTable[] = [
   'clan_credit_events',
 ];
 
-export class ServiceReadModelsProjection implements Subscriber {
-  readonly name = 'service_read_models';
-  readonly #models: SqliteReadModels;
-  readonly #get: Record<Collection, Database.Statement<[string], { doc: string }>>;
-  readonly #put: Record<Collection, Database.Statement<[string, number, string]>>;
-  readonly #log: Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
-  readonly #contribution: {
-    add: Database.Statement<[string, string, number]>;
-    top: Database.Statement<[string, number], { user_id: string; total: number }>;
-    count: Database.Statement<[string], { n: number }>;
+/** Statements that write one version's physical tables. */
+interface Writers {
+  readonly get: Record<Collection, Database.Statement<[string], { doc: string }>>;
+  readonly put: Record<Collection, Database.Statement<[string, number, string]>>;
+  readonly log: Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
+  readonly contribution: {
+    readonly add: Database.Statement<[string, string, number]>;
+    readonly top: Database.Statement<[string, number], { user_id: string; total: number }>;
+    readonly count: Database.Statement<[string], { n: number }>;
   };
+}
 
-  constructor(models: SqliteReadModels) {
-    this.#models = models;
-    const db = models.db;
+const byCollection = <T>(make: (name: Collection) => T): Record<Collection, T> => ({
+  user_visibility: make('user_visibility'),
+  gig_ranking: make('gig_ranking'),
+  clan_reputation: make('clan_reputation'),
+});
+
+export class ServiceReadModelsProjection extends VersionedProjection {
+  readonly name = 'service_read_models';
+  readonly tables = [...Object.keys(collections), ...eventLogs, 'clan_contributors'] as const;
+  #writers: Writers | undefined;
+  #readers: Record<Collection, Database.Statement<[string], { doc: string }>> | undefined;
+
+  constructor(models: SqliteReadModels, options: { version?: number } = {}) {
+    super(models, options);
+    this.init();
+  }
+
+  /** Readers go through the views, which always show the active version (prepared once they exist). */
+  get #read(): Record<Collection, Database.Statement<[string], { doc: string }>> {
+    this.#readers ??= byCollection((name) =>
+      this.models.db.prepare(`SELECT doc FROM ${name} WHERE ${collections[name].key} = ?`),
+    );
+    return this.#readers;
+  }
+
+  protected createTables(version: number): void {
+    const db = this.models.db;
     for (const [name, { key, score }] of Object.entries(collections)) {
-      db.exec(`CREATE TABLE IF NOT EXISTS ${name} (${key} TEXT PRIMARY KEY, ${score} INTEGER NOT NULL, doc TEXT NOT NULL);
-               CREATE INDEX IF NOT EXISTS ${name}_by_score ON ${name} (${score} DESC, ${key} ASC);`);
+      const table = physicalTable(name, version);
+      db.exec(`CREATE TABLE IF NOT EXISTS ${table} (${key} TEXT PRIMARY KEY, ${score} INTEGER NOT NULL, doc TEXT NOT NULL);
+               CREATE INDEX IF NOT EXISTS ${table}_by_score ON ${table} (${score} DESC, ${key} ASC);`);
     }
-    for (const table of eventLogs) {
+    for (const name of eventLogs) {
+      const table = physicalTable(name, version);
       db.exec(`CREATE TABLE IF NOT EXISTS ${table} (event_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, doc TEXT NOT NULL);
                CREATE INDEX IF NOT EXISTS ${table}_by_subject ON ${table} (subject_id, position);`);
     }
-    db.exec(`CREATE TABLE IF NOT EXISTS clan_contributors (clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, PRIMARY KEY (clan_id, user_id));
-             CREATE INDEX IF NOT EXISTS clan_contributors_top ON clan_contributors (clan_id, total DESC, user_id ASC);`);
-    const entries = <T>(make: (name: Collection) => T): Record<Collection, T> => ({
-      user_visibility: make('user_visibility'),
-      gig_ranking: make('gig_ranking'),
-      clan_reputation: make('clan_reputation'),
-    });
-    this.#get = entries((name) => db.prepare(`SELECT doc FROM ${name} WHERE ${collections[name].key} = ?`));
-    this.#put = entries((name) =>
-      db.prepare(`INSERT INTO ${name} (${collections[name].key}, ${collections[name].score}, doc) VALUES (?, ?, ?)
-                  ON CONFLICT (${collections[name].key}) DO UPDATE SET ${collections[name].score} = excluded.${collections[name].score}, doc = excluded.doc`),
-    );
-    this.#log = Object.fromEntries(
-      eventLogs.map((table) => [
-        table,
-        db.prepare(`INSERT OR IGNORE INTO ${table} (event_id, subject_id, type, position, doc) VALUES (?, ?, ?, ?, ?)`),
-      ]),
-    ) as Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
-    this.#contribution = {
-      add: db.prepare(`INSERT INTO clan_contributors (clan_id, user_id, total) VALUES (?, ?, ?)
-                       ON CONFLICT (clan_id, user_id) DO UPDATE SET total = total + excluded.total`),
-      top: db.prepare('SELECT user_id, total FROM clan_contributors WHERE clan_id = ? ORDER BY total DESC, user_id ASC LIMIT ?'),
-      count: db.prepare('SELECT COUNT(*) AS n FROM clan_contributors WHERE clan_id = ?'),
+    const contributors = physicalTable('clan_contributors', version);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${contributors} (clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, PRIMARY KEY (clan_id, user_id));
+             CREATE INDEX IF NOT EXISTS ${contributors}_top ON ${contributors} (clan_id, total DESC, user_id ASC);`);
+  }
+
+  protected prepare(version: number): void {
+    const db = this.models.db;
+    const t = (name: string): string => physicalTable(name, version);
+    this.#writers = {
+      get: byCollection((name) => db.prepare(`SELECT doc FROM ${t(name)} WHERE ${collections[name].key} = ?`)),
+      put: byCollection((name) =>
+        db.prepare(`INSERT INTO ${t(name)} (${collections[name].key}, ${collections[name].score}, doc) VALUES (?, ?, ?)
+                    ON CONFLICT (${collections[name].key}) DO UPDATE SET ${collections[name].score} = excluded.${collections[name].score}, doc = excluded.doc`),
+      ),
+      log: Object.fromEntries(
+        eventLogs.map((name) => [
+          name,
+          db.prepare(`INSERT OR IGNORE INTO ${t(name)} (event_id, subject_id, type, position, doc) VALUES (?, ?, ?, ?, ?)`),
+        ]),
+      ) as Writers['log'],
+      contribution: {
+        add: db.prepare(`INSERT INTO ${t('clan_contributors')} (clan_id, user_id, total) VALUES (?, ?, ?)
+                         ON CONFLICT (clan_id, user_id) DO UPDATE SET total = total + excluded.total`),
+        top: db.prepare(
+          `SELECT user_id, total FROM ${t('clan_contributors')} WHERE clan_id = ? ORDER BY total DESC, user_id ASC LIMIT ?`,
+        ),
+        count: db.prepare(`SELECT COUNT(*) AS n FROM ${t('clan_contributors')} WHERE clan_id = ?`),
+      },
     };
   }
 
-  loadCheckpoint(): Promise<number> {
-    return Promise.resolve(this.#models.checkpoint(this.name));
+  get #w(): Writers {
+    assert.ok(this.#writers !== undefined, 'prepared by init');
+    return this.#writers;
   }
 
-  handle(batch: readonly RecordedEvent[]): Promise<void> {
-    this.#models.transaction(() => {
-      const applied = this.#models.checkpoint(this.name);
-      for (const recorded of batch) {
-        if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-        this.#apply(recorded.stream.slice(accountStreamPrefix.length), recorded, toCommitted(recorded).event);
-      }
-      const last = batch[batch.length - 1];
-      if (last !== undefined) this.#models.saveCheckpoint(this.name, last.position);
-    });
-    return Promise.resolve();
+  protected apply(recorded: RecordedEvent): void {
+    if (!recorded.stream.startsWith(accountStreamPrefix)) return;
+    this.#apply(recorded.stream.slice(accountStreamPrefix.length), recorded, toCommitted(recorded).event);
   }
 
   #apply(actorId: string, recorded: RecordedEvent, event: AccountEvent): void {
     const logEntry = (table: EventLogTable, subjectId: string): void => {
-      this.#log[table].run(
+      this.#w.log[table].run(
         recorded.id,
         subjectId,
         event.type,
@@ -272,11 +298,11 @@ export class ServiceReadModelsProjection implements Subscriber {
         const { clanId, amount } = event.data;
         logEntry('user_credit_events', actorId);
         logEntry('clan_credit_events', clanId);
-        this.#contribution.add.run(clanId, actorId, amount);
-        const topContributors = this.#contribution.top
+        this.#w.contribution.add.run(clanId, actorId, amount);
+        const topContributors = this.#w.contribution.top
           .all(clanId, topContributorsMax)
           .map((r) => ({ userId: r.user_id, total: r.total }));
-        const contributors = this.#contribution.count.get(clanId)?.n ?? 0;
+        const contributors = this.#w.contribution.count.get(clanId)?.n ?? 0;
         this.#updateClan(clanId, (doc) => ({
           ...doc,
           contributionsTotal: doc.contributionsTotal + amount,
@@ -288,41 +314,41 @@ export class ServiceReadModelsProjection implements Subscriber {
     }
   }
 
-  #read<T>(collection: Collection, id: string, empty: (id: string) => T): T {
-    const row = this.#get[collection].get(id);
+  #readForWrite<T>(collection: Collection, id: string, empty: (id: string) => T): T {
+    const row = this.#w.get[collection].get(id);
     return row === undefined ? empty(id) : (JSON.parse(row.doc) as T);
   }
 
   #updateUser(userId: string, change: (doc: UserVisibility) => UserVisibility): void {
-    const doc = change(this.#read('user_visibility', userId, emptyUser));
+    const doc = change(this.#readForWrite('user_visibility', userId, emptyUser));
     const next = { ...doc, visibilityScore: scores.visibility(doc) };
-    this.#put.user_visibility.run(userId, next.visibilityScore, JSON.stringify(next));
+    this.#w.put.user_visibility.run(userId, next.visibilityScore, JSON.stringify(next));
   }
 
   #updateGig(gigId: string, change: (doc: GigRanking) => GigRanking): void {
-    const doc = change(this.#read('gig_ranking', gigId, emptyGig));
+    const doc = change(this.#readForWrite('gig_ranking', gigId, emptyGig));
     const next = { ...doc, rankScore: scores.rank(doc) };
-    this.#put.gig_ranking.run(gigId, next.rankScore, JSON.stringify(next));
+    this.#w.put.gig_ranking.run(gigId, next.rankScore, JSON.stringify(next));
   }
 
   #updateClan(clanId: string, change: (doc: ClanReputation) => ClanReputation): void {
-    const doc = change(this.#read('clan_reputation', clanId, emptyClan));
+    const doc = change(this.#readForWrite('clan_reputation', clanId, emptyClan));
     const next = { ...doc, reputation: scores.reputation(doc) };
-    this.#put.clan_reputation.run(clanId, next.reputation, JSON.stringify(next));
+    this.#w.put.clan_reputation.run(clanId, next.reputation, JSON.stringify(next));
   }
 
   userVisibility(userId: string): UserVisibility | undefined {
-    const row = this.#get.user_visibility.get(userId);
+    const row = this.#read.user_visibility.get(userId);
     return row === undefined ? undefined : (JSON.parse(row.doc) as UserVisibility);
   }
 
   gig(gigId: string): GigRanking | undefined {
-    const row = this.#get.gig_ranking.get(gigId);
+    const row = this.#read.gig_ranking.get(gigId);
     return row === undefined ? undefined : (JSON.parse(row.doc) as GigRanking);
   }
 
   clanReputation(clanId: string): ClanReputation | undefined {
-    const row = this.#get.clan_reputation.get(clanId);
+    const row = this.#read.clan_reputation.get(clanId);
     return row === undefined ? undefined : (JSON.parse(row.doc) as ClanReputation);
   }
 
@@ -334,8 +360,8 @@ export class ServiceReadModelsProjection implements Subscriber {
     const { key, score } = collections[collection];
     const rows = (
       after === undefined
-        ? this.#models.db.prepare(`SELECT doc FROM ${collection} ORDER BY ${score} DESC, ${key} ASC LIMIT ?`).all(limit)
-        : this.#models.db
+        ? this.models.db.prepare(`SELECT doc FROM ${collection} ORDER BY ${score} DESC, ${key} ASC LIMIT ?`).all(limit)
+        : this.models.db
             .prepare(
               `SELECT doc FROM ${collection} WHERE (${score} < ?) OR (${score} = ? AND ${key} > ?) ORDER BY ${score} DESC, ${key} ASC LIMIT ?`,
             )
@@ -347,7 +373,7 @@ export class ServiceReadModelsProjection implements Subscriber {
   /** The user's boost events (activations and expiries), newest first. */
   userBoostEvents(userId: string, limit: number): unknown[] {
     return (
-      this.#models.db
+      this.models.db
         .prepare('SELECT doc FROM user_boost_events WHERE subject_id = ? ORDER BY position DESC LIMIT ?')
         .all(userId, limit) as { doc: string }[]
     ).map((r) => JSON.parse(r.doc) as unknown);
