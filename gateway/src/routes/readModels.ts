@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/accounts/events.js';
-import type { ClanReputation, GigRanking } from '../../../projections/src/services/serviceReadModels.js';
 import type { Projections } from '../../../projections/src/system.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
@@ -31,6 +30,8 @@ const visibility = z.object({
   userId: z.string(),
   visibilityScore: z.number(),
   activeBoosts: z.array(activeBoost).readonly(),
+  activeBoostCount: z.number(),
+  activeBoostCredits: z.number(),
   lastBoostAt: z.string().nullable(),
   boostsReceived: z.number(),
   boostCreditsReceived: z.number(),
@@ -39,6 +40,8 @@ const gig = z.object({
   gigId: z.string(),
   rankScore: z.number(),
   activeBoosts: z.array(activeBoost).readonly(),
+  activeBoostCount: z.number(),
+  activeBoostCredits: z.number(),
   paymentsTotal: z.number(),
   paymentsCount: z.number(),
   creditsSpentOn: z.number(),
@@ -51,6 +54,8 @@ const clan = z.object({
   contributors: z.number(),
   topContributors: z.array(z.object({ userId: z.string(), total: z.number() })).readonly(),
   activeBoosts: z.array(activeBoost).readonly(),
+  activeBoostCount: z.number(),
+  activeBoostCredits: z.number(),
   creditsSpentOn: z.number(),
   lastBoostAt: z.string().nullable(),
 });
@@ -106,8 +111,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     },
     (request) => {
       const { userId } = request.params;
-      if (request.query.active === 'true')
-        return { userId, active: true, boosts: services.userVisibility(userId)?.activeBoosts ?? [] };
+      if (request.query.active === 'true') return { userId, active: true, boosts: services.userVisibility(userId).activeBoosts };
       return { userId, active: false, events: services.userBoostEvents(userId, gatewayLimits.historyPageMax) };
     },
   );
@@ -123,7 +127,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     },
     (request) => {
       const { limit, cursor } = request.query;
-      const items = services.ranking<GigRanking>('gig_ranking', limit, cursor === undefined ? undefined : decodeCursor(cursor));
+      const items = services.gigRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
       const last = items.at(-1);
       return {
         items,
@@ -154,11 +158,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     },
     (request) => {
       const { limit, cursor } = request.query;
-      const items = services.ranking<ClanReputation>(
-        'clan_reputation',
-        limit,
-        cursor === undefined ? undefined : decodeCursor(cursor),
-      );
+      const items = services.clanRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
       const last = items.at(-1);
       return {
         items,
@@ -172,18 +172,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     { schema: { summary: "A clan's reputation", params: z.object({ clanId: id('clanId') }), response: { 200: clan } } },
     (request) => {
       const { clanId } = request.params;
-      return (
-        services.clanReputation(clanId) ?? {
-          clanId,
-          reputation: 0,
-          contributionsTotal: 0,
-          contributors: 0,
-          topContributors: [],
-          activeBoosts: [],
-          creditsSpentOn: 0,
-          lastBoostAt: null,
-        }
-      );
+      return services.clanReputation(clanId);
     },
   );
 };

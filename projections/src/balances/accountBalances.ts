@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type Database from 'better-sqlite3';
 import { accountStreamPrefix, clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
-import { postingsOf } from '../../../ledger/src/accounts/postings.js';
+import { addCredits, postingsOf } from '../../../ledger/src/accounts/postings.js';
 import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
@@ -34,6 +34,8 @@ export class AccountBalancesProjection extends VersionedProjection {
   readonly tables = ['account_balances'] as const;
   #add: Database.Statement<[string, string, number, number]> | undefined;
   #readers: BalanceReaders | undefined;
+  /** Net change per account over the batch in hand, written once at its end (same transaction). */
+  #deltas: Map<string, { amount: number; position: number }> | undefined;
 
   constructor(models: SqliteReadModels, options: { version?: number } = {}) {
     super(models, options);
@@ -67,12 +69,23 @@ export class AccountBalancesProjection extends VersionedProjection {
     );
   }
 
+  protected override beginBatch(): void {
+    this.#deltas = new Map();
+  }
+
+  protected override endBatch(): void {
+    assert.ok(this.#add !== undefined && this.#deltas !== undefined, 'prepared by init, opened by beginBatch');
+    for (const [account, { amount, position }] of this.#deltas) this.#add.run(account, kindOf(account), amount, position);
+    this.#deltas = undefined;
+  }
+
   protected apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith(accountStreamPrefix)) return;
+    assert.ok(this.#deltas !== undefined, 'inside a batch');
     const userId = recorded.stream.slice(accountStreamPrefix.length);
     for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event)) {
-      assert.ok(this.#add !== undefined, 'prepared by init');
-      this.#add.run(account, kindOf(account), amount, recorded.position);
+      const delta = this.#deltas.get(account);
+      this.#deltas.set(account, { amount: addCredits(delta?.amount ?? 0, amount), position: recorded.position });
     }
   }
 

@@ -50,8 +50,11 @@ export abstract class VersionedProjection implements Subscriber {
   protected abstract createTables(version: number): void;
   /** Prepares the write statements against this version's physical tables. */
   protected abstract prepare(version: number): void;
-  /** Applies the events of one batch (inside the transaction, checkpoint already checked). */
+  /** Applies one event of a batch (inside the transaction, checkpoint already checked). */
   protected abstract apply(recorded: RecordedEvent): void;
+  /** Around each batch, inside its transaction: a projection may keep touched documents in memory. */
+  protected beginBatch(): void {}
+  protected endBatch(): void {}
 
   loadCheckpoint(): Promise<number> {
     if (this.#requestedVersion === undefined) {
@@ -69,7 +72,9 @@ export abstract class VersionedProjection implements Subscriber {
           throw new ReadModelVersionSwitchedError(this.name, this.#version, active);
       }
       const applied = this.models.checkpoint(this.checkpointName);
+      this.beginBatch();
       for (const recorded of batch) if (recorded.position > applied) this.apply(recorded);
+      this.endBatch();
       const last = batch[batch.length - 1];
       if (last !== undefined && last.position > applied) this.models.saveCheckpoint(this.checkpointName, last.position);
     });

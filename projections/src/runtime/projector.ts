@@ -110,15 +110,19 @@ export class Projector {
 
   /** Resolves once the subscriber has handled everything up to the head of the log as of this call. */
   async waitUntilCaughtUp(timeoutMs = 30_000): Promise<void> {
-    const target = await this.#store.headPosition();
-    if (this.#checkpoint >= target) return;
+    await this.waitFor(await this.#store.headPosition(), timeoutMs);
+  }
+
+  /** Resolves once the subscriber has handled the event at `position` (and everything before it). */
+  async waitFor(position: number, timeoutMs = 30_000): Promise<void> {
+    if (this.#checkpoint >= position) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#caughtUpWaiters.delete(check);
-        reject(new Error(`${this.name}: not caught up with ${target} after ${timeoutMs} ms (at ${this.#checkpoint})`));
+        reject(new Error(`${this.name}: not at ${position} after ${timeoutMs} ms (at ${this.#checkpoint})`));
       }, timeoutMs);
       const check = (): void => {
-        if (this.#checkpoint < target) return;
+        if (this.#checkpoint < position) return;
         clearTimeout(timer);
         this.#caughtUpWaiters.delete(check);
         resolve();

@@ -6,7 +6,7 @@ import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEv
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
-import { ServiceReadModelsProjection, type GigRanking } from './serviceReadModels.js';
+import { ServiceReadModelsProjection } from './serviceReadModels.js';
 
 let store: SqliteEventStore;
 let models: SqliteReadModels;
@@ -91,10 +91,10 @@ describe('service read models', () => {
     expect(projection.gig('gig-c')).toMatchObject({ rankScore: 700, paymentsTotal: 700, paymentsCount: 1, creditsSpentOn: 9 });
     expect(projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
 
-    const page1 = projection.ranking<GigRanking>('gig_ranking', 2);
+    const page1 = projection.gigRanking(2);
     expect(page1.map((g) => g.gigId)).toEqual(['gig-c', 'gig-a']);
     const last = page1.at(-1);
-    const page2 = projection.ranking<GigRanking>('gig_ranking', 2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
+    const page2 = projection.gigRanking(2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
     expect(page2.map((g) => g.gigId)).toEqual(['gig-b']);
 
     clock.advance({ hours: 1 });

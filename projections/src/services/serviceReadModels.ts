@@ -29,7 +29,10 @@ export interface ActiveBoostRef {
 export interface UserVisibility {
   readonly userId: string;
   readonly visibilityScore: number;
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
   readonly lastBoostAt: string | null;
   readonly boostsReceived: number;
   readonly boostCreditsReceived: number;
@@ -38,7 +41,10 @@ export interface UserVisibility {
 export interface GigRanking {
   readonly gigId: string;
   readonly rankScore: number;
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
   readonly paymentsTotal: number;
   readonly paymentsCount: number;
   readonly creditsSpentOn: number;
@@ -51,7 +57,10 @@ export interface ClanReputation {
   readonly contributionsTotal: number;
   readonly contributors: number;
   readonly topContributors: readonly { readonly userId: string; readonly total: number }[];
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
   readonly creditsSpentOn: number;
   readonly lastBoostAt: string | null;
 }
@@ -59,39 +68,49 @@ export interface ClanReputation {
 /** How many contributors `topContributors` keeps. */
 export const topContributorsMax = 5;
 
-const activeCredits = (boosts: readonly ActiveBoostRef[]): number => boosts.reduce((sum, b) => sum + b.amount, 0);
+/** How many active boosts a document lists (the count and credits cover all of them). */
+export const activeBoostsListedMax = 100;
+
+/** Stored documents: the active boosts themselves live in their own table, not in the document. */
+type Stored<T> = Omit<T, 'activeBoosts'>;
+type StoredUser = Stored<UserVisibility>;
+type StoredGig = Stored<GigRanking>;
+type StoredClan = Stored<ClanReputation>;
 
 /** Score formulas, documented in docs/reference/read-models.md. */
 export const scores = {
-  visibility: (doc: Omit<UserVisibility, 'visibilityScore'>): number => activeCredits(doc.activeBoosts),
-  rank: (doc: Omit<GigRanking, 'rankScore'>): number => 100 * activeCredits(doc.activeBoosts) + doc.paymentsTotal,
-  reputation: (doc: Omit<ClanReputation, 'reputation'>): number => doc.contributionsTotal + 2 * activeCredits(doc.activeBoosts),
+  visibility: (doc: Omit<StoredUser, 'visibilityScore'>): number => doc.activeBoostCredits,
+  rank: (doc: Omit<StoredGig, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.paymentsTotal,
+  reputation: (doc: Omit<StoredClan, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
 };
 
-const emptyUser = (userId: string): UserVisibility => ({
+const emptyUser = (userId: string): StoredUser => ({
   userId,
   visibilityScore: 0,
-  activeBoosts: [],
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
   lastBoostAt: null,
   boostsReceived: 0,
   boostCreditsReceived: 0,
 });
-const emptyGig = (gigId: string): GigRanking => ({
+const emptyGig = (gigId: string): StoredGig => ({
   gigId,
   rankScore: 0,
-  activeBoosts: [],
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
   paymentsTotal: 0,
   paymentsCount: 0,
   creditsSpentOn: 0,
   lastBoostAt: null,
 });
-const emptyClan = (clanId: string): ClanReputation => ({
+const emptyClan = (clanId: string): StoredClan => ({
   clanId,
   reputation: 0,
   contributionsTotal: 0,
   contributors: 0,
   topContributors: [],
-  activeBoosts: [],
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
   creditsSpentOn: 0,
   lastBoostAt: null,
 });
@@ -105,10 +124,10 @@ type EventLogTable =
   | 'clan_boost_events'
   | 'clan_credit_events';
 
-const collections: Record<Collection, { key: string; score: string }> = {
-  user_visibility: { key: 'user_id', score: 'visibility_score' },
-  gig_ranking: { key: 'gig_id', score: 'rank_score' },
-  clan_reputation: { key: 'clan_id', score: 'reputation' },
+const collections: Record<Collection, { key: string; score: string; scoreField: string }> = {
+  user_visibility: { key: 'user_id', score: 'visibility_score', scoreField: 'visibilityScore' },
+  gig_ranking: { key: 'gig_id', score: 'rank_score', scoreField: 'rankScore' },
+  clan_reputation: { key: 'clan_id', score: 'reputation', scoreField: 'reputation' },
 };
 const eventLogs: readonly EventLogTable[] = [
   'user_boost_events',
@@ -124,6 +143,8 @@ interface Writers {
   readonly get: Record<Collection, Database.Statement<[string], { doc: string }>>;
   readonly put: Record<Collection, Database.Statement<[string, number, string]>>;
   readonly log: Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
+  readonly activate: Database.Statement<[string, string, string, string, number, string, number]>;
+  readonly expire: Database.Statement<[string]>;
   readonly contribution: {
     readonly add: Database.Statement<[string, string, number]>;
     readonly top: Database.Statement<[string, number], { user_id: string; total: number }>;
@@ -139,8 +160,13 @@ const byCollection = <T>(make: (name: Collection) => T): Record<Collection, T> =
 
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
-  readonly tables = [...Object.keys(collections), ...eventLogs, 'clan_contributors'] as const;
+  readonly tables = [...Object.keys(collections), ...eventLogs, 'clan_contributors', 'active_boosts'] as const;
   #writers: Writers | undefined;
+  /**
+   * Documents touched by the batch in hand: read once, changed in memory by every event of the batch
+   * that concerns them, written once at its end (inside the same transaction).
+   */
+  #touched: Map<string, { collection: Collection; id: string; doc: object; score: number }> | undefined;
   #readers: Record<Collection, Database.Statement<[string], { doc: string }>> | undefined;
 
   constructor(models: SqliteReadModels, options: { version?: number } = {}) {
@@ -168,6 +194,9 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       db.exec(`CREATE TABLE IF NOT EXISTS ${table} (event_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, doc TEXT NOT NULL);
                CREATE INDEX IF NOT EXISTS ${table}_by_subject ON ${table} (subject_id, position);`);
     }
+    const boosts = physicalTable('active_boosts', version);
+    db.exec(`CREATE TABLE IF NOT EXISTS ${boosts} (boost_id TEXT PRIMARY KEY, target_type TEXT NOT NULL, target_id TEXT NOT NULL, booster_id TEXT NOT NULL, amount INTEGER NOT NULL, expires_at TEXT NOT NULL, position INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS ${boosts}_by_target ON ${boosts} (target_type, target_id, position DESC);`);
     const contributors = physicalTable('clan_contributors', version);
     db.exec(`CREATE TABLE IF NOT EXISTS ${contributors} (clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, PRIMARY KEY (clan_id, user_id));
              CREATE INDEX IF NOT EXISTS ${contributors}_top ON ${contributors} (clan_id, total DESC, user_id ASC);`);
@@ -188,6 +217,10 @@ export class ServiceReadModelsProjection extends VersionedProjection {
           db.prepare(`INSERT OR IGNORE INTO ${t(name)} (event_id, subject_id, type, position, doc) VALUES (?, ?, ?, ?, ?)`),
         ]),
       ) as Writers['log'],
+      activate: db.prepare(
+        `INSERT OR IGNORE INTO ${t('active_boosts')} (boost_id, target_type, target_id, booster_id, amount, expires_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      expire: db.prepare(`DELETE FROM ${t('active_boosts')} WHERE boost_id = ?`),
       contribution: {
         add: db.prepare(`INSERT INTO ${t('clan_contributors')} (clan_id, user_id, total) VALUES (?, ?, ?)
                          ON CONFLICT (clan_id, user_id) DO UPDATE SET total = total + excluded.total`),
@@ -202,6 +235,16 @@ export class ServiceReadModelsProjection extends VersionedProjection {
   get #w(): Writers {
     assert.ok(this.#writers !== undefined, 'prepared by init');
     return this.#writers;
+  }
+
+  protected override beginBatch(): void {
+    this.#touched = new Map();
+  }
+
+  protected override endBatch(): void {
+    for (const { collection, id, doc, score } of this.#touched?.values() ?? [])
+      this.#w.put[collection].run(id, score, JSON.stringify(doc));
+    this.#touched = undefined;
   }
 
   protected apply(recorded: RecordedEvent): void {
@@ -227,40 +270,47 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     switch (event.type) {
       case 'BoostActivated': {
         const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
-        const ref: ActiveBoostRef = { boostId, boosterId: actorId, amount, expiresAt };
+        this.#w.activate.run(boostId, targetType, targetId, actorId, amount, expiresAt, recorded.position);
+        const add = <T extends { activeBoostCount: number; activeBoostCredits: number }>(doc: T): T => ({
+          ...doc,
+          activeBoostCount: doc.activeBoostCount + 1,
+          activeBoostCredits: doc.activeBoostCredits + amount,
+          lastBoostAt: activatedAt,
+        });
         if (targetType === 'profile') {
           logEntry('user_boost_events', targetId);
           this.#updateUser(targetId, (doc) => ({
-            ...doc,
-            activeBoosts: [...doc.activeBoosts, ref],
-            lastBoostAt: activatedAt,
+            ...add(doc),
             boostsReceived: doc.boostsReceived + 1,
             boostCreditsReceived: doc.boostCreditsReceived + amount,
           }));
         } else if (targetType === 'gig') {
           logEntry('gig_boost_events', targetId);
-          this.#updateGig(targetId, (doc) => ({ ...doc, activeBoosts: [...doc.activeBoosts, ref], lastBoostAt: activatedAt }));
+          this.#updateGig(targetId, add);
         } else {
           logEntry('clan_boost_events', targetId);
-          this.#updateClan(targetId, (doc) => ({ ...doc, activeBoosts: [...doc.activeBoosts, ref], lastBoostAt: activatedAt }));
+          this.#updateClan(targetId, add);
         }
         return;
       }
       case 'BoostExpired': {
-        const { boostId, targetType, targetId } = event.data;
-        const without = <T extends { activeBoosts: readonly ActiveBoostRef[] }>(doc: T): T => ({
+        // The event carries the boost's amount, so exactly its share comes off without a lookup.
+        const { boostId, targetType, targetId, amount } = event.data;
+        this.#w.expire.run(boostId);
+        const remove = <T extends { activeBoostCount: number; activeBoostCredits: number }>(doc: T): T => ({
           ...doc,
-          activeBoosts: doc.activeBoosts.filter((b) => b.boostId !== boostId),
+          activeBoostCount: doc.activeBoostCount - 1,
+          activeBoostCredits: doc.activeBoostCredits - amount,
         });
         if (targetType === 'profile') {
           logEntry('user_boost_events', targetId);
-          this.#updateUser(targetId, without);
+          this.#updateUser(targetId, remove);
         } else if (targetType === 'gig') {
           logEntry('gig_boost_events', targetId);
-          this.#updateGig(targetId, without);
+          this.#updateGig(targetId, remove);
         } else {
           logEntry('clan_boost_events', targetId);
-          this.#updateClan(targetId, without);
+          this.#updateClan(targetId, remove);
         }
         return;
       }
@@ -314,49 +364,89 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     }
   }
 
-  #readForWrite<T>(collection: Collection, id: string, empty: (id: string) => T): T {
-    const row = this.#w.get[collection].get(id);
-    return row === undefined ? empty(id) : (JSON.parse(row.doc) as T);
+  #update<T extends object>(
+    collection: Collection,
+    id: string,
+    empty: (id: string) => T,
+    change: (doc: T) => T,
+    scoreOf: (doc: T) => number,
+  ): void {
+    const key = `${collection}\n${id}`;
+    let current = this.#touched?.get(key)?.doc as T | undefined;
+    if (current === undefined) {
+      const row = this.#w.get[collection].get(id);
+      current = row === undefined ? empty(id) : (JSON.parse(row.doc) as T);
+    }
+    const changed = change(current);
+    const score = scoreOf(changed);
+    const doc = { ...changed, [collections[collection].scoreField]: score };
+    if (this.#touched !== undefined) this.#touched.set(key, { collection, id, doc, score });
+    else this.#w.put[collection].run(id, score, JSON.stringify(doc));
   }
 
-  #updateUser(userId: string, change: (doc: UserVisibility) => UserVisibility): void {
-    const doc = change(this.#readForWrite('user_visibility', userId, emptyUser));
-    const next = { ...doc, visibilityScore: scores.visibility(doc) };
-    this.#w.put.user_visibility.run(userId, next.visibilityScore, JSON.stringify(next));
+  #updateUser(userId: string, change: (doc: StoredUser) => StoredUser): void {
+    this.#update('user_visibility', userId, emptyUser, change, scores.visibility);
   }
 
-  #updateGig(gigId: string, change: (doc: GigRanking) => GigRanking): void {
-    const doc = change(this.#readForWrite('gig_ranking', gigId, emptyGig));
-    const next = { ...doc, rankScore: scores.rank(doc) };
-    this.#w.put.gig_ranking.run(gigId, next.rankScore, JSON.stringify(next));
+  #updateGig(gigId: string, change: (doc: StoredGig) => StoredGig): void {
+    this.#update('gig_ranking', gigId, emptyGig, change, scores.rank);
   }
 
-  #updateClan(clanId: string, change: (doc: ClanReputation) => ClanReputation): void {
-    const doc = change(this.#readForWrite('clan_reputation', clanId, emptyClan));
-    const next = { ...doc, reputation: scores.reputation(doc) };
-    this.#w.put.clan_reputation.run(clanId, next.reputation, JSON.stringify(next));
+  #updateClan(clanId: string, change: (doc: StoredClan) => StoredClan): void {
+    this.#update('clan_reputation', clanId, emptyClan, change, scores.reputation);
   }
 
-  userVisibility(userId: string): UserVisibility | undefined {
+  /** The newest active boosts of a target, from the active_boosts view. */
+  activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string): ActiveBoostRef[] {
+    const rows = this.models.db
+      .prepare(
+        'SELECT boost_id, booster_id, amount, expires_at FROM active_boosts WHERE target_type = ? AND target_id = ? ORDER BY position DESC LIMIT ?',
+      )
+      .all(targetType, targetId, activeBoostsListedMax) as {
+      boost_id: string;
+      booster_id: string;
+      amount: number;
+      expires_at: string;
+    }[];
+    return rows
+      .reverse()
+      .map((r) => ({ boostId: r.boost_id, boosterId: r.booster_id, amount: r.amount, expiresAt: r.expires_at }));
+  }
+
+  /** A user's visibility; a user nobody boosted has the empty document (score 0). */
+  userVisibility(userId: string): UserVisibility {
     const row = this.#read.user_visibility.get(userId);
-    return row === undefined ? undefined : (JSON.parse(row.doc) as UserVisibility);
+    const stored = row === undefined ? emptyUser(userId) : (JSON.parse(row.doc) as StoredUser);
+    return { ...stored, activeBoosts: this.activeBoostsOf('profile', userId) };
   }
 
   gig(gigId: string): GigRanking | undefined {
     const row = this.#read.gig_ranking.get(gigId);
-    return row === undefined ? undefined : (JSON.parse(row.doc) as GigRanking);
+    return row === undefined ? undefined : this.#withGigBoosts(JSON.parse(row.doc) as StoredGig);
   }
 
-  clanReputation(clanId: string): ClanReputation | undefined {
+  /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
+  clanReputation(clanId: string): ClanReputation {
     const row = this.#read.clan_reputation.get(clanId);
-    return row === undefined ? undefined : (JSON.parse(row.doc) as ClanReputation);
+    return this.#withClanBoosts(row === undefined ? emptyClan(clanId) : (JSON.parse(row.doc) as StoredClan));
   }
+
+  #withGigBoosts = (doc: StoredGig): GigRanking => ({ ...doc, activeBoosts: this.activeBoostsOf('gig', doc.gigId) });
+  #withClanBoosts = (doc: StoredClan): ClanReputation => ({ ...doc, activeBoosts: this.activeBoostsOf('clan', doc.clanId) });
 
   /**
    * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
    * (the last row's score and id) continues exactly where the page ended.
    */
-  ranking<T>(collection: 'gig_ranking' | 'clan_reputation', limit: number, after?: { score: number; id: string }): T[] {
+  gigRanking(limit: number, after?: { score: number; id: string }): GigRanking[] {
+    return this.#page<StoredGig>('gig_ranking', limit, after).map(this.#withGigBoosts);
+  }
+
+  clanRanking(limit: number, after?: { score: number; id: string }): ClanReputation[] {
+    return this.#page<StoredClan>('clan_reputation', limit, after).map(this.#withClanBoosts);
+  }
+
+  #page<T>(collection: 'gig_ranking' | 'clan_reputation', limit: number, after?: { score: number; id: string }): T[] {
     const { key, score } = collections[collection];
     const rows = (
       after === undefined
