@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import { platformAccounts, type AccountEvent } from '../ledger/src/accounts/events.js';
 import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventToAppend, JsonObject } from '../ledger/src/eventStore/eventStore.js';
+import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { AccountBalancesProjection } from '../projections/src/balances/accountBalances.js';
 import { SqliteReadModels } from '../projections/src/readModels/sqliteReadModels.js';
