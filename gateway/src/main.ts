@@ -4,6 +4,7 @@ import { systemClock } from '../../ledger/src/shared/clock.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
+import { createMetrics } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig } from './config.js';
 
 /**
@@ -22,8 +23,18 @@ const main = async (): Promise<void> => {
     warn: (object: object, message: string) => sink.log?.warn(object, message),
     error: (object: object, message: string) => sink.log?.error(object, message),
   };
-  const projections = startProjections({ store, handler, clock: systemClock, dataDir: config.dataDir, logger });
-  const app = await buildApp({ config, store, handler, clock: systemClock, projections });
+  const metrics = createMetrics();
+  const projections = startProjections({
+    store,
+    handler,
+    clock: systemClock,
+    dataDir: config.dataDir,
+    logger,
+    onExpired: (outcome) => {
+      if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
+    },
+  });
+  const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
   sink.log = app.log;
 
   let stopping = false;

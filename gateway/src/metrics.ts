@@ -25,6 +25,12 @@ export const createMetrics = () => {
       help: 'Events appended by commands',
       registers: [registry],
     }),
+    expiryLateness: new Histogram({
+      name: 'boost_expiry_lateness_seconds',
+      help: 'How late each BoostExpired was appended after its due time',
+      buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 30, 300, 3600],
+      registers: [registry],
+    }),
     commandsRejected: new Counter({
       name: 'ledger_commands_rejected_total',
       help: 'Commands refused by the ledger, by rejection code',
@@ -36,8 +42,16 @@ export const createMetrics = () => {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Projection lag (events and ms) as gauges, read from the projectors when Prometheus scrapes. */
+/** Projection lag (events and ms) and pending expiries as gauges, read when Prometheus scrapes. */
 export const trackProjectionLag = (metrics: Metrics, projections: Projections): void => {
+  new Gauge({
+    name: 'boost_expiry_pending',
+    help: 'Active boosts waiting for their expiry',
+    registers: [metrics.registry],
+    collect() {
+      this.set(projections.expiry.pendingCount());
+    },
+  });
   const statuses = () => projections.statuses();
   new Gauge({
     name: 'projection_lag_events',

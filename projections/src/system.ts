@@ -7,10 +7,12 @@ import { SqliteReadModels } from './readModels/sqliteReadModels.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
+import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiry.js';
 
 export interface Projections {
   readonly balances: AccountBalancesProjection;
   readonly services: ServiceReadModelsProjection;
+  readonly expiry: BoostExpiryScheduler;
   readonly projectors: readonly Projector[];
   statuses(): Promise<ProjectorStatus[]>;
   /** Checks the read-model database answers. */
@@ -25,6 +27,8 @@ export const startProjections = (options: {
   clock: Clock;
   dataDir: string;
   logger?: ProjectorLogger;
+  /** Called for every boost the scheduler expires (metrics: lateness). */
+  onExpired?: (outcome: ExpiryOutcome) => void;
 }): Projections => {
   const models = new SqliteReadModels(join(options.dataDir, 'readmodels.db'));
   const balances = new AccountBalancesProjection(models);
@@ -35,13 +39,22 @@ export const startProjections = (options: {
     clock: options.clock,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
-  const projectors = [balances, services, settlement].map(
+  const expiry = new BoostExpiryScheduler({
+    models,
+    handler: options.handler,
+    clock: options.clock,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
+  });
+  const projectors = [balances, services, settlement, expiry].map(
     (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
   );
   for (const projector of projectors) projector.start();
+  expiry.start();
   return {
     balances,
     services,
+    expiry,
     projectors,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
     ping: () => {
@@ -49,6 +62,7 @@ export const startProjections = (options: {
       return Promise.resolve();
     },
     stop: async () => {
+      await expiry.stop();
       await Promise.all(projectors.map((p) => p.stop()));
       models.close();
     },

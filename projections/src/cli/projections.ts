@@ -14,6 +14,7 @@ const checkpointNames = (models: SqliteReadModels): { name: string; version: num
     return { name, version, checkpoint: `${name}@v${version ?? 1}` };
   }),
   { name: 'gig_payment_settlement', version: undefined, checkpoint: 'gig_payment_settlement' },
+  { name: 'boost_expiry', version: undefined, checkpoint: 'boost_expiry' },
 ];
 
 const program = new Command().name('npm run projections --').description('Inspect the projections');

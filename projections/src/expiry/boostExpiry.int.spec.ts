@@ -1,0 +1,217 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
+import { BoostExpiryScheduler } from './boostExpiry.js';
+
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  removeTempDirs();
+});
+
+const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
+
+const open = (dir = tempDir()) => {
+  const store = new SqliteEventStore({ path: join(dir, 'events.db'), durability: 'normal' });
+  const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  closers.push(
+    () => store.close(),
+    () => models.close(),
+  );
+  const clock = new ManualClock('2026-06-29T13:30:00.000Z');
+  const handler = new AccountCommandHandler(store);
+  const scheduler = new BoostExpiryScheduler({ models, handler, clock });
+  /** The runtime's job, done by hand: feed the scheduler's pending set from the log. */
+  const project = async (): Promise<void> => {
+    for (let after = await scheduler.loadCheckpoint(); ;) {
+      const batch = await store.readAll({ after });
+      if (batch.length === 0) return;
+      await scheduler.handle(batch);
+      after = batch.at(-1)?.position ?? after;
+    }
+  };
+  return { dir, store, models, clock, handler, scheduler, project };
+};
+
+const boost = async (
+  handler: AccountCommandHandler,
+  clock: ManualClock,
+  userId: string,
+  boostId: string,
+  durationHours: number,
+) => {
+  const result = await handler.execute(
+    userId,
+    { type: 'ActivateBoost', boostId, targetType: 'profile', targetId: 'user123', amount: 10, durationHours, now: clock.now() },
+    context,
+  );
+  if (!result.ok) throw new Error(result.rejection.code);
+};
+
+const expiredEvents = async (store: SqliteEventStore) =>
+  (await store.readAll({ maxCount: 1000 })).filter((e) => e.type === 'BoostExpired');
+
+describe('boost expiry', () => {
+  it('expires a 24-hour boost at 24:00 and not a millisecond before, recording due and actual time', async () => {
+    const { store, clock, handler, scheduler, project } = open();
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'b1', 24);
+    await project();
+    expect(scheduler.pendingCount()).toBe(1);
+
+    clock.set('2026-06-30T13:29:59.999Z');
+    expect(await scheduler.expireDue()).toEqual([]);
+    expect(await expiredEvents(store)).toEqual([]);
+
+    clock.set('2026-06-30T13:30:00.000Z');
+    expect(await scheduler.expireDue()).toEqual([
+      { boostId: 'b1', userId: 'u1', dueAt: '2026-06-30T13:30:00.000Z', latenessMs: 0, appended: true },
+    ]);
+    const [expired] = await expiredEvents(store);
+    expect(expired?.data).toMatchObject({
+      boostId: 'b1',
+      dueAt: '2026-06-30T13:30:00.000Z',
+      expiredAt: '2026-06-30T13:30:00.000Z',
+    });
+    await project();
+    expect(scheduler.pendingCount()).toBe(0);
+    expect(await scheduler.expireDue()).toEqual([]);
+  });
+
+  it('handles fractional durations to the millisecond', async () => {
+    const { store, clock, handler, scheduler, project } = open();
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'quarter', 0.25);
+    await boost(handler, clock, 'u1', 'third', 1 / 3);
+    await project();
+    clock.set('2026-06-29T13:45:00.000Z');
+    expect((await scheduler.expireDue()).map((o) => o.boostId)).toEqual(['quarter']);
+    clock.set('2026-06-29T13:49:59.999Z');
+    expect(await scheduler.expireDue()).toEqual([]);
+    clock.set('2026-06-29T13:50:00.000Z');
+    expect((await scheduler.expireDue()).map((o) => o.boostId)).toEqual(['third']);
+    expect(await expiredEvents(store)).toHaveLength(2);
+  });
+
+  it('expires 10,000 boosts due in the same second, each once', async () => {
+    const { store, clock, handler, scheduler, project } = open();
+    const users = Array.from({ length: 100 }, (_, u) => `u${u}`);
+    await Promise.all(
+      users.map(async (u) => {
+        await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
+        for (let b = 0; b < 100; b++) await boost(handler, clock, u, `${u}-b${b}`, 1);
+      }),
+    );
+    await project();
+    expect(scheduler.pendingCount()).toBe(10_000);
+    clock.advance({ hours: 1, milliseconds: 500 });
+    const outcomes = await scheduler.expireDue();
+    expect(outcomes).toHaveLength(10_000);
+    expect(outcomes.every((o) => o.appended && o.latenessMs === 500)).toBe(true);
+    const expired = await (async () => {
+      const all = [];
+      for (let after = -1; ;) {
+        const batch = await store.readAll({ after });
+        if (batch.length === 0) return all;
+        all.push(...batch.filter((e) => e.type === 'BoostExpired'));
+        after = batch.at(-1)?.position ?? after;
+      }
+    })();
+    expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(10_000);
+    expect(expired).toHaveLength(10_000);
+  }, 120_000);
+
+  it('after a restart, expires at once what came due while it was down, recording the lateness', async () => {
+    const dir = tempDir();
+    const first = open(dir);
+    await first.handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: first.clock.now() }, context);
+    await boost(first.handler, first.clock, 'u1', 'b1', 2);
+    await first.project();
+    await first.store.close();
+    first.models.close();
+
+    // Down for three hours; the new process reads its pending set from disk, not from history.
+    const second = open(dir);
+    expect(second.scheduler.pendingCount()).toBe(1);
+    second.clock.set('2026-06-29T16:30:00.000Z');
+    const [outcome] = await second.scheduler.expireDue();
+    expect(outcome).toMatchObject({ boostId: 'b1', appended: true, latenessMs: 60 * 60 * 1000 });
+    const [expired] = await expiredEvents(second.store);
+    expect(expired?.data).toMatchObject({ dueAt: '2026-06-29T15:30:00.000Z', expiredAt: '2026-06-29T16:30:00.000Z' });
+  });
+
+  it('two schedulers on the same log expire every boost exactly once', async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    const b = open(dir); // a second process: its own store connection, handler, clock and read models
+    await a.handler.execute('u1', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: a.clock.now() }, context);
+    await a.handler.execute('u2', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: a.clock.now() }, context);
+    for (let i = 0; i < 50; i++) await boost(a.handler, a.clock, i % 2 === 0 ? 'u1' : 'u2', `b${i}`, 1);
+    await a.project();
+    const otherModels = new SqliteReadModels(join(tempDir(), 'readmodels.db'));
+    closers.push(() => otherModels.close());
+    const rival = new BoostExpiryScheduler({ models: otherModels, handler: b.handler, clock: b.clock });
+    for (let after = -1; ;) {
+      const batch = await b.store.readAll({ after });
+      if (batch.length === 0) break;
+      await rival.handle(batch);
+      after = batch.at(-1)?.position ?? after;
+    }
+    a.clock.advance({ hours: 2 });
+    b.clock.advance({ hours: 2 });
+    const [fromA, fromB] = await Promise.all([a.scheduler.expireDue(), rival.expireDue()]);
+    expect(fromA).toHaveLength(50);
+    expect(fromB).toHaveLength(50);
+    expect(fromA.filter((o) => o.appended).length + fromB.filter((o) => o.appended).length).toBe(50);
+    const expired = await expiredEvents(a.store);
+    expect(expired).toHaveLength(50);
+    expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(50);
+  });
+
+  it("returns a user's visibility to exactly what it was before the boost", async () => {
+    const { store, models, clock, handler, scheduler, project } = open();
+    const services = new ServiceReadModelsProjection(models);
+    const projectServices = async (): Promise<void> => {
+      for (let after = await services.loadCheckpoint(); ;) {
+        const batch = await store.readAll({ after });
+        if (batch.length === 0) return;
+        await services.handle(batch);
+        after = batch.at(-1)?.position ?? after;
+      }
+    };
+    await handler.execute('fan', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'fan', 'long', 48);
+    await projectServices();
+    const before = services.userVisibility('user123');
+    await boost(handler, clock, 'fan', 'short', 1);
+    await project();
+    await projectServices();
+    expect(services.userVisibility('user123').visibilityScore).toBe(before.visibilityScore + 10);
+    clock.advance({ hours: 1 });
+    await scheduler.expireDue();
+    await projectServices();
+    const after = services.userVisibility('user123');
+    expect(after.visibilityScore).toBe(before.visibilityScore);
+    expect(after.activeBoosts).toEqual(before.activeBoosts);
+  });
+
+  it('once started, runs its rounds on a timer: what is already due is expired without being asked', async () => {
+    const { store, models, clock, handler, project } = open();
+    let resolveExpired: (boostId: string) => void = () => undefined;
+    const expired = new Promise<string>((resolve) => (resolveExpired = resolve));
+    const timed = new BoostExpiryScheduler({ models, handler, clock, onExpired: (o) => resolveExpired(o.boostId) });
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'due-while-down', 1);
+    await project();
+    clock.advance({ hours: 5 });
+    timed.start();
+    closers.push(() => timed.stop());
+    expect(await expired).toBe('due-while-down');
+    expect(await expiredEvents(store)).toHaveLength(1);
+  });
+});
