@@ -150,6 +150,13 @@ export const benchLedger = async (dir: string): Promise<void> => {
     target: '≥ 0.4 × raw batched inserts at 64 writers',
     pass: sixtyFour / raw64 >= 0.4,
   });
+  const sixtyFourThread = await commandsPerSecond(dir, 64, 1_500, 'thread');
+  report({
+    name: 'commands/s, 64 writers, commits on a writer thread',
+    value: sixtyFourThread,
+    unit: 'commands/s',
+    baseline: { name: 'commits inline', value: sixtyFour, unit: 'commands/s' },
+  });
   report({
     name: 'commands/s, 64 writers vs large raw batches',
     value: sixtyFour,
