@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
@@ -214,4 +217,55 @@ describe('boost expiry', () => {
     expect(await expired).toBe('due-while-down');
     expect(await expiredEvents(store)).toHaveLength(1);
   });
+
+  it('killed with SIGKILL in the middle of a round, then restarted: every boost expired exactly once', async () => {
+    const dir = tempDir();
+    const { store, clock, handler } = open(dir);
+    const users = Array.from({ length: 20 }, (_, u) => `u${u}`);
+    await Promise.all(
+      users.map(async (u) => {
+        await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
+        for (let b = 0; b < 100; b++) await boost(handler, clock, u, `${u}-b${b}`, 1 + (b % 3));
+      }),
+    );
+    const due = '2026-06-29T17:30:00.000Z';
+    const runScheduler = async (killAfter?: number): Promise<{ expired: number; killed: boolean }> => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, '..', 'testing', 'expiryProcess.ts'), dir, due],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let expired = 0;
+      let killed = false;
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (!line.startsWith('expired ')) return;
+        expired++;
+        if (killAfter !== undefined && expired >= killAfter && !killed) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      if (!killed) expect(code).toBe(0);
+      return { expired, killed };
+    };
+    const first = await runScheduler(200 + Math.floor(Math.random() * 600));
+    expect(first.killed).toBe(true);
+    const second = await runScheduler(100 + Math.floor(Math.random() * 300));
+    const last = await runScheduler();
+    expect(last.killed).toBe(false);
+
+    const expired = [];
+    for (let after = -1; ;) {
+      const batch = await store.readAll({ after });
+      if (batch.length === 0) break;
+      expired.push(...batch.filter((e) => e.type === 'BoostExpired'));
+      after = batch.at(-1)?.position ?? after;
+    }
+    expect(expired).toHaveLength(2000);
+    expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(2000);
+    expect(first.expired + second.expired).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { BoostExpiryScheduler } from '../expiry/boostExpiry.js';
+import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { Projector } from '../runtime/projector.js';
+
+/**
+ * An expiry scheduler in a process of its own, for crash tests: brings its pending set up to date,
+ * then expires everything due at the instant given as argv[3], printing each expiry, and exits.
+ */
+const [dir, now] = process.argv.slice(2);
+if (dir === undefined || now === undefined) throw new Error('usage: expiryProcess <dataDir> <nowIso>');
+const store = new SqliteEventStore({ path: join(dir, 'events.db'), backgroundCheckpoints: false });
+const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+const scheduler = new BoostExpiryScheduler({
+  models,
+  handler: new AccountCommandHandler(store),
+  clock: new ManualClock(now),
+  onExpired: (outcome) => process.stdout.write(`expired ${outcome.boostId}\n`),
+});
+const projector = new Projector(store, scheduler);
+projector.start();
+await projector.waitUntilCaughtUp(60_000);
+await projector.stop();
+await scheduler.expireDue();
+models.close();
+await store.close();
+process.stdout.write('done\n');
