@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import { platformAccounts } from '../ledger/src/accounts/events.js';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
+import { AccountCommandHandler, toCommitted } from '../ledger/src/commandHandling/accountCommandHandler.js';
 import type { EventToAppend, RecordedEvent } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
@@ -31,10 +31,11 @@ const audit = async (
   const expired = await readAllEvents(store, 'BoostExpired');
   const seen = new Map<string, number>();
   const latenessMs: number[] = [];
-  for (const e of expired) {
-    const id = String(e.data.boostId);
-    seen.set(id, (seen.get(id) ?? 0) + 1);
-    latenessMs.push(Date.parse(String(e.data.expiredAt)) - Date.parse(String(e.data.dueAt)));
+  for (const recorded of expired) {
+    const event = toCommitted(recorded).event;
+    if (event.type !== 'BoostExpired') continue;
+    seen.set(event.data.boostId, (seen.get(event.data.boostId) ?? 0) + 1);
+    latenessMs.push(Date.parse(event.data.expiredAt) - Date.parse(event.data.dueAt));
   }
   latenessMs.sort((a, b) => a - b);
   let duplicated = 0;
