@@ -176,7 +176,7 @@ describe('boost expiry', () => {
     expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(50);
   });
 
-  it("returns a user's visibility to exactly what it was before the boost", async () => {
+  it("returns the user's visibility, the gig's rank and the clan's reputation to exactly what they were", async () => {
     const { store, models, clock, handler, scheduler, project } = open();
     const services = new ServiceReadModelsProjection(models);
     const projectServices = async (): Promise<void> => {
@@ -187,20 +187,63 @@ describe('boost expiry', () => {
         after = batch.at(-1)?.position ?? after;
       }
     };
-    await handler.execute('fan', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
-    await boost(handler, clock, 'fan', 'long', 48);
+    const read = () => ({
+      user: services.userVisibility('user123'),
+      gig: services.gig('gig9'),
+      clan: services.clanReputation('clan9'),
+    });
+    /** What a boost's expiry must restore: scores and active boosts (history counters keep counting). */
+    const scores = (r: ReturnType<typeof read>) => ({
+      visibility: r.user.visibilityScore,
+      userBoosts: r.user.activeBoosts,
+      userCredits: r.user.activeBoostCredits,
+      rank: r.gig?.rankScore,
+      gigBoosts: r.gig?.activeBoosts,
+      reputation: r.clan.reputation,
+      clanBoosts: r.clan.activeBoosts,
+    });
+    const activate = async (
+      boostId: string,
+      targetType: 'profile' | 'gig' | 'clan',
+      targetId: string,
+      amount: number,
+      durationHours: number,
+    ) => {
+      const result = await handler.execute(
+        'fan',
+        { type: 'ActivateBoost', boostId, targetType, targetId, amount, durationHours, now: clock.now() },
+        context,
+      );
+      if (!result.ok) throw new Error(result.rejection.code);
+    };
+    await handler.execute('fan', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p', now: clock.now() }, context);
+    // Earlier, longer boosts and activity that must survive the short boosts' expiry.
+    await activate('long-p', 'profile', 'user123', 10, 48);
+    await activate('long-g', 'gig', 'gig9', 10, 48);
+    await handler.execute(
+      'fan',
+      { type: 'PayForGig', transferId: 't1', gigId: 'gig9', payeeId: 'seller', amount: 25, now: clock.now() },
+      context,
+    );
+    await handler.execute('fan', { type: 'ContributeToClan', clanId: 'clan9', amount: 40, now: clock.now() }, context);
     await projectServices();
-    const before = services.userVisibility('user123');
-    await boost(handler, clock, 'fan', 'short', 1);
+    const before = read();
+
+    await activate('short-p', 'profile', 'user123', 7, 1);
+    await activate('short-g', 'gig', 'gig9', 5, 1);
+    await activate('short-c', 'clan', 'clan9', 30, 1);
     await project();
     await projectServices();
-    expect(services.userVisibility('user123').visibilityScore).toBe(before.visibilityScore + 10);
+    const during = read();
+    expect(during.user.visibilityScore).toBe(before.user.visibilityScore + 7);
+    expect(during.gig?.rankScore).toBe((before.gig?.rankScore ?? 0) + 100 * 5);
+    expect(during.clan.reputation).toBe(before.clan.reputation + 2 * 30);
+
     clock.advance({ hours: 1 });
-    await scheduler.expireDue();
+    expect(await scheduler.expireDue()).toHaveLength(3);
     await projectServices();
-    const after = services.userVisibility('user123');
-    expect(after.visibilityScore).toBe(before.visibilityScore);
-    expect(after.activeBoosts).toEqual(before.activeBoosts);
+    expect(scores(read())).toEqual(scores(before));
+    expect(read().user.boostsReceived).toBe(2); // the history still shows both boosts
   });
 
   it('once started, runs its rounds on a timer: what is already due is expired without being asked', async () => {
