@@ -173,4 +173,31 @@ describe('projection runtime', () => {
     expect(balances.balanceOf(platformAccounts.gigPaymentsInTransit)?.balance).toBe(3 * users.length * 11);
     expect(balances.balanceOf('ana')?.balance).toBe((await handler.read('ana')).balance);
   });
+
+  it('restarts a subscription that stopped delivering while the log moved on (stall watchdog)', async () => {
+    const { store, models, handler } = open();
+    let subscriptions = 0;
+    // The first subscription goes silent (as a dropped connection that never errors would); later ones work.
+    const flaky = Object.assign(Object.create(store) as SqliteEventStore, {
+      headPosition: () => store.headPosition(),
+      readAll: (options?: Parameters<SqliteEventStore['readAll']>[0]) => store.readAll(options),
+      subscribeToAll: (options: Parameters<SqliteEventStore['subscribeToAll']>[0] = {}) => {
+        subscriptions++;
+        if (subscriptions > 1) return store.subscribeToAll(options);
+        return (async function* silent() {
+          await new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
+        })();
+      },
+    });
+    const balances = new AccountBalancesProjection(models);
+    const projector = new Projector(flaky, balances, { stallTimeoutMs: 100, watchdogIntervalMs: 20 });
+    projector.start();
+    closers.push(() => projector.stop());
+    await workload(handler, 2);
+    await projector.waitUntilCaughtUp(10_000);
+    const status = await projector.status();
+    expect(status.stallRestarts).toBeGreaterThanOrEqual(1);
+    expect(subscriptions).toBeGreaterThanOrEqual(2);
+    expect(balances.balanceOf('ana')?.balance).toBe((await handler.read('ana')).balance);
+  });
 });

@@ -44,6 +44,8 @@ export interface ProjectorStatus {
   readonly handledEvents: number;
   /** Times the subscription was restarted after an error. */
   readonly retries: number;
+  /** Times the watchdog restarted a subscription that had stopped making progress. */
+  readonly stallRestarts: number;
   readonly lastError: string | undefined;
 }
 
@@ -71,6 +73,7 @@ export class Projector {
   #caughtUpOnce = false;
   #handledEvents = 0;
   #retries = 0;
+  #stallRestarts = 0;
   #lastError: string | undefined;
   #lastProgressMs = 0;
   #oldestUnhandledRecordedMs: number | undefined;
@@ -80,10 +83,19 @@ export class Projector {
   #watchdog: NodeJS.Timeout | undefined;
   readonly #caughtUpWaiters = new Set<() => void>();
 
-  constructor(store: EventStore, subscriber: Subscriber, options: { logger?: ProjectorLogger; nowMs?: () => number } = {}) {
+  readonly #stallTimeoutMs: number;
+  readonly #watchdogIntervalMs: number;
+
+  constructor(
+    store: EventStore,
+    subscriber: Subscriber,
+    options: { logger?: ProjectorLogger; nowMs?: () => number; stallTimeoutMs?: number; watchdogIntervalMs?: number } = {},
+  ) {
     this.#store = store;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? projectorLimits.stallTimeoutMs;
+    this.#watchdogIntervalMs = options.watchdogIntervalMs ?? projectorLimits.watchdogIntervalMs;
     // Lag is operational telemetry, measured against the machine's clock on purpose.
     this.#now = options.nowMs ?? Date.now;
   }
@@ -95,7 +107,7 @@ export class Projector {
   start(): void {
     if (this.#running !== undefined) return;
     this.#running = this.#run();
-    this.#watchdog = setInterval(() => void this.#checkProgress(), projectorLimits.watchdogIntervalMs);
+    this.#watchdog = setInterval(() => void this.#checkProgress(), this.#watchdogIntervalMs);
     this.#watchdog.unref();
   }
 
@@ -149,6 +161,7 @@ export class Projector {
       caughtUpOnce: this.#caughtUpOnce || lagEvents === 0,
       handledEvents: this.#handledEvents,
       retries: this.#retries,
+      stallRestarts: this.#stallRestarts,
       lastError: this.#lastError,
     };
   }
@@ -206,12 +219,13 @@ export class Projector {
         this.#markLiveIfIdle();
         return;
       }
-      if (this.#now() - this.#lastProgressMs > projectorLimits.stallTimeoutMs) {
+      if (this.#now() - this.#lastProgressMs > this.#stallTimeoutMs) {
         this.#log.warn(
           { projector: this.name, checkpoint: this.#checkpoint, head },
           'projector stalled; restarting its subscription',
         );
         this.#lastProgressMs = this.#now();
+        this.#stallRestarts++;
         this.#current?.abort();
       }
     } catch {
