@@ -184,6 +184,7 @@ describe('projection runtime', () => {
       subscribeToAll: (options: Parameters<SqliteEventStore['subscribeToAll']>[0] = {}) => {
         subscriptions++;
         if (subscriptions > 1) return store.subscribeToAll(options);
+        // eslint-disable-next-line require-yield -- a subscription that never delivers anything
         return (async function* silent() {
           await new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
         })();
