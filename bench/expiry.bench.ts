@@ -3,32 +3,23 @@ import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import { platformAccounts } from '../ledger/src/accounts/events.js';
 import { AccountCommandHandler, toCommitted } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventToAppend, RecordedEvent } from '../ledger/src/eventStore/eventStore.js';
+import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
 import { BoostExpiryScheduler } from '../projections/src/expiry/boostExpiry.js';
 import { SqliteReadModels } from '../projections/src/readModels/sqliteReadModels.js';
 import { Projector } from '../projections/src/runtime/projector.js';
 import { percentile, report } from './report.js';
+import { readWholeLog } from '../ledger/src/testing/log.js';
 
 const context = { actor: 'bench', correlationId: 'bench', causationId: 'bench' };
-
-const readAllEvents = async (store: SqliteEventStore, type: string): Promise<RecordedEvent[]> => {
-  const found: RecordedEvent[] = [];
-  for (let after = -1; ;) {
-    const batch = await store.readAll({ after });
-    if (batch.length === 0) return found;
-    for (const e of batch) if (e.type === type) found.push(e);
-    after = batch[batch.length - 1]?.position ?? after;
-  }
-};
 
 /** Lateness (ms), missed and duplicated expiries, read back from the log. */
 const audit = async (
   store: SqliteEventStore,
   boosts: number,
 ): Promise<{ latenessMs: number[]; missed: number; duplicated: number }> => {
-  const expired = await readAllEvents(store, 'BoostExpired');
+  const expired = await readWholeLog(store, 'BoostExpired');
   const seen = new Map<string, number>();
   const latenessMs: number[] = [];
   for (const recorded of expired) {

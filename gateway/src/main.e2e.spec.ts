@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { bearer, testSecret } from './testing/testApp.js';
+import { readWholeLog } from '../../ledger/src/testing/log.js';
 
 afterAll(removeTempDirs);
 
@@ -59,13 +60,7 @@ describe('npm start (gateway/src/main.ts)', () => {
     expect(statuses).toContain(201);
     const answered = statuses.filter((s) => s === 201).length;
     const store = new SqliteEventStore({ path: join(dataDir, 'events.db') });
-    let appended = 0;
-    for (let after = -1; ;) {
-      const batch = await store.readAll({ after });
-      if (batch.length === 0) break;
-      appended += batch.length;
-      after = batch.at(-1)?.position ?? after;
-    }
+    const appended = (await readWholeLog(store)).length;
     await store.close();
     expect(appended).toBe(answered + 1); // and the warm-up purchase
   });

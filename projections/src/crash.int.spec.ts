@@ -17,11 +17,14 @@ afterAll(removeTempDirs);
 const eventsTotal = 50_000;
 const kills = 5;
 
-/** Runs the projector process; with `killAt`, kill -9 it as soon as it reports a checkpoint at or past that position. */
+/**
+ * Runs the projector process; with `killAt`, kill -9 it as soon as it reports a checkpoint at or past that
+ * position (the process stalls a few batches later, so the kill always finds it running).
+ */
 const runProjectorProcess = async (dir: string, killAt?: number): Promise<{ killed: boolean; checkpoint: number }> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testing', 'projectorProcess.ts'), dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const script = join(import.meta.dirname, 'testing', 'projectorProcess.ts');
+  const args = killAt === undefined ? [dir] : [dir, String(killAt)];
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let checkpoint = -1;
   let killed = false;
   createInterface({ input: child.stdout }).on('line', (line) => {

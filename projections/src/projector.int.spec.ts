@@ -10,6 +10,7 @@ import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { SqliteReadModels } from './readModels/sqliteReadModels.js';
 import { Projector } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
+import { readWholeLog } from '../../ledger/src/testing/log.js';
 
 const clock = new ManualClock();
 const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
@@ -144,7 +145,7 @@ describe('projection runtime', () => {
     await settleA.waitUntilCaughtUp();
     await settleB.waitUntilCaughtUp();
 
-    const received = (await a.store.readAll({ maxCount: 1000 })).filter((e) => e.type === 'GigPaymentReceived');
+    const received = await readWholeLog(a.store, 'GigPaymentReceived');
     expect(received).toHaveLength(payments);
     expect(new Set(received.map((e) => e.data.transferId)).size).toBe(payments);
   });

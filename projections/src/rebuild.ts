@@ -1,9 +1,9 @@
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
-import { AccountBalancesProjection } from './balances/accountBalances.js';
+import { AccountBalancesProjection, accountBalancesTables } from './balances/accountBalances.js';
 import type { SqliteReadModels } from './readModels/sqliteReadModels.js';
 import type { VersionedProjection } from './readModels/versionedProjection.js';
 import { activate, activeVersion, builtVersions, dropInactive } from './readModels/versions.js';
-import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
+import { ServiceReadModelsProjection, serviceReadModelTables } from './services/serviceReadModels.js';
 
 export const rebuildableReadModels = {
   account_balances: (models: SqliteReadModels, version?: number) =>
@@ -13,6 +13,12 @@ export const rebuildableReadModels = {
 } as const satisfies Record<string, (models: SqliteReadModels, version?: number) => VersionedProjection>;
 
 export type ReadModelName = keyof typeof rebuildableReadModels;
+
+/** Each read model's tables, known without opening one (the first names its versions in the schema). */
+const readModelTables: Record<ReadModelName, readonly string[]> = {
+  account_balances: accountBalancesTables,
+  service_read_models: serviceReadModelTables,
+};
 export const isReadModelName = (name: string): name is ReadModelName => Object.hasOwn(rebuildableReadModels, name);
 
 export interface RebuildProgress {
@@ -47,12 +53,9 @@ export const rebuild = async (options: {
 }): Promise<RebuildProgress> => {
   const { store, models, readModel } = options;
   const now = options.nowMs ?? (() => performance.now());
-  // The read model's first table names it in the schema (every version has its own copy).
   const version =
-    Math.max(
-      activeVersion(models.db, readModel) ?? 0,
-      ...builtVersions(models.db, readModel === 'account_balances' ? 'account_balances' : 'user_visibility'),
-    ) + 1;
+    Math.max(activeVersion(models.db, readModel) ?? 0, ...builtVersions(models.db, readModelTables[readModel][0] ?? readModel)) +
+    1;
   const builder = rebuildableReadModels[readModel](models, version);
   const headAtStart = await store.headPosition();
   const started = now();

@@ -9,6 +9,7 @@ import { decide } from './decide.js';
 import { accountStreamPrefix, platformAccounts, userAccount } from './events.js';
 import { addCredits, postingsOf } from './postings.js';
 import { evolve, initialState, type AccountState } from './state.js';
+import { readWholeLog } from '../testing/log.js';
 
 const users = ['alice', 'bob', 'carol'] as const;
 const start = DateTime.fromISO('2026-01-01T00:00:00.000Z', { zone: 'utc' });
@@ -245,14 +246,9 @@ describe('double entry (property-based)', () => {
           }
           // Replay this run's events from the log, posting each.
           const books = newBooks();
-          for (let after = -1; ;) {
-            const batch = await store.readAll({ after });
-            if (batch.length === 0) break;
-            for (const recorded of batch) {
-              const userId = recorded.stream.slice(accountStreamPrefix.length);
-              if (ids.includes(userId)) books.post(userId, initialState(userId), toCommitted(recorded).event);
-            }
-            after = batch.at(-1)?.position ?? after;
+          for (const recorded of await readWholeLog(store)) {
+            const userId = recorded.stream.slice(accountStreamPrefix.length);
+            if (ids.includes(userId)) books.post(userId, initialState(userId), toCommitted(recorded).event);
           }
           for (const userId of ids)
             expect(books.balances.get(userAccount(userId)) ?? 0).toBe((await handler.read(userId)).balance);

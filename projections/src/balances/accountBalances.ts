@@ -21,6 +21,9 @@ interface BalanceReaders {
   readonly total: Database.Statement<[], { total: number | null; accounts: number }>;
 }
 
+/** The read model's tables (each version has its own copy; readers see views with these names). */
+export const accountBalancesTables = ['account_balances'] as const;
+
 const kindOf = (account: string): AccountBalance['kind'] =>
   account.startsWith('user:') ? 'user' : account.startsWith('clan:') ? 'clan' : 'platform';
 
@@ -31,7 +34,7 @@ const kindOf = (account: string): AccountBalance['kind'] =>
  */
 export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
-  readonly tables = ['account_balances'] as const;
+  readonly tables = accountBalancesTables;
   #add: Database.Statement<[string, string, number, number]> | undefined;
   #readers: BalanceReaders | undefined;
   /** Net change per account over the batch in hand, written once at its end (same transaction). */

@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
 import { activeVersion } from '../readModels/versions.js';
 import { isReadModelName, rebuild, rebuildableReadModels, type ReadModelName } from '../rebuild.js';
+import { lagBehind } from '../runtime/projector.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
 const checkpointNames = (models: SqliteReadModels): { name: string; version: number | undefined; checkpoint: string }[] => [
@@ -31,7 +32,7 @@ program
       const head = await store.headPosition();
       const rows = checkpointNames(models).map(({ name, version, checkpoint: checkpointName }) => {
         const checkpoint = models.checkpoint(checkpointName);
-        return { name, version: version ?? null, checkpoint, head, lagEvents: Math.max(0, head - Math.max(checkpoint, 0)) };
+        return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint) };
       });
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -10,6 +10,8 @@ import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js'
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { BoostExpiryScheduler } from './boostExpiry.js';
+import { readWholeLog } from '../../../ledger/src/testing/log.js';
+import { feed } from '../testing/feed.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -30,14 +32,7 @@ const open = (dir = tempDir()) => {
   const handler = new AccountCommandHandler(store);
   const scheduler = new BoostExpiryScheduler({ models, handler, clock });
   /** The runtime's job, done by hand: feed the scheduler's pending set from the log. */
-  const project = async (): Promise<void> => {
-    for (let after = await scheduler.loadCheckpoint(); ;) {
-      const batch = await store.readAll({ after });
-      if (batch.length === 0) return;
-      await scheduler.handle(batch);
-      after = batch.at(-1)?.position ?? after;
-    }
-  };
+  const project = (): Promise<void> => feed(store, scheduler);
   return { dir, store, models, clock, handler, scheduler, project };
 };
 
@@ -56,8 +51,7 @@ const boost = async (
   if (!result.ok) throw new Error(result.rejection.code);
 };
 
-const expiredEvents = async (store: SqliteEventStore) =>
-  (await store.readAll({ maxCount: 1000 })).filter((e) => e.type === 'BoostExpired');
+const expiredEvents = (store: SqliteEventStore) => readWholeLog(store, 'BoostExpired');
 
 describe('boost expiry', () => {
   it('expires a 24-hour boost at 24:00 and not a millisecond before, recording due and actual time', async () => {
@@ -116,15 +110,7 @@ describe('boost expiry', () => {
     const outcomes = await scheduler.expireDue();
     expect(outcomes).toHaveLength(10_000);
     expect(outcomes.every((o) => o.appended && o.latenessMs === 500)).toBe(true);
-    const expired = await (async () => {
-      const all = [];
-      for (let after = -1; ;) {
-        const batch = await store.readAll({ after });
-        if (batch.length === 0) return all;
-        all.push(...batch.filter((e) => e.type === 'BoostExpired'));
-        after = batch.at(-1)?.position ?? after;
-      }
-    })();
+    const expired = await readWholeLog(store, 'BoostExpired');
     expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(10_000);
     expect(expired).toHaveLength(10_000);
   }, 120_000);
@@ -159,12 +145,7 @@ describe('boost expiry', () => {
     const otherModels = new SqliteReadModels(join(tempDir(), 'readmodels.db'));
     closers.push(() => otherModels.close());
     const rival = new BoostExpiryScheduler({ models: otherModels, handler: b.handler, clock: b.clock });
-    for (let after = -1; ;) {
-      const batch = await b.store.readAll({ after });
-      if (batch.length === 0) break;
-      await rival.handle(batch);
-      after = batch.at(-1)?.position ?? after;
-    }
+    await feed(b.store, rival);
     a.clock.advance({ hours: 2 });
     b.clock.advance({ hours: 2 });
     const [fromA, fromB] = await Promise.all([a.scheduler.expireDue(), rival.expireDue()]);
@@ -179,14 +160,7 @@ describe('boost expiry', () => {
   it("returns the user's visibility, the gig's rank and the clan's reputation to exactly what they were", async () => {
     const { store, models, clock, handler, scheduler, project } = open();
     const services = new ServiceReadModelsProjection(models);
-    const projectServices = async (): Promise<void> => {
-      for (let after = await services.loadCheckpoint(); ;) {
-        const batch = await store.readAll({ after });
-        if (batch.length === 0) return;
-        await services.handle(batch);
-        after = batch.at(-1)?.position ?? after;
-      }
-    };
+    const projectServices = (): Promise<void> => feed(store, services);
     const read = () => ({
       user: services.userVisibility('user123'),
       gig: services.gig('gig9'),
@@ -300,13 +274,7 @@ describe('boost expiry', () => {
     const last = await runScheduler();
     expect(last.killed).toBe(false);
 
-    const expired = [];
-    for (let after = -1; ;) {
-      const batch = await store.readAll({ after });
-      if (batch.length === 0) break;
-      expired.push(...batch.filter((e) => e.type === 'BoostExpired'));
-      after = batch.at(-1)?.position ?? after;
-    }
+    const expired = await readWholeLog(store, 'BoostExpired');
     expect(expired).toHaveLength(2000);
     expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(2000);
     expect(first.expired + second.expired).toBeGreaterThan(0);

@@ -55,6 +55,13 @@ export interface ProjectorLogger {
   error(object: object, message: string): void;
 }
 
+/**
+ * How far a checkpoint is behind the head of the log. Positions are dense on the embedded store (so
+ * this counts events) and byte offsets on EventStoreDB (so there it is a distance, zero exactly when
+ * caught up).
+ */
+export const lagBehind = (head: number, checkpoint: number): number => Math.max(0, head - Math.max(checkpoint, 0));
+
 const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
@@ -145,9 +152,7 @@ export class Projector {
 
   async status(): Promise<ProjectorStatus> {
     this.#head = await this.#store.headPosition();
-    // Positions are dense on the embedded store (so this counts events) and byte offsets on
-    // EventStoreDB (so there it is a distance, zero exactly when caught up).
-    const lagEvents = Math.max(0, this.#head - Math.max(this.#checkpoint, 0));
+    const lagEvents = lagBehind(this.#head, this.#checkpoint);
     return {
       name: this.name,
       state: this.#state,
@@ -216,7 +221,7 @@ export class Projector {
       this.#head = head;
       if (head <= this.#checkpoint) {
         this.#lastProgressMs = this.#now();
-        this.#markLiveIfIdle();
+        if (this.#state === 'catching-up') this.#markLive();
         return;
       }
       if (this.#now() - this.#lastProgressMs > this.#stallTimeoutMs) {
@@ -231,9 +236,5 @@ export class Projector {
     } catch {
       // The store is unreachable; the subscription will notice and retry on its own.
     }
-  }
-
-  #markLiveIfIdle(): void {
-    if (this.#state === 'catching-up') this.#markLive();
   }
 }

@@ -7,6 +7,7 @@ import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
 import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
 import { ServiceReadModelsProjection } from './serviceReadModels.js';
+import { feed } from '../testing/feed.js';
 
 let store: SqliteEventStore;
 let models: SqliteReadModels;
@@ -36,14 +37,7 @@ const run = async (userId: string, command: WithoutNow<AccountCommand>): Promise
   if (!result.ok) throw new Error(`${result.rejection.code}: ${result.rejection.message}`);
 };
 /** Projects everything appended so far (the runtime's job, done by hand for given/when/then). */
-const project = async (): Promise<void> => {
-  for (let after = await projection.loadCheckpoint(); ;) {
-    const batch = await store.readAll({ after });
-    if (batch.length === 0) return;
-    await projection.handle(batch);
-    after = batch.at(-1)?.position ?? after;
-  }
-};
+const project = (): Promise<void> => feed(store, projection);
 const boost = (
   boostId: string,
   targetType: 'profile' | 'gig' | 'clan',

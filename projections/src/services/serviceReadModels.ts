@@ -138,6 +138,14 @@ const eventLogs: readonly EventLogTable[] = [
   'clan_credit_events',
 ];
 
+/** The read model's tables (each version has its own copy; readers see views with these names). */
+export const serviceReadModelTables: readonly string[] = [
+  ...Object.keys(collections),
+  ...eventLogs,
+  'clan_contributors',
+  'active_boosts',
+];
+
 /** Statements that write one version's physical tables. */
 interface Writers {
   readonly get: Record<Collection, Database.Statement<[string], { doc: string }>>;
@@ -160,7 +168,7 @@ const byCollection = <T>(make: (name: Collection) => T): Record<Collection, T> =
 
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
-  readonly tables = [...Object.keys(collections), ...eventLogs, 'clan_contributors', 'active_boosts'] as const;
+  readonly tables = serviceReadModelTables;
   #writers: Writers | undefined;
   /**
    * Documents touched by the batch in hand: read once, changed in memory by every event of the batch

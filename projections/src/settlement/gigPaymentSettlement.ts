@@ -17,18 +17,12 @@ export class GigPaymentSettlement implements Subscriber {
   readonly #handler: AccountCommandHandler;
   readonly #clock: Clock;
   readonly #log: ProjectorLogger | undefined;
-  #settled = 0;
-  #refused = 0;
 
   constructor(options: { models: SqliteReadModels; handler: AccountCommandHandler; clock: Clock; logger?: ProjectorLogger }) {
     this.#models = options.models;
     this.#handler = options.handler;
     this.#clock = options.clock;
     this.#log = options.logger;
-  }
-
-  get counts(): { settled: number; refused: number } {
-    return { settled: this.#settled, refused: this.#refused };
   }
 
   loadCheckpoint(): Promise<number> {
@@ -52,11 +46,8 @@ export class GigPaymentSettlement implements Subscriber {
           idempotency: { key: `settle-${transferId}`, fingerprint: recorded.id },
         },
       );
-      if (result.ok) {
-        if (!result.replayed) this.#settled++;
-      } else {
+      if (!result.ok) {
         // Only the hard balance ceiling can refuse a receipt; the credits stay visibly in transit.
-        this.#refused++;
         this.#log?.error(
           { transferId, payeeId, rejection: result.rejection },
           'gig payment could not be settled; it stays in transit',
