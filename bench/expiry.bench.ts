@@ -7,7 +7,7 @@ import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
 import { BoostExpiryScheduler } from '../projections/src/expiry/boostExpiry.js';
-import { SqliteReadModels } from '../projections/src/readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
 import { Projector } from '../projections/src/runtime/projector.js';
 import { percentile, report } from './report.js';
 import { readWholeLog } from '../ledger/src/testing/log.js';
@@ -40,10 +40,10 @@ export const benchExpiry = async (dir: string): Promise<void> => {
   // 1. 100,000 boosts with random durations on a compressed (manual) timeline, one round per simulated second.
   {
     const store = new SqliteEventStore({ path: join(dir, 'compressed', 'events.db'), durability: 'normal' });
-    const models = new SqliteReadModels(join(dir, 'compressed', 'readmodels.db'));
+    const models = new SqliteReadModelStore(join(dir, 'compressed', 'readmodels.db'));
     const clock = new ManualClock('2026-06-29T13:30:00.000Z');
     const handler = new AccountCommandHandler(store);
-    const scheduler = new BoostExpiryScheduler({ models, handler, clock });
+    const scheduler = new BoostExpiryScheduler({ store: models, handler, clock });
     const users = 1000;
     const perUser = 100;
     await Promise.all(
@@ -94,16 +94,16 @@ export const benchExpiry = async (dir: string): Promise<void> => {
       target: '0',
       pass: result.duplicated === 0,
     });
-    models.close();
+    await models.close();
     await store.close();
   }
 
   // 2. 1,000 real-time boosts of 1–10 seconds through the running system (system clock, timers).
   {
     const store = new SqliteEventStore({ path: join(dir, 'realtime', 'events.db') });
-    const models = new SqliteReadModels(join(dir, 'realtime', 'readmodels.db'));
+    const models = new SqliteReadModelStore(join(dir, 'realtime', 'readmodels.db'));
     const handler = new AccountCommandHandler(store);
-    const scheduler = new BoostExpiryScheduler({ models, handler, clock: systemClock });
+    const scheduler = new BoostExpiryScheduler({ store: models, handler, clock: systemClock });
     const projector = new Projector(store, scheduler);
     projector.start();
     scheduler.start();
@@ -149,14 +149,14 @@ export const benchExpiry = async (dir: string): Promise<void> => {
       target: '0',
       pass: result.duplicated === 0,
     });
-    models.close();
+    await models.close();
     await store.close();
   }
 
   // 3. Memory with 1,000,000 pending boosts: the pending set lives in SQLite, one round in memory.
   {
     const store = new SqliteEventStore({ path: join(dir, 'million', 'events.db'), durability: 'normal' });
-    const models = new SqliteReadModels(join(dir, 'million', 'readmodels.db'));
+    const models = new SqliteReadModelStore(join(dir, 'million', 'readmodels.db'));
     const rssBefore = process.memoryUsage().rss;
     const accounts = 10_000;
     const perAccount = 100;
@@ -198,7 +198,7 @@ export const benchExpiry = async (dir: string): Promise<void> => {
       );
     }
     const scheduler = new BoostExpiryScheduler({
-      models,
+      store: models,
       handler: new AccountCommandHandler(store),
       clock: new ManualClock('2026-12-31T00:00:00.000Z'),
     });
@@ -208,7 +208,7 @@ export const benchExpiry = async (dir: string): Promise<void> => {
     await projector.stop();
     await scheduler.expireDue(); // nothing due: one query, no memory growth
     const rssAfter = process.memoryUsage().rss;
-    report({ name: 'pending expiries tracked', value: scheduler.pendingCount(), unit: 'boosts' });
+    report({ name: 'pending expiries tracked', value: await scheduler.pendingCount(), unit: 'boosts' });
     report({
       name: 'RSS with 1,000,000 pending',
       value: rssAfter / 1024 / 1024,
@@ -217,7 +217,7 @@ export const benchExpiry = async (dir: string): Promise<void> => {
       pass: rssAfter < 1024 ** 3,
     });
     report({ name: 'RSS growth while loading 1,000,000 pending', value: (rssAfter - rssBefore) / 1024 / 1024, unit: 'MiB' });
-    models.close();
+    await models.close();
     await store.close();
   }
 };

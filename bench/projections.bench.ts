@@ -6,7 +6,7 @@ import { AccountCommandHandler } from '../ledger/src/commandHandling/accountComm
 import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { AccountBalancesProjection } from '../projections/src/balances/accountBalances.js';
-import { SqliteReadModels } from '../projections/src/readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
 import { rebuild } from '../projections/src/rebuild.js';
 import { Projector } from '../projections/src/runtime/projector.js';
 import { percentile, report } from './report.js';
@@ -166,7 +166,7 @@ export const benchProjections = async (dir: string): Promise<void> => {
   const scanBaseline = { name: 'raw scan', value: scanRate, unit: 'events/s' };
   report({ name: 'raw scan of the log', value: scanRate, unit: 'events/s' });
 
-  const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
   const balances = await rebuild({ store, models, readModel: 'account_balances' });
   report({ name: 'rebuild account_balances', value: balances.eventsPerSecond, unit: 'events/s', baseline: scanBaseline });
   const services = await rebuild({ store, models, readModel: 'service_read_models' });
@@ -181,13 +181,13 @@ export const benchProjections = async (dir: string): Promise<void> => {
     target: '≥ 150,000 events/s and ≥ 0.3 × raw scan',
     pass: all >= 150_000 && all / scanRate >= 0.3,
   });
-  models.close();
+  await models.close();
   await store.close();
 
   // Command → visible in account_balances, with 64 writers keeping the system busy.
   const liveDir = join(dir, 'live');
   const liveStore = new SqliteEventStore({ path: join(liveDir, 'events.db') });
-  const liveModels = new SqliteReadModels(join(liveDir, 'readmodels.db'));
+  const liveModels = new SqliteReadModelStore(join(liveDir, 'readmodels.db'));
   const handler = new AccountCommandHandler(liveStore);
   const projector = new Projector(liveStore, new AccountBalancesProjection(liveModels));
   projector.start();
@@ -216,7 +216,7 @@ export const benchProjections = async (dir: string): Promise<void> => {
     }),
   );
   await projector.stop();
-  liveModels.close();
+  await liveModels.close();
   await liveStore.close();
   latencies.sort((a, b) => a - b);
   report({ name: 'command → visible in account_balances, p50 (64 writers)', value: percentile(latencies, 50), unit: 'ms' });

@@ -2,6 +2,7 @@ import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountC
 import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
 import { systemClock } from '../../ledger/src/shared/clock.js';
 import type { FastifyBaseLogger } from 'fastify';
+import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
 import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
@@ -24,11 +25,12 @@ const main = async (): Promise<void> => {
     error: (object: object, message: string) => sink.log?.error(object, message),
   };
   const metrics = createMetrics();
+  const readModels = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
   const projections = startProjections({
     store,
+    readModels,
     handler,
     clock: systemClock,
-    dataDir: config.dataDir,
     logger,
     onExpired: (outcome) => {
       if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);

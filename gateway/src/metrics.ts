@@ -48,8 +48,8 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections): 
     name: 'boost_expiry_pending',
     help: 'Active boosts waiting for their expiry',
     registers: [metrics.registry],
-    collect() {
-      this.set(projections.expiry.pendingCount());
+    async collect() {
+      this.set(await projections.expiry.pendingCount());
     },
   });
   const statuses = () => projections.statuses();

@@ -9,8 +9,10 @@ import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEvent
 import { ManualClock } from '../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModels } from './readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
 import { Projector } from './runtime/projector.js';
+import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
+import { dumpReadModel } from './testing/dump.js';
 
 afterAll(removeTempDirs);
 
@@ -41,8 +43,11 @@ const runProjectorProcess = async (dir: string, killAt?: number): Promise<{ kill
   return { killed, checkpoint };
 };
 
-const snapshot = (models: SqliteReadModels): unknown[] =>
-  models.db.prepare('SELECT account, kind, balance, position FROM account_balances ORDER BY account').all();
+/** Every document of both read models. */
+const snapshot = async (models: SqliteReadModelStore) => ({
+  balances: await dumpReadModel(new AccountBalancesProjection(models)),
+  services: await dumpReadModel(new ServiceReadModelsProjection(models)),
+});
 
 describe('crash test: the projector killed with SIGKILL at 5 random points', () => {
   it('ends equal to a clean rebuild, document for document', async () => {
@@ -62,12 +67,23 @@ describe('crash test: the projector killed with SIGKILL at 5 random points', () 
     await Promise.all(
       users.map(async (u, i) => {
         for (let n = 0; n < perUser; n++) {
-          const command: AccountCommand =
-            n % 3 === 0
-              ? { type: 'ContributeToClan', clanId: `clan-${i % 7}`, amount: 1 + (n % 5), now: clock.now() }
-              : n % 3 === 1
-                ? { type: 'SpendCredits', amount: 2, targetType: 'gig', targetId: `g${n % 11}`, reason: '', now: clock.now() }
-                : { type: 'EarnCredits', amount: 3, source: 'reward', refId: `r${n}`, now: clock.now() };
+          const now = clock.now();
+          const commands: AccountCommand[] = [
+            { type: 'ContributeToClan', clanId: `clan-${i % 7}`, amount: 1 + (n % 5), now },
+            { type: 'SpendCredits', amount: 2, targetType: 'gig', targetId: `g${n % 11}`, reason: '', now },
+            { type: 'EarnCredits', amount: 3, source: 'reward', refId: `r${n}`, now },
+            {
+              type: 'ActivateBoost',
+              boostId: `${u}-b${n}`,
+              targetType: (['profile', 'gig', 'clan'] as const)[n % 3] ?? 'gig',
+              targetId: `t${n % 13}`,
+              amount: 1 + (n % 9),
+              durationHours: 1,
+              now,
+            },
+            { type: 'PayForGig', transferId: `${u}-t${n}`, gigId: `g${n % 11}`, payeeId: `u${(i + 1) % 200}`, amount: 4, now },
+          ];
+          const command = commands[n % commands.length] as AccountCommand;
           const result = await handler.execute(u, command, context);
           if (!result.ok) throw new Error(result.rejection.code);
         }
@@ -92,22 +108,28 @@ describe('crash test: the projector killed with SIGKILL at 5 random points', () 
 
     // A clean rebuild of the same log into a fresh read-model file.
     const cleanDir = tempDir();
-    const rebuiltModels = new SqliteReadModels(join(cleanDir, 'readmodels.db'));
+    const rebuiltModels = new SqliteReadModelStore(join(cleanDir, 'readmodels.db'));
     const log = new SqliteEventStore({ path: join(dir, 'events.db') });
-    const projector = new Projector(log, new AccountBalancesProjection(rebuiltModels));
-    projector.start();
-    await projector.waitUntilCaughtUp(60_000);
-    await projector.stop();
+    const projectors = [
+      new Projector(log, new AccountBalancesProjection(rebuiltModels)),
+      new Projector(log, new ServiceReadModelsProjection(rebuiltModels)),
+    ];
+    for (const projector of projectors) projector.start();
+    for (const projector of projectors) await projector.waitUntilCaughtUp(60_000);
+    for (const projector of projectors) await projector.stop();
     await log.close();
 
-    const crashedModels = new SqliteReadModels(join(dir, 'readmodels.db'));
-    expect(crashedModels.checkpoint(new AccountBalancesProjection(crashedModels).checkpointName)).toBe(head);
-    const crashed = snapshot(crashedModels);
-    const rebuilt = snapshot(rebuiltModels);
-    expect(crashed.length).toBeGreaterThan(200);
+    const crashedModels = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    expect(await crashedModels.checkpoint(new AccountBalancesProjection(crashedModels).checkpointName)).toBe(head);
+    expect(await crashedModels.checkpoint(new ServiceReadModelsProjection(crashedModels).checkpointName)).toBe(head);
+    const crashed = await snapshot(crashedModels);
+    const rebuilt = await snapshot(rebuiltModels);
+    expect(crashed.balances.account_balances?.length).toBeGreaterThan(200);
+    expect(crashed.services.active_boosts?.length).toBeGreaterThan(1000);
+    expect(crashed.services.user_credit_events?.length).toBeGreaterThan(35_000);
     expect(crashed).toEqual(rebuilt);
-    expect(crashedModels.db.prepare('SELECT SUM(balance) AS total FROM account_balances').get()).toEqual({ total: 0 });
-    crashedModels.close();
-    rebuiltModels.close();
+    expect((await new AccountBalancesProjection(crashedModels).totals()).total).toBe(0);
+    await crashedModels.close();
+    await rebuiltModels.close();
   }, 180_000);
 });

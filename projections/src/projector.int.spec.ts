@@ -7,7 +7,7 @@ import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEvent
 import { ManualClock } from '../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModels } from './readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
 import { Projector } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { readWholeLog } from '../../ledger/src/testing/log.js';
@@ -22,7 +22,7 @@ afterEach(async () => {
 
 const open = (dir = tempDir()) => {
   const store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
   const handler = new AccountCommandHandler(store);
   closers.push(
     () => store.close(),
@@ -83,16 +83,16 @@ describe('projection runtime', () => {
     const { store, models, handler } = open();
     const balances = new AccountBalancesProjection(models);
     const projector = run(store, balances);
-    const settlement = run(store, new GigPaymentSettlement({ models, handler, clock }));
+    const settlement = run(store, new GigPaymentSettlement({ store: models, handler, clock }));
     await workload(handler, 20);
     await settlement.waitUntilCaughtUp();
     await projector.waitUntilCaughtUp();
 
-    for (const user of users) expect(balances.balanceOf(user)?.balance).toBe((await handler.read(user)).balance);
-    expect(balances.totals().total).toBe(0);
-    expect(balances.balanceOf(platformAccounts.gigPaymentsInTransit)?.balance).toBe(0);
-    expect(balances.balanceOf(platformAccounts.sales)?.balance).toBe(-users.length * (20 * 100 + (19 * 20) / 2));
-    expect(balances.clanBalance('clan-0')?.balance).toBe(2 * 20 * 5);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
+    expect((await balances.totals()).total).toBe(0);
+    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(0);
+    expect((await balances.balanceOf(platformAccounts.sales))?.balance).toBe(-users.length * (20 * 100 + (19 * 20) / 2));
+    expect((await balances.clanBalance('clan-0'))?.balance).toBe(2 * 20 * 5);
     const status = await projector.status();
     expect(status).toMatchObject({ name: 'account_balances', state: 'live', lagEvents: 0, caughtUpOnce: true });
   });
@@ -103,10 +103,10 @@ describe('projection runtime', () => {
     const balances = new AccountBalancesProjection(models);
     const events = await store.readAll();
     await balances.handle(events);
-    const once = users.map((u) => balances.balanceOf(u)?.balance);
+    const once = await Promise.all(users.map(async (u) => (await balances.balanceOf(u))?.balance));
     await balances.handle(events);
     await balances.handle(events.slice(3, 9));
-    expect(users.map((u) => balances.balanceOf(u)?.balance)).toEqual(once);
+    expect(await Promise.all(users.map(async (u) => (await balances.balanceOf(u))?.balance))).toEqual(once);
   });
 
   it('resumes from its durable checkpoint after a restart, without applying anything twice', async () => {
@@ -118,7 +118,7 @@ describe('projection runtime', () => {
     await projector.waitUntilCaughtUp();
     await projector.stop();
     await first.store.close();
-    first.models.close();
+    await first.models.close();
 
     const second = open(dir);
     await workload(second.handler, 5, 5);
@@ -126,18 +126,18 @@ describe('projection runtime', () => {
     const again = run(second.store, balances);
     await again.waitUntilCaughtUp();
     const expected = await Promise.all(users.map(async (u) => (await second.handler.read(u)).balance));
-    expect(users.map((u) => balances.balanceOf(u)?.balance)).toEqual(expected);
+    expect(await Promise.all(users.map(async (u) => (await balances.balanceOf(u))?.balance))).toEqual(expected);
   });
 
   it('settles every gig payment exactly once, even with two reactors racing on one log', async () => {
     const dir = tempDir();
     const a = open(dir);
     const b = open(dir); // a second process: its own connections, handler and read-model file handle
-    const settleA = run(a.store, new GigPaymentSettlement({ models: a.models, handler: a.handler, clock }));
+    const settleA = run(a.store, new GigPaymentSettlement({ store: a.models, handler: a.handler, clock }));
     const payments = await workload(a.handler, 10);
     // The second reactor starts from scratch (its own checkpoint name would be shared, so reset it).
     const racer = new GigPaymentSettlement({
-      models: new SqliteReadModels(join(dir, 'other-readmodels.db')),
+      store: new SqliteReadModelStore(join(dir, 'other-readmodels.db')),
       handler: b.handler,
       clock,
     });
@@ -170,9 +170,9 @@ describe('projection runtime', () => {
     expect(status.retries).toBe(1);
     expect(status.lagEvents).toBe(0);
     // Nothing settles here (no reactor), yet the books balance: the payments sit in transit.
-    expect(balances.totals().total).toBe(0);
-    expect(balances.balanceOf(platformAccounts.gigPaymentsInTransit)?.balance).toBe(3 * users.length * 11);
-    expect(balances.balanceOf('ana')?.balance).toBe((await handler.read('ana')).balance);
+    expect((await balances.totals()).total).toBe(0);
+    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(3 * users.length * 11);
+    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
   });
 
   it('restarts a subscription that stopped delivering while the log moved on (stall watchdog)', async () => {
@@ -200,6 +200,6 @@ describe('projection runtime', () => {
     const status = await projector.status();
     expect(status.stallRestarts).toBeGreaterThanOrEqual(1);
     expect(subscriptions).toBeGreaterThanOrEqual(2);
-    expect(balances.balanceOf('ana')?.balance).toBe((await handler.read('ana')).balance);
+    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
   });
 });

@@ -1,24 +1,18 @@
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
-import { AccountBalancesProjection, accountBalancesTables } from './balances/accountBalances.js';
-import type { SqliteReadModels } from './readModels/sqliteReadModels.js';
-import type { VersionedProjection } from './readModels/versionedProjection.js';
-import { activate, activeVersion, builtVersions, dropInactive } from './readModels/versions.js';
-import { ServiceReadModelsProjection, serviceReadModelTables } from './services/serviceReadModels.js';
+import { AccountBalancesProjection } from './balances/accountBalances.js';
+import type { ReadModelStore } from './readModels/readModelStore.js';
+import { builtVersions, physicalCollection, type VersionedProjection } from './readModels/versionedProjection.js';
+import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 
 export const rebuildableReadModels = {
-  account_balances: (models: SqliteReadModels, version?: number) =>
-    new AccountBalancesProjection(models, version === undefined ? {} : { version }),
-  service_read_models: (models: SqliteReadModels, version?: number) =>
-    new ServiceReadModelsProjection(models, version === undefined ? {} : { version }),
-} as const satisfies Record<string, (models: SqliteReadModels, version?: number) => VersionedProjection>;
+  account_balances: (store: ReadModelStore, version?: number) =>
+    new AccountBalancesProjection(store, version === undefined ? {} : { version }),
+  service_read_models: (store: ReadModelStore, version?: number) =>
+    new ServiceReadModelsProjection(store, version === undefined ? {} : { version }),
+} as const satisfies Record<string, (store: ReadModelStore, version?: number) => VersionedProjection>;
 
 export type ReadModelName = keyof typeof rebuildableReadModels;
 
-/** Each read model's tables, known without opening one (the first names its versions in the schema). */
-const readModelTables: Record<ReadModelName, readonly string[]> = {
-  account_balances: accountBalancesTables,
-  service_read_models: serviceReadModelTables,
-};
 export const isReadModelName = (name: string): name is ReadModelName => Object.hasOwn(rebuildableReadModels, name);
 
 export interface RebuildProgress {
@@ -35,28 +29,30 @@ export interface RebuildProgress {
 }
 
 /** Rebuild limits, in one place. */
-export const rebuildLimits = { readBatchEventsMax: 1000 } as const;
+export const rebuildLimits = { readBatchEventsMax: 5000 } as const;
 
 /**
  * Blue/green rebuild of one read model: replays the whole log into a new version while the active
  * version keeps serving (and the live projector keeps it current), then, once the new version has
- * caught up, points every reader view at it in one transaction and drops the old tables. A live
+ * caught up, points readers at it with one atomic write and drops the old collections. A live
  * projector notices the switch at its next batch and follows the new version from its checkpoint.
- * Runs beside a live server: the read-model file is shared through SQLite's locking.
+ * Runs beside a live server: on the embedded engine the read-model file is shared through SQLite's
+ * locking; on MongoDB the server is shared.
  */
 export const rebuild = async (options: {
   store: EventStore;
-  models: SqliteReadModels;
+  models: ReadModelStore;
   readModel: ReadModelName;
   onProgress?: (progress: RebuildProgress) => void;
   nowMs?: () => number;
 }): Promise<RebuildProgress> => {
   const { store, models, readModel } = options;
   const now = options.nowMs ?? (() => performance.now());
-  const version =
-    Math.max(activeVersion(models.db, readModel) ?? 0, ...builtVersions(models.db, readModelTables[readModel][0] ?? readModel)) +
-    1;
+  const probe = rebuildableReadModels[readModel](models);
+  const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
+  const version = Math.max((await models.activeVersion(readModel)) ?? 0, ...built.flat()) + 1;
   const builder = rebuildableReadModels[readModel](models, version);
+  await builder.loadCheckpoint();
   const headAtStart = await store.headPosition();
   const started = now();
   let position = -1;
@@ -85,8 +81,11 @@ export const rebuild = async (options: {
     options.onProgress?.(progress(false));
   }
   // Caught up: switch every reader to the new version at once, then let go of the old one.
-  models.transaction(() => activate(models.db, readModel, version, builder.tables));
-  models.transaction(() => dropInactive(models.db, readModel, builder.tables));
+  await models.setActiveVersion(readModel, version);
+  for (const spec of builder.collections) {
+    for (const old of await builtVersions(models, spec.name))
+      if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));
+  }
   const final = progress(true);
   options.onProgress?.(final);
   return final;

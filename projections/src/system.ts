@@ -1,15 +1,15 @@
-import { join } from 'node:path';
 import type { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../ledger/src/shared/clock.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModels } from './readModels/sqliteReadModels.js';
+import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiry.js';
 
 export interface Projections {
+  readonly readModels: ReadModelStore;
   readonly balances: AccountBalancesProjection;
   readonly services: ServiceReadModelsProjection;
   readonly expiry: BoostExpiryScheduler;
@@ -20,27 +20,30 @@ export interface Projections {
   stop(): Promise<void>;
 }
 
-/** Every projector and reactor that exists, on one runtime, over the embedded read-model file. */
+/**
+ * Every projector and reactor that exists, on one runtime, over the given read-model store (which it
+ * then owns and closes on stop).
+ */
 export const startProjections = (options: {
   store: EventStore;
+  readModels: ReadModelStore;
   handler: AccountCommandHandler;
   clock: Clock;
-  dataDir: string;
   logger?: ProjectorLogger;
   /** Called for every boost the scheduler expires (metrics: lateness). */
   onExpired?: (outcome: ExpiryOutcome) => void;
 }): Projections => {
-  const models = new SqliteReadModels(join(options.dataDir, 'readmodels.db'));
+  const models = options.readModels;
   const balances = new AccountBalancesProjection(models);
   const services = new ServiceReadModelsProjection(models);
   const settlement = new GigPaymentSettlement({
-    models,
+    store: models,
     handler: options.handler,
     clock: options.clock,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const expiry = new BoostExpiryScheduler({
-    models,
+    store: models,
     handler: options.handler,
     clock: options.clock,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -52,19 +55,17 @@ export const startProjections = (options: {
   for (const projector of projectors) projector.start();
   expiry.start();
   return {
+    readModels: models,
     balances,
     services,
     expiry,
     projectors,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
-    ping: () => {
-      models.db.prepare('SELECT 1').get();
-      return Promise.resolve();
-    },
+    ping: () => models.ping(),
     stop: async () => {
       await expiry.stop();
       await Promise.all(projectors.map((p) => p.stop()));
-      models.close();
+      await models.close();
     },
   };
 };

@@ -47,7 +47,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
           `account_balances is still being built: ${status?.lagEvents ?? 'unknown'} events behind (${status?.lagMs ?? 0} ms)`,
         );
       }
-      const found = projections.balances.balanceOf(request.params.accountId);
+      const found = await projections.balances.balanceOf(request.params.accountId);
       const account = request.params.accountId.includes(':') ? request.params.accountId : `user:${request.params.accountId}`;
       return found === undefined
         ? {

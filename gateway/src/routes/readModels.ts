@@ -85,19 +85,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
         response: { 200: visibility },
       },
     },
-    (request) => {
-      const { userId } = request.params;
-      return (
-        services.userVisibility(userId) ?? {
-          userId,
-          visibilityScore: 0,
-          activeBoosts: [],
-          lastBoostAt: null,
-          boostsReceived: 0,
-          boostCreditsReceived: 0,
-        }
-      );
-    },
+    (request) => services.userVisibility(request.params.userId),
   );
 
   app.get(
@@ -109,10 +97,11 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
         querystring: z.strictObject({ active: z.enum(['true', 'false']).default('true') }),
       },
     },
-    (request) => {
+    async (request) => {
       const { userId } = request.params;
-      if (request.query.active === 'true') return { userId, active: true, boosts: services.userVisibility(userId).activeBoosts };
-      return { userId, active: false, events: services.userBoostEvents(userId, gatewayLimits.historyPageMax) };
+      if (request.query.active === 'true')
+        return { userId, active: true, boosts: await services.activeBoostsOf('profile', userId) };
+      return { userId, active: false, events: await services.userBoostEvents(userId, gatewayLimits.historyPageMax) };
     },
   );
 
@@ -125,9 +114,9 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
         response: { 200: z.object({ items: z.array(gig), nextCursor: z.string().nullable() }) },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor } = request.query;
-      const items = services.gigRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
+      const items = await services.gigRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
       const last = items.at(-1);
       return {
         items,
@@ -139,8 +128,8 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
   app.get(
     '/gigs/:gigId',
     { schema: { summary: "A gig's ranking document", params: z.object({ gigId: id('gigId') }), response: { 200: gig } } },
-    (request) => {
-      const found = services.gig(request.params.gigId);
+    async (request) => {
+      const found = await services.gig(request.params.gigId);
       if (found === undefined)
         throw new gatewayErrors.NOT_FOUND(`no boosts, payments or spending recorded for gig ${request.params.gigId}`);
       return found;
@@ -156,9 +145,9 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
         response: { 200: z.object({ items: z.array(clan), nextCursor: z.string().nullable() }) },
       },
     },
-    (request) => {
+    async (request) => {
       const { limit, cursor } = request.query;
-      const items = services.clanRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
+      const items = await services.clanRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
       const last = items.at(-1);
       return {
         items,
@@ -170,9 +159,6 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
   app.get(
     '/clans/:clanId/reputation',
     { schema: { summary: "A clan's reputation", params: z.object({ clanId: id('clanId') }), response: { 200: clan } } },
-    (request) => {
-      const { clanId } = request.params;
-      return services.clanReputation(clanId);
-    },
+    (request) => services.clanReputation(request.params.clanId),
   );
 };

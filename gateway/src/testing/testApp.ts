@@ -7,7 +7,8 @@ import { tempDbFile } from '../../../ledger/src/testing/tempDir.js';
 import { buildApp } from '../app.js';
 import type { GatewayConfig } from '../config.js';
 import type { Role } from '../auth.js';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { SqliteReadModelStore } from '../../../projections/src/readModels/sqliteReadModelStore.js';
 import { startProjections, type Projections } from '../../../projections/src/system.js';
 
 export const testSecret = 'test-secret-that-is-long-enough-for-hs256!!';
@@ -50,7 +51,9 @@ export const openTestApp = async (
   const clock = new ManualClock('2026-06-29T13:30:00.000Z');
   const handler = new AccountCommandHandler(store);
   const projections =
-    options.withProjections === true ? startProjections({ store, handler, clock, dataDir: dirname(path) }) : undefined;
+    options.withProjections === true
+      ? startProjections({ store, readModels: new SqliteReadModelStore(join(dirname(path), 'readmodels.db')), handler, clock })
+      : undefined;
   const app = await buildApp({
     config: testConfig(options.config),
     store,

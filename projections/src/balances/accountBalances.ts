@@ -1,12 +1,10 @@
-import assert from 'node:assert/strict';
-import type Database from 'better-sqlite3';
 import { accountStreamPrefix, clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
 import { addCredits, postingsOf } from '../../../ledger/src/accounts/postings.js';
 import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
-import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { BatchDocuments } from '../readModels/batchDocuments.js';
+import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
 import { VersionedProjection } from '../readModels/versionedProjection.js';
-import { physicalTable } from '../readModels/versions.js';
 
 export interface AccountBalance {
   readonly account: string;
@@ -16,16 +14,23 @@ export interface AccountBalance {
   readonly position: number;
 }
 
-interface BalanceReaders {
-  readonly get: Database.Statement<[string], AccountBalance>;
-  readonly total: Database.Statement<[], { total: number | null; accounts: number }>;
-}
-
-/** The read model's tables (each version has its own copy; readers see views with these names). */
-export const accountBalancesTables = ['account_balances'] as const;
+/** The read model's collections (each version has its own copy). */
+export const accountBalancesCollections: readonly CollectionSpec[] = [
+  { name: 'account_balances', database: 'ledger', indexes: [] },
+];
 
 const kindOf = (account: string): AccountBalance['kind'] =>
   account.startsWith('user:') ? 'user' : account.startsWith('clan:') ? 'clan' : 'platform';
+
+const emptyBalance = (account: string): AccountBalance & Record<string, unknown> => ({
+  account,
+  kind: kindOf(account),
+  balance: 0,
+  position: -1,
+});
+
+/** Pages through a whole collection when summing it (admin checks and tests, not request paths). */
+const totalsPage = 5000;
 
 /**
  * `account_balances`: the balance of every account, users and the derived platform and clan accounts
@@ -34,77 +39,67 @@ const kindOf = (account: string): AccountBalance['kind'] =>
  */
 export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
-  readonly tables = accountBalancesTables;
-  #add: Database.Statement<[string, string, number, number]> | undefined;
-  #readers: BalanceReaders | undefined;
-  /** Net change per account over the batch in hand, written once at its end (same transaction). */
-  #deltas: Map<string, { amount: number; position: number }> | undefined;
+  readonly collections = accountBalancesCollections;
 
-  constructor(models: SqliteReadModels, options: { version?: number } = {}) {
-    super(models, options);
-    this.init();
+  constructor(store: ReadModelStore, options: { version?: number } = {}) {
+    super(store, options);
   }
 
-  /** Readers go through the view, which always shows the active version (prepared once it exists). */
-  get #read(): BalanceReaders {
-    this.#readers ??= {
-      get: this.models.db.prepare('SELECT account, kind, balance, position FROM account_balances WHERE account = ?'),
-      total: this.models.db.prepare('SELECT SUM(balance) AS total, COUNT(*) AS accounts FROM account_balances'),
-    };
-    return this.#readers;
-  }
-
-  protected createTables(version: number): void {
-    this.models.db.exec(`
-      CREATE TABLE IF NOT EXISTS ${physicalTable('account_balances', version)} (
-        account  TEXT PRIMARY KEY,
-        kind     TEXT NOT NULL,
-        balance  INTEGER NOT NULL,
-        position INTEGER NOT NULL
-      );
-    `);
-  }
-
-  protected prepare(version: number): void {
-    this.#add = this.models.db.prepare(
-      `INSERT INTO ${physicalTable('account_balances', version)} (account, kind, balance, position) VALUES (?, ?, ?, ?)
-       ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance, position = excluded.position`,
-    );
-  }
-
-  protected override beginBatch(): void {
-    this.#deltas = new Map();
-  }
-
-  protected override endBatch(): void {
-    assert.ok(this.#add !== undefined && this.#deltas !== undefined, 'prepared by init, opened by beginBatch');
-    for (const [account, { amount, position }] of this.#deltas) this.#add.run(account, kindOf(account), amount, position);
-    this.#deltas = undefined;
-  }
-
-  protected apply(recorded: RecordedEvent): void {
-    if (!recorded.stream.startsWith(accountStreamPrefix)) return;
-    assert.ok(this.#deltas !== undefined, 'inside a batch');
-    const userId = recorded.stream.slice(accountStreamPrefix.length);
-    for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event)) {
-      const delta = this.#deltas.get(account);
-      this.#deltas.set(account, { amount: addCredits(delta?.amount ?? 0, amount), position: recorded.position });
+  protected async project(events: readonly RecordedEvent[]): Promise<Write[]> {
+    const legs: { position: number; account: string; amount: number }[] = [];
+    for (const recorded of events) {
+      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
+      const userId = recorded.stream.slice(accountStreamPrefix.length);
+      for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event))
+        legs.push({ position: recorded.position, account, amount });
     }
+    const balances = new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);
+    await balances.load(legs.map((leg) => leg.account));
+    // An event's two legs move two different accounts, so each leg is folded into its account once.
+    for (const { position, account, amount } of legs)
+      balances.update(account, position, (doc) => ({ ...doc, balance: addCredits(doc.balance, amount), position }));
+    return balances.writes();
   }
 
   /** An account's balance: `user:{id}`, `clan:{id}`, `platform:…`; bare ids are read as users. */
-  balanceOf(account: string): AccountBalance | undefined {
+  async balanceOf(account: string): Promise<AccountBalance | undefined> {
     const key = account.includes(':') ? account : userAccount(account);
-    return this.#read.get.get(key);
+    const found = await this.store.get(await this.reading('account_balances'), key);
+    return found === undefined ? undefined : toBalance(found);
   }
 
-  clanBalance(clanId: string): AccountBalance | undefined {
-    return this.#read.get.get(clanAccount(clanId));
+  clanBalance(clanId: string): Promise<AccountBalance | undefined> {
+    return this.balanceOf(clanAccount(clanId));
+  }
+
+  /** Every balance, in account order. */
+  async all(): Promise<AccountBalance[]> {
+    const collection = await this.reading('account_balances');
+    const balances: AccountBalance[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.find(collection, {
+        orderBy: [['_id', 1]],
+        limit: totalsPage,
+        ...(after === undefined ? {} : { after: [after] }),
+      });
+      balances.push(...page.map(toBalance));
+      const last = page[page.length - 1];
+      if (last === undefined || page.length < totalsPage) return balances;
+      after = last._id;
+    }
   }
 
   /** The sum of every balance (zero when the books balance) and how many accounts there are. */
-  totals(): { total: number; accounts: number } {
-    const row = this.#read.total.get();
-    return { total: row?.total ?? 0, accounts: row?.accounts ?? 0 };
+  async totals(): Promise<{ total: number; accounts: number }> {
+    const all = await this.all();
+    return { total: all.reduce((sum, b) => addCredits(sum, b.balance), 0), accounts: all.length };
   }
 }
+
+const toBalance = (doc: Record<string, unknown>): AccountBalance => ({
+  account: doc.account as string,
+  kind: doc.kind as AccountBalance['kind'],
+  balance: doc.balance as number,
+  position: doc.position as number,
+});

@@ -1,19 +1,22 @@
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
 import { loadConfig } from '../../../gateway/src/config.js';
 import { SingleBar } from 'cli-progress';
-import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
-import { activeVersion } from '../readModels/versions.js';
+import { openReadModelStore } from '../readModels/openReadModelStore.js';
+import type { ReadModelStore } from '../readModels/readModelStore.js';
 import { isReadModelName, rebuild, rebuildableReadModels, type ReadModelName } from '../rebuild.js';
 import { lagBehind } from '../runtime/projector.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
-const checkpointNames = (models: SqliteReadModels): { name: string; version: number | undefined; checkpoint: string }[] => [
-  ...Object.keys(rebuildableReadModels).map((name) => {
-    const version = activeVersion(models.db, name);
-    return { name, version, checkpoint: `${name}@v${version ?? 1}` };
-  }),
+const checkpointNames = async (
+  models: ReadModelStore,
+): Promise<{ name: string; version: number | undefined; checkpoint: string }[]> => [
+  ...(await Promise.all(
+    Object.keys(rebuildableReadModels).map(async (name) => {
+      const version = await models.activeVersion(name);
+      return { name, version, checkpoint: `${name}@v${version ?? 1}` };
+    }),
+  )),
   { name: 'gig_payment_settlement', version: undefined, checkpoint: 'gig_payment_settlement' },
   { name: 'boost_expiry', version: undefined, checkpoint: 'boost_expiry' },
 ];
@@ -27,18 +30,20 @@ program
   .action(async (options: { json?: boolean }) => {
     const config = loadConfig();
     const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
-    const models = new SqliteReadModels(join(config.dataDir, 'readmodels.db'));
+    const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     try {
       const head = await store.headPosition();
-      const rows = checkpointNames(models).map(({ name, version, checkpoint: checkpointName }) => {
-        const checkpoint = models.checkpoint(checkpointName);
-        return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint) };
-      });
+      const rows = await Promise.all(
+        (await checkpointNames(models)).map(async ({ name, version, checkpoint: checkpointName }) => {
+          const checkpoint = await models.checkpoint(checkpointName);
+          return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint) };
+        }),
+      );
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify(rows)}\n`);
         return;
       }
-      console.log(`log head: ${head} (${store.engine})`);
+      console.log(`log head: ${head} (events: ${store.engine}, read models: ${models.engine})`);
       for (const row of rows) {
         const version = row.version === null ? '' : `v${row.version}`;
         console.log(
@@ -46,7 +51,7 @@ program
         );
       }
     } finally {
-      models.close();
+      await models.close();
       await store.close();
     }
   });
@@ -67,7 +72,7 @@ program
     }
     const config = loadConfig();
     const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
-    const models = new SqliteReadModels(join(config.dataDir, 'readmodels.db'));
+    const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     try {
       for (const readModel of names) {
         const bar =
@@ -102,7 +107,7 @@ program
         }
       }
     } finally {
-      models.close();
+      await models.close();
       await store.close();
     }
   });

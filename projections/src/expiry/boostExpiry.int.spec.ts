@@ -7,7 +7,7 @@ import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accou
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
-import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { BoostExpiryScheduler } from './boostExpiry.js';
 import { readWholeLog } from '../../../ledger/src/testing/log.js';
@@ -23,14 +23,14 @@ const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
 
 const open = (dir = tempDir()) => {
   const store = new SqliteEventStore({ path: join(dir, 'events.db'), durability: 'normal' });
-  const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
   closers.push(
     () => store.close(),
     () => models.close(),
   );
   const clock = new ManualClock('2026-06-29T13:30:00.000Z');
   const handler = new AccountCommandHandler(store);
-  const scheduler = new BoostExpiryScheduler({ models, handler, clock });
+  const scheduler = new BoostExpiryScheduler({ store: models, handler, clock });
   /** The runtime's job, done by hand: feed the scheduler's pending set from the log. */
   const project = (): Promise<void> => feed(store, scheduler);
   return { dir, store, models, clock, handler, scheduler, project };
@@ -59,7 +59,7 @@ describe('boost expiry', () => {
     await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
     await boost(handler, clock, 'u1', 'b1', 24);
     await project();
-    expect(scheduler.pendingCount()).toBe(1);
+    expect(await scheduler.pendingCount()).toBe(1);
 
     clock.set('2026-06-30T13:29:59.999Z');
     expect(await scheduler.expireDue()).toEqual([]);
@@ -76,7 +76,7 @@ describe('boost expiry', () => {
       expiredAt: '2026-06-30T13:30:00.000Z',
     });
     await project();
-    expect(scheduler.pendingCount()).toBe(0);
+    expect(await scheduler.pendingCount()).toBe(0);
     expect(await scheduler.expireDue()).toEqual([]);
   });
 
@@ -105,7 +105,7 @@ describe('boost expiry', () => {
       }),
     );
     await project();
-    expect(scheduler.pendingCount()).toBe(10_000);
+    expect(await scheduler.pendingCount()).toBe(10_000);
     clock.advance({ hours: 1, milliseconds: 500 });
     const outcomes = await scheduler.expireDue();
     expect(outcomes).toHaveLength(10_000);
@@ -122,11 +122,11 @@ describe('boost expiry', () => {
     await boost(first.handler, first.clock, 'u1', 'b1', 2);
     await first.project();
     await first.store.close();
-    first.models.close();
+    await first.models.close();
 
     // Down for three hours; the new process reads its pending set from disk, not from history.
     const second = open(dir);
-    expect(second.scheduler.pendingCount()).toBe(1);
+    expect(await second.scheduler.pendingCount()).toBe(1);
     second.clock.set('2026-06-29T16:30:00.000Z');
     const [outcome] = await second.scheduler.expireDue();
     expect(outcome).toMatchObject({ boostId: 'b1', appended: true, latenessMs: 60 * 60 * 1000 });
@@ -142,9 +142,9 @@ describe('boost expiry', () => {
     await a.handler.execute('u2', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: a.clock.now() }, context);
     for (let i = 0; i < 50; i++) await boost(a.handler, a.clock, i % 2 === 0 ? 'u1' : 'u2', `b${i}`, 1);
     await a.project();
-    const otherModels = new SqliteReadModels(join(tempDir(), 'readmodels.db'));
+    const otherModels = new SqliteReadModelStore(join(tempDir(), 'readmodels.db'));
     closers.push(() => otherModels.close());
-    const rival = new BoostExpiryScheduler({ models: otherModels, handler: b.handler, clock: b.clock });
+    const rival = new BoostExpiryScheduler({ store: otherModels, handler: b.handler, clock: b.clock });
     await feed(b.store, rival);
     a.clock.advance({ hours: 2 });
     b.clock.advance({ hours: 2 });
@@ -161,13 +161,13 @@ describe('boost expiry', () => {
     const { store, models, clock, handler, scheduler, project } = open();
     const services = new ServiceReadModelsProjection(models);
     const projectServices = (): Promise<void> => feed(store, services);
-    const read = () => ({
-      user: services.userVisibility('user123'),
-      gig: services.gig('gig9'),
-      clan: services.clanReputation('clan9'),
+    const read = async () => ({
+      user: await services.userVisibility('user123'),
+      gig: await services.gig('gig9'),
+      clan: await services.clanReputation('clan9'),
     });
     /** What a boost's expiry must restore: scores and active boosts (history counters keep counting). */
-    const scores = (r: ReturnType<typeof read>) => ({
+    const scores = (r: Awaited<ReturnType<typeof read>>) => ({
       visibility: r.user.visibilityScore,
       userBoosts: r.user.activeBoosts,
       userCredits: r.user.activeBoostCredits,
@@ -201,14 +201,14 @@ describe('boost expiry', () => {
     );
     await handler.execute('fan', { type: 'ContributeToClan', clanId: 'clan9', amount: 40, now: clock.now() }, context);
     await projectServices();
-    const before = read();
+    const before = await read();
 
     await activate('short-p', 'profile', 'user123', 7, 1);
     await activate('short-g', 'gig', 'gig9', 5, 1);
     await activate('short-c', 'clan', 'clan9', 30, 1);
     await project();
     await projectServices();
-    const during = read();
+    const during = await read();
     expect(during.user.visibilityScore).toBe(before.user.visibilityScore + 7);
     expect(during.gig?.rankScore).toBe((before.gig?.rankScore ?? 0) + 100 * 5);
     expect(during.clan.reputation).toBe(before.clan.reputation + 2 * 30);
@@ -216,15 +216,15 @@ describe('boost expiry', () => {
     clock.advance({ hours: 1 });
     expect(await scheduler.expireDue()).toHaveLength(3);
     await projectServices();
-    expect(scores(read())).toEqual(scores(before));
-    expect(read().user.boostsReceived).toBe(2); // the history still shows both boosts
+    expect(scores(await read())).toEqual(scores(before));
+    expect((await read()).user.boostsReceived).toBe(2); // the history still shows both boosts
   });
 
   it('once started, runs its rounds on a timer: what is already due is expired without being asked', async () => {
     const { store, models, clock, handler, project } = open();
     let resolveExpired: (boostId: string) => void = () => undefined;
     const expired = new Promise<string>((resolve) => (resolveExpired = resolve));
-    const timed = new BoostExpiryScheduler({ models, handler, clock, onExpired: (o) => resolveExpired(o.boostId) });
+    const timed = new BoostExpiryScheduler({ store: models, handler, clock, onExpired: (o) => resolveExpired(o.boostId) });
     await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
     await boost(handler, clock, 'u1', 'due-while-down', 1);
     await project();

@@ -1,9 +1,8 @@
-import type Database from 'better-sqlite3';
 import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
 import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
-import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
 import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
 
 /** Limits of the expiry scheduler, in one place. */
@@ -15,6 +14,18 @@ export const expiryLimits = {
   /** Longest sleep between rounds, so a clock that jumps (or a missed timer) is noticed soon. */
   idleSleepMsMax: 1000,
 } as const;
+
+/** The durable pending set: one document per active boost, keyed by boost id. */
+export const pendingExpiries: CollectionSpec = {
+  name: 'pending_expiries',
+  database: 'ledger',
+  indexes: [
+    [
+      ['dueAtMs', 1],
+      ['_id', 1],
+    ],
+  ],
+};
 
 export interface ExpiryOutcome {
   readonly boostId: string;
@@ -28,92 +39,82 @@ export interface ExpiryOutcome {
 
 /**
  * Boost expiry as an event. As a projection it keeps the durable pending set (`pending_expiries`:
- * one row per active boost with its due time, maintained in the same transaction as its checkpoint),
- * so a restart does not replay history. As a scheduler, each round asks that table — not memory — for
+ * one document per active boost with its due time, committed with its checkpoint),
+ * so a restart does not replay history. As a scheduler, each round asks that collection — not memory — for
  * what is due at the injected clock's `now` and sends ExpireBoost through the command handler. The
  * command's idempotency key is derived from the boost id, so two schedulers racing, or a round
  * repeated after a crash, append one BoostExpired per boost. Memory stays bounded by one round.
  */
 export class BoostExpiryScheduler implements Subscriber {
   readonly name = 'boost_expiry';
-  readonly #models: SqliteReadModels;
+  readonly #store: ReadModelStore;
   readonly #handler: AccountCommandHandler;
   readonly #clock: Clock;
   readonly #log: ProjectorLogger | undefined;
   readonly #onExpired: ((outcome: ExpiryOutcome) => void) | undefined;
-  readonly #statements: {
-    add: Database.Statement<[string, string, number, string]>;
-    remove: Database.Statement<[string]>;
-    due: Database.Statement<[number, number], { boost_id: string; user_id: string; due_at_ms: number; due_at: string }>;
-    next: Database.Statement<[], { due: number | null }>;
-    count: Database.Statement<[], { n: number }>;
-  };
+  #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = true;
   #round: Promise<void> | undefined;
 
   constructor(options: {
-    models: SqliteReadModels;
+    store: ReadModelStore;
     handler: AccountCommandHandler;
     clock: Clock;
     logger?: ProjectorLogger;
     onExpired?: (outcome: ExpiryOutcome) => void;
   }) {
-    this.#models = options.models;
+    this.#store = options.store;
     this.#handler = options.handler;
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#onExpired = options.onExpired;
-    const db = options.models.db;
-    db.exec(`CREATE TABLE IF NOT EXISTS pending_expiries (boost_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, due_at_ms INTEGER NOT NULL, due_at TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS pending_expiries_by_due ON pending_expiries (due_at_ms, boost_id);`);
-    this.#statements = {
-      add: db.prepare('INSERT OR IGNORE INTO pending_expiries (boost_id, user_id, due_at_ms, due_at) VALUES (?, ?, ?, ?)'),
-      remove: db.prepare('DELETE FROM pending_expiries WHERE boost_id = ?'),
-      due: db.prepare(
-        'SELECT boost_id, user_id, due_at_ms, due_at FROM pending_expiries WHERE due_at_ms <= ? ORDER BY due_at_ms, boost_id LIMIT ?',
-      ),
-      next: db.prepare('SELECT MIN(due_at_ms) AS due FROM pending_expiries'),
-      count: db.prepare('SELECT COUNT(*) AS n FROM pending_expiries'),
-    };
+  }
+
+  #ensured(): Promise<void> {
+    this.#ready ??= this.#store.ensureCollection(pendingExpiries);
+    return this.#ready;
   }
 
   // ---- the projection half: the durable pending set ----
 
-  loadCheckpoint(): Promise<number> {
-    return Promise.resolve(this.#models.checkpoint(this.name));
+  async loadCheckpoint(): Promise<number> {
+    await this.#ensured();
+    return this.#store.checkpoint(this.name);
   }
 
-  handle(batch: readonly RecordedEvent[]): Promise<void> {
-    this.#models.transaction(() => {
-      const applied = this.#models.checkpoint(this.name);
-      for (const recorded of batch) {
-        if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-        if (recorded.type !== 'BoostActivated' && recorded.type !== 'BoostExpired') continue;
-        const event = toCommitted(recorded).event;
-        if (event.type === 'BoostActivated') {
-          const dueAtMs = Date.parse(event.data.expiresAt);
-          this.#statements.add.run(
-            event.data.boostId,
-            recorded.stream.slice(accountStreamPrefix.length),
-            dueAtMs,
-            event.data.expiresAt,
-          );
-        } else if (event.type === 'BoostExpired') {
-          this.#statements.remove.run(event.data.boostId);
-        }
+  async handle(batch: readonly RecordedEvent[]): Promise<void> {
+    await this.#ensured();
+    const applied = await this.#store.checkpoint(this.name);
+    const writes: Write[] = [];
+    for (const recorded of batch) {
+      if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
+      if (recorded.type !== 'BoostActivated' && recorded.type !== 'BoostExpired') continue;
+      const event = toCommitted(recorded).event;
+      if (event.type === 'BoostActivated') {
+        const { boostId, expiresAt } = event.data;
+        const userId = recorded.stream.slice(accountStreamPrefix.length);
+        writes.push({
+          op: 'insert',
+          collection: pendingExpiries.name,
+          id: boostId,
+          doc: { userId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
+        });
+      } else if (event.type === 'BoostExpired') {
+        writes.push({ op: 'delete', collection: pendingExpiries.name, id: event.data.boostId });
       }
-      const last = batch[batch.length - 1];
-      if (last !== undefined && last.position > applied) this.#models.saveCheckpoint(this.name, last.position);
-    });
+    }
+    const last = batch[batch.length - 1];
+    if (last !== undefined && last.position > applied)
+      await this.#store.commit(writes, { name: this.name, position: last.position });
     // New boosts may be due sooner than the current sleep.
     this.#wake();
-    return Promise.resolve();
   }
 
-  pendingCount(): number {
-    return this.#statements.count.get()?.n ?? 0;
+  async pendingCount(): Promise<number> {
+    await this.#ensured();
+    return this.#store.count(pendingExpiries.name);
   }
 
   // ---- the scheduler half ----
@@ -126,7 +127,17 @@ export class BoostExpiryScheduler implements Subscriber {
     const outcomes: ExpiryOutcome[] = [];
     for (;;) {
       const now = this.#clock.now();
-      const due = this.#statements.due.all(now.toMillis(), expiryLimits.dueBatchMax);
+      await this.#ensured();
+      const due = (
+        await this.#store.find(pendingExpiries.name, {
+          where: { dueAtMs: { lte: now.toMillis() } },
+          orderBy: [
+            ['dueAtMs', 1],
+            ['_id', 1],
+          ],
+          limit: expiryLimits.dueBatchMax,
+        })
+      ).map(toPending);
       if (due.length === 0) return outcomes;
       let index = 0;
       const done: string[] = [];
@@ -134,9 +145,9 @@ export class BoostExpiryScheduler implements Subscriber {
         while (index < due.length) {
           const row = due[index++];
           if (row === undefined) return;
-          const outcome = await this.#expire(row.user_id, row.boost_id, row.due_at, row.due_at_ms);
+          const outcome = await this.#expire(row.userId, row.boostId, row.dueAt, row.dueAtMs);
           if (outcome === undefined) continue;
-          done.push(row.boost_id);
+          done.push(row.boostId);
           outcomes.push(outcome);
           this.#onExpired?.(outcome);
         }
@@ -144,9 +155,7 @@ export class BoostExpiryScheduler implements Subscriber {
       await Promise.all(Array.from({ length: Math.min(expiryLimits.concurrencyMax, due.length) }, worker));
       // The projection removes expired boosts from the pending set when it sees their BoostExpired;
       // until then, remove the ones this round settled so the next round does not ask again.
-      this.#models.transaction(() => {
-        for (const boostId of done) this.#statements.remove.run(boostId);
-      });
+      await this.#store.commit(done.map((id) => ({ op: 'delete', collection: pendingExpiries.name, id })));
       if (done.length < due.length) return outcomes; // the rest is not expirable yet; the next round retries
       if (due.length < expiryLimits.dueBatchMax) return outcomes;
     }
@@ -187,13 +196,31 @@ export class BoostExpiryScheduler implements Subscriber {
   }
 
   #wake(): void {
-    if (!this.#stopped && !this.#running) this.#schedule(this.#sleepMs());
+    if (!this.#stopped && !this.#running) void this.#scheduleNext();
   }
 
-  #sleepMs(): number {
-    const next = this.#statements.next.get()?.due;
-    if (next === null || next === undefined) return expiryLimits.idleSleepMsMax;
-    return Math.min(expiryLimits.idleSleepMsMax, Math.max(0, next - this.#clock.now().toMillis()));
+  async #sleepMs(): Promise<number> {
+    await this.#ensured();
+    const [next] = await this.#store.find(pendingExpiries.name, {
+      orderBy: [
+        ['dueAtMs', 1],
+        ['_id', 1],
+      ],
+      limit: 1,
+    });
+    if (next === undefined) return expiryLimits.idleSleepMsMax;
+    return Math.min(expiryLimits.idleSleepMsMax, Math.max(0, toPending(next).dueAtMs - this.#clock.now().toMillis()));
+  }
+
+  /** Sleeps until the next due time (at most `idleSleepMsMax`); a failed lookup retries after that. */
+  async #scheduleNext(): Promise<void> {
+    let delayMs: number = expiryLimits.idleSleepMsMax;
+    try {
+      delayMs = await this.#sleepMs();
+    } catch (error) {
+      this.#log?.error({ err: error }, 'could not read the next due time; retrying');
+    }
+    if (!this.#stopped && !this.#running) this.#schedule(delayMs);
   }
 
   #schedule(delayMs: number): void {
@@ -207,9 +234,16 @@ export class BoostExpiryScheduler implements Subscriber {
         )
         .finally(() => {
           this.#running = false;
-          if (!this.#stopped) this.#schedule(this.#sleepMs());
+          if (!this.#stopped) void this.#scheduleNext();
         });
     }, delayMs);
     this.#timer.unref();
   }
 }
+
+const toPending = (doc: StoredDoc): { boostId: string; userId: string; dueAtMs: number; dueAt: string } => ({
+  boostId: doc._id,
+  userId: doc.userId as string,
+  dueAtMs: doc.dueAtMs as number,
+  dueAt: doc.dueAt as string,
+});

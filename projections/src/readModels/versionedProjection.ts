@@ -1,83 +1,109 @@
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Subscriber } from '../runtime/projector.js';
-import type { SqliteReadModels } from './sqliteReadModels.js';
-import { activate, activeVersion, ReadModelVersionSwitchedError } from './versions.js';
+import type { CollectionSpec, ReadModelStore, Write } from './readModelStore.js';
 
 /**
- * A read model on the embedded store, versioned for blue/green rebuilds. The live instance follows
- * whatever version readers use (and re-targets when a rebuild switches them); a builder instance
- * (`version` given) fills one specific version from the start of the log. Writes and the checkpoint
- * (`{family}@v{n}`) share one transaction, and events at or below the checkpoint are skipped, so a
- * batch delivered twice changes nothing.
+ * Blue/green versions of read models. Each version of a read-model family writes its own physical
+ * collections (`{collection}__v{n}`); readers ask the store which version is active and read that one.
+ * A rebuild fills version n+1 from the start of the log while version n keeps serving, and switches
+ * readers with one atomic write once it has caught up, so readers never see a half-built version.
+ */
+export const physicalCollection = (collection: string, version: number): string => `${collection}__v${version}`;
+
+/** Versions of a family that have collections, from the store itself. */
+export const builtVersions = async (store: ReadModelStore, collection: string): Promise<number[]> =>
+  (await store.listCollections(`${collection}__v`))
+    .map((name) => Number(name.slice(collection.length + 3)))
+    .filter((n) => Number.isSafeInteger(n) && n > 0)
+    .sort((a, b) => a - b);
+
+/** Raised by a live projection whose version was replaced by a rebuild: it re-targets and resubscribes. */
+export class ReadModelVersionSwitchedError extends Error {
+  constructor(family: string, from: number, to: number) {
+    super(`${family}: readers switched from v${from} to v${to}; following the new version`);
+    this.name = 'ReadModelVersionSwitchedError';
+  }
+}
+
+/**
+ * A versioned read model on the read-model store port. The live instance follows whatever version
+ * readers use (and re-targets when a rebuild switches them); a builder instance (`version` given)
+ * fills one specific version from the start of the log.
+ *
+ * A batch is projected in memory — the subclass loads the documents it touches, folds the events into
+ * them and returns the writes — and committed with the checkpoint (`{family}@v{n}`). Events at or below
+ * the checkpoint are skipped, and every document carries the position of the last event folded into
+ * it, so a batch delivered twice, or replayed after a crash that left part of it written (MongoDB has
+ * no transaction here), changes nothing.
  */
 export abstract class VersionedProjection implements Subscriber {
   abstract readonly name: string;
-  /** Tables of this read model; readers query views with these names. */
-  abstract readonly tables: readonly string[];
-  protected readonly models: SqliteReadModels;
+  /** Collections of this read model, by their reader-facing names. */
+  abstract readonly collections: readonly CollectionSpec[];
+  readonly store: ReadModelStore;
   readonly #requestedVersion: number | undefined;
-  #version = 0;
+  #version: number | undefined;
 
-  protected constructor(models: SqliteReadModels, options: { version?: number } = {}) {
-    this.models = models;
+  protected constructor(store: ReadModelStore, options: { version?: number } = {}) {
+    this.store = store;
     this.#requestedVersion = options.version;
   }
 
-  /** Subclasses call this at the end of their constructor, once their fields exist. */
-  protected init(): void {
-    const active = activeVersion(this.models.db, this.name);
-    this.#target(this.#requestedVersion ?? active ?? 1);
-    if (active === undefined && this.#requestedVersion === undefined) {
-      this.models.transaction(() => activate(this.models.db, this.name, this.#version, this.tables));
-    }
-  }
-
+  /** The version this instance writes (known once the first checkpoint is loaded). */
   get version(): number {
-    return this.#version;
+    return this.#version ?? this.#requestedVersion ?? 1;
   }
 
   get checkpointName(): string {
-    return `${this.name}@v${this.#version}`;
+    return `${this.name}@v${this.version}`;
   }
 
-  #target(version: number): void {
+  /** The physical name of one of this read model's collections in the version this instance writes. */
+  protected writing(collection: string): string {
+    return physicalCollection(collection, this.version);
+  }
+
+  /** The physical name of a collection in the version readers use (the first version before any build). */
+  async reading(collection: string): Promise<string> {
+    return physicalCollection(collection, (await this.store.activeVersion(this.name)) ?? 1);
+  }
+
+  async #target(version: number): Promise<void> {
+    for (const spec of this.collections)
+      await this.store.ensureCollection({ ...spec, name: physicalCollection(spec.name, version) });
     this.#version = version;
-    this.createTables(version);
-    this.prepare(version);
   }
 
-  /** Creates this version's physical tables and indexes (idempotent). */
-  protected abstract createTables(version: number): void;
-  /** Prepares the write statements against this version's physical tables. */
-  protected abstract prepare(version: number): void;
-  /** Applies one event of a batch (inside the transaction, checkpoint already checked). */
-  protected abstract apply(recorded: RecordedEvent): void;
-  /** Around each batch, inside its transaction: a projection may keep touched documents in memory. */
-  protected beginBatch(): void {}
-  protected endBatch(): void {}
-
-  loadCheckpoint(): Promise<number> {
-    if (this.#requestedVersion === undefined) {
-      const active = activeVersion(this.models.db, this.name);
-      if (active !== undefined && active !== this.#version) this.#target(active);
-    }
-    return Promise.resolve(this.models.checkpoint(this.checkpointName));
-  }
-
-  handle(batch: readonly RecordedEvent[]): Promise<void> {
-    this.models.transaction(() => {
-      if (this.#requestedVersion === undefined) {
-        const active = activeVersion(this.models.db, this.name);
-        if (active !== undefined && active !== this.#version)
-          throw new ReadModelVersionSwitchedError(this.name, this.#version, active);
+  async loadCheckpoint(): Promise<number> {
+    if (this.#requestedVersion !== undefined) {
+      if (this.#version === undefined) await this.#target(this.#requestedVersion);
+    } else {
+      const active = await this.store.activeVersion(this.name);
+      if (active === undefined) {
+        await this.#target(1);
+        await this.store.setActiveVersion(this.name, 1);
+      } else if (active !== this.#version) {
+        await this.#target(active);
       }
-      const applied = this.models.checkpoint(this.checkpointName);
-      this.beginBatch();
-      for (const recorded of batch) if (recorded.position > applied) this.apply(recorded);
-      this.endBatch();
-      const last = batch[batch.length - 1];
-      if (last !== undefined && last.position > applied) this.models.saveCheckpoint(this.checkpointName, last.position);
-    });
-    return Promise.resolve();
+    }
+    return this.store.checkpoint(this.checkpointName);
+  }
+
+  /** Folds events (all after the checkpoint, in log order) into documents; returns the writes. */
+  protected abstract project(events: readonly RecordedEvent[]): Promise<Write[]>;
+
+  async handle(batch: readonly RecordedEvent[]): Promise<void> {
+    if (this.#version === undefined) await this.loadCheckpoint();
+    if (this.#requestedVersion === undefined) {
+      const active = await this.store.activeVersion(this.name);
+      if (active !== undefined && active !== this.#version)
+        throw new ReadModelVersionSwitchedError(this.name, this.version, active);
+    }
+    const applied = await this.store.checkpoint(this.checkpointName);
+    const fresh = batch.filter((recorded) => recorded.position > applied);
+    const last = fresh[fresh.length - 1];
+    if (last === undefined) return;
+    const writes = await this.project(fresh);
+    await this.store.commit(writes, { name: this.checkpointName, position: last.position });
   }
 }

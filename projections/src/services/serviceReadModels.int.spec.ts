@@ -5,12 +5,12 @@ import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accou
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
-import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from './serviceReadModels.js';
 import { feed } from '../testing/feed.js';
 
 let store: SqliteEventStore;
-let models: SqliteReadModels;
+let models: SqliteReadModelStore;
 let handler: AccountCommandHandler;
 let projection: ServiceReadModelsProjection;
 let clock: ManualClock;
@@ -19,14 +19,14 @@ const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
 beforeEach(() => {
   const dir = tempDir();
   store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  models = new SqliteReadModels(join(dir, 'readmodels.db'));
+  models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
   handler = new AccountCommandHandler(store);
   projection = new ServiceReadModelsProjection(models);
   clock = new ManualClock('2026-06-29T13:30:00.000Z');
 });
 afterEach(async () => {
   await store.close();
-  models.close();
+  await models.close();
   removeTempDirs();
 });
 
@@ -52,12 +52,12 @@ describe('service read models', () => {
     await run('fan', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
     await run('fan', boost('b-fan', 'profile', 'user123', 40, 48));
     await project();
-    const before = projection.userVisibility('user123');
+    const before = await projection.userVisibility('user123');
     expect(before).toMatchObject({ visibilityScore: 40, boostsReceived: 1 });
 
     await run('booster456', boost('b1', 'profile', 'user123', 100, 24));
     await project();
-    expect(projection.userVisibility('user123')).toMatchObject({
+    expect(await projection.userVisibility('user123')).toMatchObject({
       visibilityScore: 140,
       activeBoosts: [
         { boostId: 'b-fan', boosterId: 'fan', amount: 40 },
@@ -69,10 +69,10 @@ describe('service read models', () => {
     clock.advance({ hours: 24 });
     await run('booster456', { type: 'ExpireBoost', boostId: 'b1' });
     await project();
-    const after = projection.userVisibility('user123');
+    const after = await projection.userVisibility('user123');
     expect(after?.visibilityScore).toBe(before?.visibilityScore);
     expect(after?.activeBoosts).toEqual(before?.activeBoosts);
-    expect(projection.userBoostEvents('user123', 10)).toHaveLength(3);
+    expect(await projection.userBoostEvents('user123', 10)).toHaveLength(3);
   });
 
   it('gig rank counts active boosts and payments; ranking pages are ordered by score, ties by id', async () => {
@@ -82,19 +82,24 @@ describe('service read models', () => {
     await run('buyer', { type: 'PayForGig', transferId: 't1', gigId: 'gig-c', payeeId: 'seller', amount: 700 });
     await run('buyer', { type: 'SpendCredits', amount: 9, targetType: 'gig', targetId: 'gig-c', reason: '' });
     await project();
-    expect(projection.gig('gig-c')).toMatchObject({ rankScore: 700, paymentsTotal: 700, paymentsCount: 1, creditsSpentOn: 9 });
-    expect(projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
+    expect(await projection.gig('gig-c')).toMatchObject({
+      rankScore: 700,
+      paymentsTotal: 700,
+      paymentsCount: 1,
+      creditsSpentOn: 9,
+    });
+    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
 
-    const page1 = projection.gigRanking(2);
+    const page1 = await projection.gigRanking(2);
     expect(page1.map((g) => g.gigId)).toEqual(['gig-c', 'gig-a']);
     const last = page1.at(-1);
-    const page2 = projection.gigRanking(2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
+    const page2 = await projection.gigRanking(2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
     expect(page2.map((g) => g.gigId)).toEqual(['gig-b']);
 
     clock.advance({ hours: 1 });
     await run('buyer', { type: 'ExpireBoost', boostId: 'g-a1' });
     await project();
-    expect(projection.gig('gig-a')).toMatchObject({ rankScore: 0, activeBoosts: [] });
+    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 0, activeBoosts: [] });
   });
 
   it('clan reputation sums contributions and active boosts, and keeps the top contributors', async () => {
@@ -109,7 +114,7 @@ describe('service read models', () => {
     }
     await run('ben', boost('c1', 'clan', 'clan456', 300, 72));
     await project();
-    expect(projection.clanReputation('clan456')).toMatchObject({
+    expect(await projection.clanReputation('clan456')).toMatchObject({
       contributionsTotal: 220,
       contributors: 3,
       reputation: 220 + 2 * 300,
@@ -122,7 +127,7 @@ describe('service read models', () => {
     clock.advance({ hours: 72 });
     await run('ben', { type: 'ExpireBoost', boostId: 'c1' });
     await project();
-    expect(projection.clanReputation('clan456')).toMatchObject({ reputation: 220, activeBoosts: [] });
+    expect(await projection.clanReputation('clan456')).toMatchObject({ reputation: 220, activeBoosts: [] });
   });
 
   it('the same batch delivered twice changes nothing', async () => {
@@ -131,9 +136,9 @@ describe('service read models', () => {
     await run('u', { type: 'ContributeToClan', clanId: 'c', amount: 10 });
     const events = await store.readAll();
     await projection.handle(events);
-    const snapshot = [projection.gig('g'), projection.clanReputation('c')];
+    const snapshot = [await projection.gig('g'), await projection.clanReputation('c')];
     await projection.handle(events);
     await projection.handle(events.slice(1));
-    expect([projection.gig('g'), projection.clanReputation('c')]).toEqual(snapshot);
+    expect([await projection.gig('g'), await projection.clanReputation('c')]).toEqual(snapshot);
   });
 });

@@ -1,11 +1,10 @@
-import assert from 'node:assert/strict';
-import type Database from 'better-sqlite3';
 import { accountStreamPrefix, type AccountEvent } from '../../../ledger/src/accounts/events.js';
+import { addCredits } from '../../../ledger/src/accounts/postings.js';
 import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
-import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { BatchDocuments } from '../readModels/batchDocuments.js';
+import type { CollectionSpec, Doc, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
 import { VersionedProjection } from '../readModels/versionedProjection.js';
-import { physicalTable } from '../readModels/versions.js';
 
 /**
  * The three services' read models, with the seed's names, built from the log by one projection:
@@ -71,17 +70,18 @@ export const topContributorsMax = 5;
 /** How many active boosts a document lists (the count and credits cover all of them). */
 export const activeBoostsListedMax = 100;
 
-/** Stored documents: the active boosts themselves live in their own table, not in the document. */
-type Stored<T> = Omit<T, 'activeBoosts'>;
+/** Stored documents: the active boosts themselves live in their own collection, not in the document. */
+type Plain<T> = Omit<T, 'activeBoosts'>;
+type Stored<T> = Plain<T> & Doc;
 type StoredUser = Stored<UserVisibility>;
 type StoredGig = Stored<GigRanking>;
 type StoredClan = Stored<ClanReputation>;
 
 /** Score formulas, documented in docs/reference/read-models.md. */
 export const scores = {
-  visibility: (doc: Omit<StoredUser, 'visibilityScore'>): number => doc.activeBoostCredits,
-  rank: (doc: Omit<StoredGig, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.paymentsTotal,
-  reputation: (doc: Omit<StoredClan, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
+  visibility: (doc: Omit<Plain<UserVisibility>, 'visibilityScore'>): number => doc.activeBoostCredits,
+  rank: (doc: Omit<Plain<GigRanking>, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.paymentsTotal,
+  reputation: (doc: Omit<Plain<ClanReputation>, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
 };
 
 const emptyUser = (userId: string): StoredUser => ({
@@ -116,7 +116,7 @@ const emptyClan = (clanId: string): StoredClan => ({
 });
 
 type Collection = 'user_visibility' | 'gig_ranking' | 'clan_reputation';
-type EventLogTable =
+type EventLog =
   | 'user_boost_events'
   | 'user_credit_events'
   | 'gig_boost_events'
@@ -124,12 +124,10 @@ type EventLogTable =
   | 'clan_boost_events'
   | 'clan_credit_events';
 
-const collections: Record<Collection, { key: string; score: string; scoreField: string }> = {
-  user_visibility: { key: 'user_id', score: 'visibility_score', scoreField: 'visibilityScore' },
-  gig_ranking: { key: 'gig_id', score: 'rank_score', scoreField: 'rankScore' },
-  clan_reputation: { key: 'clan_id', score: 'reputation', scoreField: 'reputation' },
-};
-const eventLogs: readonly EventLogTable[] = [
+const scoreField = { user_visibility: 'visibilityScore', gig_ranking: 'rankScore', clan_reputation: 'reputation' } as const;
+const databaseOf = (collection: string): CollectionSpec['database'] =>
+  collection.startsWith('user_') ? 'user_service' : collection.startsWith('gig_') ? 'gig_service' : 'clan_service';
+const eventLogs: readonly EventLog[] = [
   'user_boost_events',
   'user_credit_events',
   'gig_boost_events',
@@ -138,342 +136,389 @@ const eventLogs: readonly EventLogTable[] = [
   'clan_credit_events',
 ];
 
-/** The read model's tables (each version has its own copy; readers see views with these names). */
-export const serviceReadModelTables: readonly string[] = [
-  ...Object.keys(collections),
-  ...eventLogs,
-  'clan_contributors',
-  'active_boosts',
+/** The read model's collections with the indexes their queries use (each version has its own copy). */
+export const serviceReadModelCollections: readonly CollectionSpec[] = [
+  ...(['user_visibility', 'gig_ranking', 'clan_reputation'] as const).map((name) => ({
+    name,
+    database: databaseOf(name),
+    indexes: [
+      [
+        [scoreField[name], -1],
+        ['_id', 1],
+      ],
+    ] as const,
+  })),
+  ...eventLogs.map((name) => ({
+    name,
+    database: databaseOf(name),
+    indexes: [
+      [
+        ['subjectId', 1],
+        ['position', -1],
+      ],
+    ] as const,
+  })),
+  {
+    name: 'clan_contributors',
+    database: 'clan_service',
+    indexes: [
+      [
+        ['clanId', 1],
+        ['total', -1],
+        ['userId', 1],
+      ],
+    ],
+  },
+  // Active boosts of every target type; the user, gig and clan documents list theirs from here.
+  {
+    name: 'active_boosts',
+    database: 'ledger',
+    indexes: [
+      [
+        ['targetType', 1],
+        ['targetId', 1],
+        ['position', -1],
+      ],
+    ],
+  },
 ];
 
-/** Statements that write one version's physical tables. */
-interface Writers {
-  readonly get: Record<Collection, Database.Statement<[string], { doc: string }>>;
-  readonly put: Record<Collection, Database.Statement<[string, number, string]>>;
-  readonly log: Record<EventLogTable, Database.Statement<[string, string, string, number, string]>>;
-  readonly activate: Database.Statement<[string, string, string, string, number, string, number]>;
-  readonly expire: Database.Statement<[string]>;
-  readonly contribution: {
-    readonly add: Database.Statement<[string, string, number]>;
-    readonly top: Database.Statement<[string, number], { user_id: string; total: number }>;
-    readonly count: Database.Statement<[string], { n: number }>;
-  };
+interface Contributor extends Doc {
+  readonly clanId: string;
+  readonly userId: string;
+  readonly total: number;
+  /** Position of their first contribution. */
+  readonly since: number;
+}
+const contributorId = (clanId: string, userId: string): string => JSON.stringify([clanId, userId]);
+
+/** One event of a batch, decoded once. */
+interface Decoded {
+  readonly recorded: RecordedEvent;
+  readonly actorId: string;
+  readonly event: AccountEvent;
 }
 
-const byCollection = <T>(make: (name: Collection) => T): Record<Collection, T> => ({
-  user_visibility: make('user_visibility'),
-  gig_ranking: make('gig_ranking'),
-  clan_reputation: make('clan_reputation'),
-});
+/** The documents one batch touches, loaded up front with one query per collection. */
+interface BatchState {
+  readonly users: BatchDocuments<StoredUser>;
+  readonly gigs: BatchDocuments<StoredGig>;
+  readonly clans: BatchDocuments<StoredClan>;
+  readonly contributors: BatchDocuments<Contributor>;
+  readonly writes: Write[];
+  /** Clans whose contributors changed, and which of their contributors did. */
+  readonly contributed: Map<string, Set<string>>;
+}
 
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
-  readonly tables = serviceReadModelTables;
-  #writers: Writers | undefined;
-  /**
-   * Documents touched by the batch in hand: read once, changed in memory by every event of the batch
-   * that concerns them, written once at its end (inside the same transaction).
-   */
-  #touched: Map<string, { collection: Collection; id: string; doc: object; score: number }> | undefined;
-  #readers: Record<Collection, Database.Statement<[string], { doc: string }>> | undefined;
+  readonly collections = serviceReadModelCollections;
 
-  constructor(models: SqliteReadModels, options: { version?: number } = {}) {
-    super(models, options);
-    this.init();
+  constructor(store: ReadModelStore, options: { version?: number } = {}) {
+    super(store, options);
   }
 
-  /** Readers go through the views, which always show the active version (prepared once they exist). */
-  get #read(): Record<Collection, Database.Statement<[string], { doc: string }>> {
-    this.#readers ??= byCollection((name) =>
-      this.models.db.prepare(`SELECT doc FROM ${name} WHERE ${collections[name].key} = ?`),
-    );
-    return this.#readers;
-  }
-
-  protected createTables(version: number): void {
-    const db = this.models.db;
-    for (const [name, { key, score }] of Object.entries(collections)) {
-      const table = physicalTable(name, version);
-      db.exec(`CREATE TABLE IF NOT EXISTS ${table} (${key} TEXT PRIMARY KEY, ${score} INTEGER NOT NULL, doc TEXT NOT NULL);
-               CREATE INDEX IF NOT EXISTS ${table}_by_score ON ${table} (${score} DESC, ${key} ASC);`);
+  protected async project(events: readonly RecordedEvent[]): Promise<Write[]> {
+    const decoded: Decoded[] = [];
+    const ids = { users: new Set<string>(), gigs: new Set<string>(), clans: new Set<string>(), contributors: new Set<string>() };
+    for (const recorded of events) {
+      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
+      const actorId = recorded.stream.slice(accountStreamPrefix.length);
+      const event = toCommitted(recorded).event;
+      decoded.push({ recorded, actorId, event });
+      switch (event.type) {
+        case 'BoostActivated':
+        case 'BoostExpired': {
+          const { targetType, targetId } = event.data;
+          (targetType === 'profile' ? ids.users : targetType === 'gig' ? ids.gigs : ids.clans).add(targetId);
+          break;
+        }
+        case 'CreditsSpent':
+          if (event.data.targetType === 'gig') ids.gigs.add(event.data.targetId);
+          else if (event.data.targetType === 'clan') ids.clans.add(event.data.targetId);
+          break;
+        case 'GigPaymentSent':
+          ids.gigs.add(event.data.gigId);
+          break;
+        case 'ClanContributionMade':
+          ids.clans.add(event.data.clanId);
+          ids.contributors.add(contributorId(event.data.clanId, actorId));
+          break;
+        case 'CreditsPurchased':
+        case 'CreditsEarned':
+        case 'GigPaymentReceived':
+          break; // only logged: no document to load
+      }
     }
-    for (const name of eventLogs) {
-      const table = physicalTable(name, version);
-      db.exec(`CREATE TABLE IF NOT EXISTS ${table} (event_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, doc TEXT NOT NULL);
-               CREATE INDEX IF NOT EXISTS ${table}_by_subject ON ${table} (subject_id, position);`);
-    }
-    const boosts = physicalTable('active_boosts', version);
-    db.exec(`CREATE TABLE IF NOT EXISTS ${boosts} (boost_id TEXT PRIMARY KEY, target_type TEXT NOT NULL, target_id TEXT NOT NULL, booster_id TEXT NOT NULL, amount INTEGER NOT NULL, expires_at TEXT NOT NULL, position INTEGER NOT NULL);
-             CREATE INDEX IF NOT EXISTS ${boosts}_by_target ON ${boosts} (target_type, target_id, position DESC);`);
-    const contributors = physicalTable('clan_contributors', version);
-    db.exec(`CREATE TABLE IF NOT EXISTS ${contributors} (clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, PRIMARY KEY (clan_id, user_id));
-             CREATE INDEX IF NOT EXISTS ${contributors}_top ON ${contributors} (clan_id, total DESC, user_id ASC);`);
-  }
-
-  protected prepare(version: number): void {
-    const db = this.models.db;
-    const t = (name: string): string => physicalTable(name, version);
-    this.#writers = {
-      get: byCollection((name) => db.prepare(`SELECT doc FROM ${t(name)} WHERE ${collections[name].key} = ?`)),
-      put: byCollection((name) =>
-        db.prepare(`INSERT INTO ${t(name)} (${collections[name].key}, ${collections[name].score}, doc) VALUES (?, ?, ?)
-                    ON CONFLICT (${collections[name].key}) DO UPDATE SET ${collections[name].score} = excluded.${collections[name].score}, doc = excluded.doc`),
-      ),
-      log: Object.fromEntries(
-        eventLogs.map((name) => [
-          name,
-          db.prepare(`INSERT OR IGNORE INTO ${t(name)} (event_id, subject_id, type, position, doc) VALUES (?, ?, ?, ?, ?)`),
-        ]),
-      ) as Writers['log'],
-      activate: db.prepare(
-        `INSERT OR IGNORE INTO ${t('active_boosts')} (boost_id, target_type, target_id, booster_id, amount, expires_at, position) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      expire: db.prepare(`DELETE FROM ${t('active_boosts')} WHERE boost_id = ?`),
-      contribution: {
-        add: db.prepare(`INSERT INTO ${t('clan_contributors')} (clan_id, user_id, total) VALUES (?, ?, ?)
-                         ON CONFLICT (clan_id, user_id) DO UPDATE SET total = total + excluded.total`),
-        top: db.prepare(
-          `SELECT user_id, total FROM ${t('clan_contributors')} WHERE clan_id = ? ORDER BY total DESC, user_id ASC LIMIT ?`,
-        ),
-        count: db.prepare(`SELECT COUNT(*) AS n FROM ${t('clan_contributors')} WHERE clan_id = ?`),
-      },
+    const state: BatchState = {
+      users: new BatchDocuments(this.store, this.writing('user_visibility'), emptyUser),
+      gigs: new BatchDocuments(this.store, this.writing('gig_ranking'), emptyGig),
+      clans: new BatchDocuments(this.store, this.writing('clan_reputation'), emptyClan),
+      contributors: new BatchDocuments(this.store, this.writing('clan_contributors'), (id): Contributor => {
+        const [clanId, userId] = JSON.parse(id) as [string, string];
+        return { clanId, userId, total: 0, since: -1 };
+      }),
+      writes: [],
+      contributed: new Map(),
     };
+    await Promise.all([
+      state.users.load(ids.users),
+      state.gigs.load(ids.gigs),
+      state.clans.load(ids.clans),
+      state.contributors.load(ids.contributors),
+    ]);
+    for (const one of decoded) this.#apply(state, one);
+    await this.#rankContributors(state);
+    const scored = <T extends Doc>(docs: BatchDocuments<T>, field: string, score: (doc: T) => number): void => {
+      for (const [id] of docs.changed()) docs.set(id, { ...docs.get(id), [field]: score(docs.get(id)) });
+    };
+    scored(state.users, 'visibilityScore', scores.visibility);
+    scored(state.gigs, 'rankScore', scores.rank);
+    scored(state.clans, 'reputation', scores.reputation);
+    return [
+      ...state.writes,
+      ...state.users.writes(),
+      ...state.gigs.writes(),
+      ...state.clans.writes(),
+      ...state.contributors.writes(),
+    ];
   }
 
-  get #w(): Writers {
-    assert.ok(this.#writers !== undefined, 'prepared by init');
-    return this.#writers;
-  }
-
-  protected override beginBatch(): void {
-    this.#touched = new Map();
-  }
-
-  protected override endBatch(): void {
-    for (const { collection, id, doc, score } of this.#touched?.values() ?? [])
-      this.#w.put[collection].run(id, score, JSON.stringify(doc));
-    this.#touched = undefined;
-  }
-
-  protected apply(recorded: RecordedEvent): void {
-    if (!recorded.stream.startsWith(accountStreamPrefix)) return;
-    this.#apply(recorded.stream.slice(accountStreamPrefix.length), recorded, toCommitted(recorded).event);
-  }
-
-  #apply(actorId: string, recorded: RecordedEvent, event: AccountEvent): void {
-    const logEntry = (table: EventLogTable, subjectId: string): void => {
-      this.#w.log[table].run(
-        recorded.id,
-        subjectId,
-        event.type,
-        recorded.position,
-        JSON.stringify({
+  #apply(state: BatchState, { recorded, actorId, event }: Decoded): void {
+    const position = recorded.position;
+    const logEntry = (log: EventLog, subjectId: string): void => {
+      state.writes.push({
+        op: 'insert',
+        collection: this.writing(log),
+        id: recorded.id,
+        doc: {
           ...event.data,
           eventId: recorded.id,
+          type: event.type,
           userId: actorId,
+          subjectId,
+          position,
           occurredAt: recorded.metadata.occurredAt ?? null,
-        }),
-      );
+        },
+      });
     };
+    const target = (targetType: 'profile' | 'gig' | 'clan'): BatchDocuments<StoredUser | StoredGig | StoredClan> =>
+      targetType === 'profile' ? state.users : targetType === 'gig' ? state.gigs : state.clans;
     switch (event.type) {
       case 'BoostActivated': {
         const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
-        this.#w.activate.run(boostId, targetType, targetId, actorId, amount, expiresAt, recorded.position);
-        const add = <T extends { activeBoostCount: number; activeBoostCredits: number }>(doc: T): T => ({
-          ...doc,
-          activeBoostCount: doc.activeBoostCount + 1,
-          activeBoostCredits: doc.activeBoostCredits + amount,
-          lastBoostAt: activatedAt,
+        state.writes.push({
+          op: 'insert',
+          collection: this.writing('active_boosts'),
+          id: boostId,
+          doc: { boostId, targetType, targetId, boosterId: actorId, amount, expiresAt, position },
         });
-        if (targetType === 'profile') {
-          logEntry('user_boost_events', targetId);
-          this.#updateUser(targetId, (doc) => ({
-            ...add(doc),
-            boostsReceived: doc.boostsReceived + 1,
-            boostCreditsReceived: doc.boostCreditsReceived + amount,
-          }));
-        } else if (targetType === 'gig') {
-          logEntry('gig_boost_events', targetId);
-          this.#updateGig(targetId, add);
-        } else {
-          logEntry('clan_boost_events', targetId);
-          this.#updateClan(targetId, add);
-        }
+        logEntry(
+          targetType === 'profile' ? 'user_boost_events' : targetType === 'gig' ? 'gig_boost_events' : 'clan_boost_events',
+          targetId,
+        );
+        target(targetType).update(targetId, position, (doc) => {
+          const boosted = {
+            ...doc,
+            activeBoostCount: doc.activeBoostCount + 1,
+            activeBoostCredits: addCredits(doc.activeBoostCredits, amount),
+            lastBoostAt: activatedAt,
+          };
+          if (targetType !== 'profile') return boosted;
+          const user = boosted as StoredUser;
+          return {
+            ...user,
+            boostsReceived: user.boostsReceived + 1,
+            boostCreditsReceived: addCredits(user.boostCreditsReceived, amount),
+          };
+        });
         return;
       }
       case 'BoostExpired': {
         // The event carries the boost's amount, so exactly its share comes off without a lookup.
         const { boostId, targetType, targetId, amount } = event.data;
-        this.#w.expire.run(boostId);
-        const remove = <T extends { activeBoostCount: number; activeBoostCredits: number }>(doc: T): T => ({
-          ...doc,
-          activeBoostCount: doc.activeBoostCount - 1,
-          activeBoostCredits: doc.activeBoostCredits - amount,
+        state.writes.push({ op: 'delete', collection: this.writing('active_boosts'), id: boostId });
+        logEntry(
+          targetType === 'profile' ? 'user_boost_events' : targetType === 'gig' ? 'gig_boost_events' : 'clan_boost_events',
+          targetId,
+        );
+        target(targetType).update(targetId, position, (doc) => {
+          return {
+            ...doc,
+            activeBoostCount: doc.activeBoostCount - 1,
+            activeBoostCredits: addCredits(doc.activeBoostCredits, -amount),
+          };
         });
-        if (targetType === 'profile') {
-          logEntry('user_boost_events', targetId);
-          this.#updateUser(targetId, remove);
-        } else if (targetType === 'gig') {
-          logEntry('gig_boost_events', targetId);
-          this.#updateGig(targetId, remove);
-        } else {
-          logEntry('clan_boost_events', targetId);
-          this.#updateClan(targetId, remove);
-        }
         return;
       }
       case 'CreditsPurchased':
       case 'CreditsEarned':
+      case 'GigPaymentReceived':
         logEntry('user_credit_events', actorId);
         return;
-      case 'CreditsSpent':
+      case 'CreditsSpent': {
         logEntry('user_credit_events', actorId);
-        if (event.data.targetType === 'gig') {
-          logEntry('gig_credit_events', event.data.targetId);
-          const amount = event.data.amount;
-          this.#updateGig(event.data.targetId, (doc) => ({ ...doc, creditsSpentOn: doc.creditsSpentOn + amount }));
-        } else if (event.data.targetType === 'clan') {
-          logEntry('clan_credit_events', event.data.targetId);
-          const amount = event.data.amount;
-          this.#updateClan(event.data.targetId, (doc) => ({ ...doc, creditsSpentOn: doc.creditsSpentOn + amount }));
+        const { targetType, targetId, amount } = event.data;
+        if (targetType === 'gig') {
+          logEntry('gig_credit_events', targetId);
+          state.gigs.update(targetId, position, (doc) => ({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) }));
+        } else if (targetType === 'clan') {
+          logEntry('clan_credit_events', targetId);
+          state.clans.update(targetId, position, (doc) => ({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) }));
         }
         return;
+      }
       case 'GigPaymentSent': {
         logEntry('user_credit_events', actorId);
-        logEntry('gig_credit_events', event.data.gigId);
-        const amount = event.data.amount;
-        this.#updateGig(event.data.gigId, (doc) => ({
+        const { gigId, amount } = event.data;
+        logEntry('gig_credit_events', gigId);
+        state.gigs.update(gigId, position, (doc) => ({
           ...doc,
-          paymentsTotal: doc.paymentsTotal + amount,
+          paymentsTotal: addCredits(doc.paymentsTotal, amount),
           paymentsCount: doc.paymentsCount + 1,
         }));
         return;
       }
-      case 'GigPaymentReceived':
-        logEntry('user_credit_events', actorId);
-        return;
       case 'ClanContributionMade': {
         const { clanId, amount } = event.data;
         logEntry('user_credit_events', actorId);
         logEntry('clan_credit_events', clanId);
-        this.#w.contribution.add.run(clanId, actorId, amount);
-        const topContributors = this.#w.contribution.top
-          .all(clanId, topContributorsMax)
-          .map((r) => ({ userId: r.user_id, total: r.total }));
-        const contributors = this.#w.contribution.count.get(clanId)?.n ?? 0;
-        this.#updateClan(clanId, (doc) => ({
+        const key = contributorId(clanId, actorId);
+        state.contributors.update(key, position, (doc) => ({
           ...doc,
-          contributionsTotal: doc.contributionsTotal + amount,
-          topContributors,
-          contributors,
+          total: addCredits(doc.total, amount),
+          since: doc.since < 0 ? position : doc.since,
         }));
+        // Counted when this very event made them a contributor (also right on a replay that finds the
+        // contributor already written but not the clan).
+        const firstContribution = state.contributors.get(key).since === position;
+        state.clans.update(clanId, position, (doc) => ({
+          ...doc,
+          contributionsTotal: addCredits(doc.contributionsTotal, amount),
+          contributors: doc.contributors + (firstContribution ? 1 : 0),
+        }));
+        let changed = state.contributed.get(clanId);
+        if (changed === undefined) state.contributed.set(clanId, (changed = new Set()));
+        changed.add(actorId);
         return;
       }
     }
   }
 
-  #update<T extends object>(
-    collection: Collection,
-    id: string,
-    empty: (id: string) => T,
-    change: (doc: T) => T,
-    scoreOf: (doc: T) => number,
-  ): void {
-    const key = `${collection}\n${id}`;
-    let current = this.#touched?.get(key)?.doc as T | undefined;
-    if (current === undefined) {
-      const row = this.#w.get[collection].get(id);
-      current = row === undefined ? empty(id) : (JSON.parse(row.doc) as T);
+  /**
+   * Each clan's top contributors, once per batch: the stored top (as many more as changed in this
+   * batch) merged with this batch's totals. Totals only grow, so a contributor outside that stored
+   * top, unchanged here, is behind at least `topContributorsMax` others and cannot be in the top.
+   */
+  async #rankContributors(state: BatchState): Promise<void> {
+    for (const [clanId, changed] of state.contributed) {
+      const stored = await this.store.find(this.writing('clan_contributors'), {
+        where: { clanId },
+        orderBy: [
+          ['total', -1],
+          ['userId', 1],
+        ],
+        limit: topContributorsMax + changed.size,
+      });
+      const totals = new Map(stored.map((doc) => [doc.userId as string, doc.total as number]));
+      for (const userId of changed) totals.set(userId, state.contributors.get(contributorId(clanId, userId)).total);
+      const topContributors = [...totals]
+        .map(([userId, total]) => ({ userId, total }))
+        .sort((a, b) => b.total - a.total || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        .slice(0, topContributorsMax);
+      state.clans.set(clanId, { ...state.clans.get(clanId), topContributors });
     }
-    const changed = change(current);
-    const score = scoreOf(changed);
-    const doc = { ...changed, [collections[collection].scoreField]: score };
-    if (this.#touched !== undefined) this.#touched.set(key, { collection, id, doc, score });
-    else this.#w.put[collection].run(id, score, JSON.stringify(doc));
   }
 
-  #updateUser(userId: string, change: (doc: StoredUser) => StoredUser): void {
-    this.#update('user_visibility', userId, emptyUser, change, scores.visibility);
+  /** The newest active boosts of a target, oldest of them first. */
+  async activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string): Promise<ActiveBoostRef[]> {
+    const docs = await this.store.find(await this.reading('active_boosts'), {
+      where: { targetType, targetId },
+      orderBy: [['position', -1]],
+      limit: activeBoostsListedMax,
+    });
+    return docs.reverse().map((d) => ({
+      boostId: d.boostId as string,
+      boosterId: d.boosterId as string,
+      amount: d.amount as number,
+      expiresAt: d.expiresAt as string,
+    }));
   }
 
-  #updateGig(gigId: string, change: (doc: StoredGig) => StoredGig): void {
-    this.#update('gig_ranking', gigId, emptyGig, change, scores.rank);
-  }
-
-  #updateClan(clanId: string, change: (doc: StoredClan) => StoredClan): void {
-    this.#update('clan_reputation', clanId, emptyClan, change, scores.reputation);
-  }
-
-  /** The newest active boosts of a target, from the active_boosts view. */
-  activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string): ActiveBoostRef[] {
-    const rows = this.models.db
-      .prepare(
-        'SELECT boost_id, booster_id, amount, expires_at FROM active_boosts WHERE target_type = ? AND target_id = ? ORDER BY position DESC LIMIT ?',
-      )
-      .all(targetType, targetId, activeBoostsListedMax) as {
-      boost_id: string;
-      booster_id: string;
-      amount: number;
-      expires_at: string;
-    }[];
-    return rows
-      .reverse()
-      .map((r) => ({ boostId: r.boost_id, boosterId: r.booster_id, amount: r.amount, expiresAt: r.expires_at }));
+  async #document(collection: Collection, id: string): Promise<Record<string, unknown> | undefined> {
+    const found = await this.store.get(await this.reading(collection), id);
+    return found === undefined ? undefined : withoutStoreFields(found);
   }
 
   /** A user's visibility; a user nobody boosted has the empty document (score 0). */
-  userVisibility(userId: string): UserVisibility {
-    const row = this.#read.user_visibility.get(userId);
-    const stored = row === undefined ? emptyUser(userId) : (JSON.parse(row.doc) as StoredUser);
-    return { ...stored, activeBoosts: this.activeBoostsOf('profile', userId) };
+  async userVisibility(userId: string): Promise<UserVisibility> {
+    const stored = ((await this.#document('user_visibility', userId)) as StoredUser | undefined) ?? emptyUser(userId);
+    return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId) };
   }
 
-  gig(gigId: string): GigRanking | undefined {
-    const row = this.#read.gig_ranking.get(gigId);
-    return row === undefined ? undefined : this.#withGigBoosts(JSON.parse(row.doc) as StoredGig);
+  async gig(gigId: string): Promise<GigRanking | undefined> {
+    const stored = (await this.#document('gig_ranking', gigId)) as StoredGig | undefined;
+    return stored === undefined ? undefined : this.#withGigBoosts(stored);
   }
 
   /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
-  clanReputation(clanId: string): ClanReputation {
-    const row = this.#read.clan_reputation.get(clanId);
-    return this.#withClanBoosts(row === undefined ? emptyClan(clanId) : (JSON.parse(row.doc) as StoredClan));
+  async clanReputation(clanId: string): Promise<ClanReputation> {
+    return this.#withClanBoosts(
+      ((await this.#document('clan_reputation', clanId)) as StoredClan | undefined) ?? emptyClan(clanId),
+    );
   }
 
-  #withGigBoosts = (doc: StoredGig): GigRanking => ({ ...doc, activeBoosts: this.activeBoostsOf('gig', doc.gigId) });
-  #withClanBoosts = (doc: StoredClan): ClanReputation => ({ ...doc, activeBoosts: this.activeBoostsOf('clan', doc.clanId) });
+  #withGigBoosts = async (doc: StoredGig): Promise<GigRanking> => ({
+    ...doc,
+    activeBoosts: await this.activeBoostsOf('gig', doc.gigId),
+  });
+  #withClanBoosts = async (doc: StoredClan): Promise<ClanReputation> => ({
+    ...doc,
+    activeBoosts: await this.activeBoostsOf('clan', doc.clanId),
+  });
 
   /**
    * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
    * (the last row's score and id) continues exactly where the page ended.
    */
-  gigRanking(limit: number, after?: { score: number; id: string }): GigRanking[] {
-    return this.#page<StoredGig>('gig_ranking', limit, after).map(this.#withGigBoosts);
+  async gigRanking(limit: number, after?: { score: number; id: string }): Promise<GigRanking[]> {
+    const docs = (await this.#page('gig_ranking', limit, after)) as StoredGig[];
+    return Promise.all(docs.map(this.#withGigBoosts));
   }
 
-  clanRanking(limit: number, after?: { score: number; id: string }): ClanReputation[] {
-    return this.#page<StoredClan>('clan_reputation', limit, after).map(this.#withClanBoosts);
+  async clanRanking(limit: number, after?: { score: number; id: string }): Promise<ClanReputation[]> {
+    const docs = (await this.#page('clan_reputation', limit, after)) as StoredClan[];
+    return Promise.all(docs.map(this.#withClanBoosts));
   }
 
-  #page<T>(collection: 'gig_ranking' | 'clan_reputation', limit: number, after?: { score: number; id: string }): T[] {
-    const { key, score } = collections[collection];
-    const rows = (
-      after === undefined
-        ? this.models.db.prepare(`SELECT doc FROM ${collection} ORDER BY ${score} DESC, ${key} ASC LIMIT ?`).all(limit)
-        : this.models.db
-            .prepare(
-              `SELECT doc FROM ${collection} WHERE (${score} < ?) OR (${score} = ? AND ${key} > ?) ORDER BY ${score} DESC, ${key} ASC LIMIT ?`,
-            )
-            .all(after.score, after.score, after.id, limit)
-    ) as { doc: string }[];
-    return rows.map((r) => JSON.parse(r.doc) as T);
+  async #page(
+    collection: 'gig_ranking' | 'clan_reputation',
+    limit: number,
+    after?: { score: number; id: string },
+  ): Promise<Record<string, unknown>[]> {
+    const docs = await this.store.find(await this.reading(collection), {
+      orderBy: [
+        [scoreField[collection], -1],
+        ['_id', 1],
+      ],
+      limit,
+      ...(after === undefined ? {} : { after: [after.score, after.id] }),
+    });
+    return docs.map(withoutStoreFields);
   }
 
   /** The user's boost events (activations and expiries), newest first. */
-  userBoostEvents(userId: string, limit: number): unknown[] {
-    return (
-      this.models.db
-        .prepare('SELECT doc FROM user_boost_events WHERE subject_id = ? ORDER BY position DESC LIMIT ?')
-        .all(userId, limit) as { doc: string }[]
-    ).map((r) => JSON.parse(r.doc) as unknown);
+  async userBoostEvents(userId: string, limit: number): Promise<Record<string, unknown>[]> {
+    const docs = await this.store.find(await this.reading('user_boost_events'), {
+      where: { subjectId: userId },
+      orderBy: [['position', -1]],
+      limit,
+    });
+    return docs.map(withoutStoreFields);
   }
 }
+
+const withoutStoreFields = (doc: StoredDoc): Record<string, unknown> => {
+  const { _id, _position, ...rest } = doc;
+  return rest;
+};

@@ -2,7 +2,7 @@ import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
 import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
-import type { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import type { ReadModelStore } from '../readModels/readModelStore.js';
 import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
 
 /**
@@ -13,20 +13,20 @@ import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
  */
 export class GigPaymentSettlement implements Subscriber {
   readonly name = 'gig_payment_settlement';
-  readonly #models: SqliteReadModels;
+  readonly #store: ReadModelStore;
   readonly #handler: AccountCommandHandler;
   readonly #clock: Clock;
   readonly #log: ProjectorLogger | undefined;
 
-  constructor(options: { models: SqliteReadModels; handler: AccountCommandHandler; clock: Clock; logger?: ProjectorLogger }) {
-    this.#models = options.models;
+  constructor(options: { store: ReadModelStore; handler: AccountCommandHandler; clock: Clock; logger?: ProjectorLogger }) {
+    this.#store = options.store;
     this.#handler = options.handler;
     this.#clock = options.clock;
     this.#log = options.logger;
   }
 
   loadCheckpoint(): Promise<number> {
-    return Promise.resolve(this.#models.checkpoint(this.name));
+    return this.#store.checkpoint(this.name);
   }
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
@@ -55,6 +55,6 @@ export class GigPaymentSettlement implements Subscriber {
       }
     }
     const last = batch[batch.length - 1];
-    if (last !== undefined) this.#models.transaction(() => this.#models.saveCheckpoint(this.name, last.position));
+    if (last !== undefined) await this.#store.commit([], { name: this.name, position: last.position });
   }
 }

@@ -3,7 +3,7 @@ import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accou
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { BoostExpiryScheduler } from '../expiry/boostExpiry.js';
-import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { Projector } from '../runtime/projector.js';
 
 /**
@@ -13,9 +13,9 @@ import { Projector } from '../runtime/projector.js';
 const [dir, now] = process.argv.slice(2);
 if (dir === undefined || now === undefined) throw new Error('usage: expiryProcess <dataDir> <nowIso>');
 const store = new SqliteEventStore({ path: join(dir, 'events.db'), backgroundCheckpoints: false });
-const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
 const scheduler = new BoostExpiryScheduler({
-  models,
+  store: models,
   handler: new AccountCommandHandler(store),
   clock: new ManualClock(now),
   onExpired: (outcome) => process.stdout.write(`expired ${outcome.boostId}\n`),
@@ -25,6 +25,6 @@ projector.start();
 await projector.waitUntilCaughtUp(60_000);
 await projector.stop();
 await scheduler.expireDue();
-models.close();
+await models.close();
 await store.close();
 process.stdout.write('done\n');

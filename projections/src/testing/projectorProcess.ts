@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
-import { SqliteReadModels } from '../readModels/sqliteReadModels.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { Projector } from '../runtime/projector.js';
 
 /**
- * A projector in a process of its own, for crash tests: runs account_balances over the data directory
- * given as argv[2], printing its checkpoint after every batch, and exits once level with the log.
+ * Projectors in a process of their own, for crash tests: runs account_balances and the services' read
+ * models over the data directory given as argv[2], printing account_balances' checkpoint after every
+ * batch, and exits once both are level with the log.
  *
  * With argv[3] = a position, it stalls for good a few batches after its checkpoint passes that position
  * (keeping the process alive), so a parent that sends SIGKILL when it reads that checkpoint always finds the
@@ -19,7 +21,7 @@ if (dir === undefined) throw new Error('usage: projectorProcess <dataDir> [stall
 const stallAfter = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const batchesBeforeStall = 3;
 const store = new SqliteEventStore({ path: join(dir, 'events.db'), backgroundCheckpoints: false });
-const models = new SqliteReadModels(join(dir, 'readmodels.db'));
+const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
 const balances = new AccountBalancesProjection(models);
 let batchesPastMark = 0;
 const stallForGood = async (): Promise<never> => {
@@ -39,12 +41,12 @@ const reporting = {
 };
 // Where it starts, so a parent waiting for a mark the last run already passed kills it at once.
 process.stdout.write(`checkpoint ${await balances.loadCheckpoint()}\n`);
-const projector = new Projector(store, reporting);
-projector.start();
-await projector.waitUntilCaughtUp(120_000);
+const projectors = [new Projector(store, reporting), new Projector(store, new ServiceReadModelsProjection(models))];
+for (const projector of projectors) projector.start();
+for (const projector of projectors) await projector.waitUntilCaughtUp(120_000);
 // Told to wait for a kill, it never finishes on its own, even when the mark was in the last batches.
 if (stallAfter !== undefined) await stallForGood();
-await projector.stop();
-models.close();
+for (const projector of projectors) await projector.stop();
+await models.close();
 await store.close();
 process.stdout.write('done\n');

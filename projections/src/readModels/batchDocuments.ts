@@ -1,0 +1,83 @@
+import type { Doc, ReadModelStore, Write } from './readModelStore.js';
+
+interface Entry<T> {
+  doc: T;
+  /** Position of the last event folded into the document (-1 for a new one). */
+  position: number;
+  changed: boolean;
+}
+
+/**
+ * The documents of one collection that a batch touches: loaded with one query, changed in memory by
+ * every event of the batch, written once at its end. Each document remembers the position of the last
+ * event folded into it, and an event at or below that position is not folded again — which is what
+ * makes a replayed batch a no-op even when part of it was already written.
+ */
+export class BatchDocuments<T extends Doc> {
+  readonly #entries = new Map<string, Entry<T>>();
+  readonly #store: ReadModelStore;
+  readonly #collection: string;
+  readonly #empty: (id: string) => T;
+
+  constructor(store: ReadModelStore, collection: string, empty: (id: string) => T) {
+    this.#store = store;
+    this.#collection = collection;
+    this.#empty = empty;
+  }
+
+  /** Loads the stored documents among `ids` (the rest start empty). */
+  async load(ids: Iterable<string>): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.#entries.has(id));
+    const stored = await this.#store.getMany(this.#collection, missing);
+    for (const id of missing) {
+      const found = stored.get(id);
+      if (found === undefined) {
+        this.#entries.set(id, { doc: this.#empty(id), position: -1, changed: false });
+      } else {
+        const { _id, _position, ...doc } = found;
+        this.#entries.set(id, {
+          doc: doc as T,
+          position: typeof _position === 'number' ? _position : -1,
+          changed: false,
+        });
+      }
+    }
+  }
+
+  get(id: string): T {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) throw new Error(`${this.#collection}/${id} was not loaded for this batch`);
+    return entry.doc;
+  }
+
+  /** Replaces a loaded document without moving its position (derived fields computed at the batch's end). */
+  set(id: string, doc: T): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) throw new Error(`${this.#collection}/${id} was not loaded for this batch`);
+    entry.doc = doc;
+  }
+
+  /** Folds one event into a document, unless the document already holds it. Returns whether it did. */
+  update(id: string, position: number, change: (doc: T) => T): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) throw new Error(`${this.#collection}/${id} was not loaded for this batch`);
+    if (position <= entry.position) return false;
+    entry.doc = change(entry.doc);
+    entry.position = position;
+    entry.changed = true;
+    return true;
+  }
+
+  /** The changed documents of this batch. */
+  *changed(): Generator<[id: string, doc: T]> {
+    for (const [id, entry] of this.#entries) if (entry.changed) yield [id, entry.doc];
+  }
+
+  writes(): Write[] {
+    const writes: Write[] = [];
+    for (const [id, entry] of this.#entries) {
+      if (entry.changed) writes.push({ op: 'put', collection: this.#collection, id, doc: entry.doc, position: entry.position });
+    }
+    return writes;
+  }
+}

@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CollectionSpec, ReadModelStore, StoredDoc } from './readModelStore.js';
+
+/**
+ * The read-model store contract: what every adapter must do, run against each (SQLite always,
+ * MongoDB when MONGODB_URL is set). Projections and query routes rely on nothing else.
+ */
+export const runReadModelStoreContract = (
+  name: string,
+  open: () => Promise<{ store: ReadModelStore; cleanup: () => Promise<void> }>,
+): void => {
+  describe(`read-model store contract: ${name}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+    });
+    const opened = async (): Promise<ReadModelStore> => {
+      const { store, cleanup } = await open();
+      cleanups.push(cleanup);
+      return store;
+    };
+    const ranking: CollectionSpec = {
+      name: 'contract_ranking',
+      database: 'gig_service',
+      indexes: [
+        [
+          ['score', -1],
+          ['_id', 1],
+        ],
+      ],
+    };
+    const entries: CollectionSpec = {
+      name: 'contract_entries',
+      database: 'user_service',
+      indexes: [
+        [
+          ['subjectId', 1],
+          ['position', -1],
+        ],
+      ],
+    };
+    const strip = (docs: readonly StoredDoc[]): string[] => docs.map((d) => d._id);
+
+    it('starts a checkpoint at -1 and only ever moves it forward', async () => {
+      const store = await opened();
+      expect(await store.checkpoint('p')).toBe(-1);
+      await store.commit([], { name: 'p', position: 10 });
+      expect(await store.checkpoint('p')).toBe(10);
+      await store.commit([], { name: 'p', position: 4 });
+      expect(await store.checkpoint('p')).toBe(10);
+      expect(await store.checkpoint('other')).toBe(-1);
+    });
+
+    it('keeps documents exactly, unicode, nesting and nulls included, with their id and position', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      const doc = { gigId: 'g/ü 🚀', score: 7, tags: ['a', { b: null }], note: '$not-an-operator', nested: { x: 1.5, y: false } };
+      await store.commit([{ op: 'put', collection: ranking.name, id: 'g/ü 🚀', doc, position: 3 }]);
+      expect(await store.get(ranking.name, 'g/ü 🚀')).toEqual({ ...doc, _id: 'g/ü 🚀', _position: 3 });
+      expect(await store.get(ranking.name, 'missing')).toBeUndefined();
+    });
+
+    it('replaces a document only with a later position, so a replayed batch changes nothing', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      const put = (score: number, position: number) =>
+        ({ op: 'put', collection: ranking.name, id: 'g1', doc: { score }, position }) as const;
+      await store.commit([put(1, 5)]);
+      await store.commit([put(2, 9)]);
+      await store.commit([put(99, 7)]); // an older batch, replayed
+      await store.commit([put(98, 9)]); // the same position again
+      expect(await store.get(ranking.name, 'g1')).toMatchObject({ score: 2, _position: 9 });
+    });
+
+    it('inserts a document only when its id is absent, and deletes idempotently', async () => {
+      const store = await opened();
+      await store.ensureCollection(entries);
+      const insert = (amount: number) =>
+        ({ op: 'insert', collection: entries.name, id: 'e1', doc: { subjectId: 'u1', position: 1, amount } }) as const;
+      await store.commit([insert(5)]);
+      await store.commit([insert(6)]);
+      expect(await store.get(entries.name, 'e1')).toMatchObject({ amount: 5 });
+      await store.commit([{ op: 'delete', collection: entries.name, id: 'e1' }]);
+      await store.commit([{ op: 'delete', collection: entries.name, id: 'e1' }]);
+      expect(await store.get(entries.name, 'e1')).toBeUndefined();
+    });
+
+    it('applies the writes of one commit in order (insert then delete of one id leaves nothing)', async () => {
+      const store = await opened();
+      await store.ensureCollection(entries);
+      await store.commit(
+        [
+          { op: 'insert', collection: entries.name, id: 'b1', doc: { subjectId: 'u', position: 1 } },
+          { op: 'insert', collection: entries.name, id: 'b2', doc: { subjectId: 'u', position: 2 } },
+          { op: 'delete', collection: entries.name, id: 'b1' },
+        ],
+        { name: 'p', position: 2 },
+      );
+      expect(strip(await store.find(entries.name, { orderBy: [['_id', 1]] }))).toEqual(['b2']);
+      expect(await store.checkpoint('p')).toBe(2);
+    });
+
+    it('gets many documents by id, leaving out the missing ones', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      await store.commit(
+        ['a', 'b', 'c'].map((id, i) => ({ op: 'put', collection: ranking.name, id, doc: { score: i }, position: i })),
+      );
+      const found = await store.getMany(ranking.name, ['c', 'x', 'a']);
+      expect([...found.keys()].sort()).toEqual(['a', 'c']);
+      expect(found.get('c')).toMatchObject({ score: 2 });
+      expect((await store.getMany(ranking.name, [])).size).toBe(0);
+    });
+
+    it('pages by score, ties broken by id, with a keyset cursor that continues exactly', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      const scores = [5, 3, 5, 1, 3, 5, 0, 8];
+      await store.commit(
+        scores.map((score, i) => ({ op: 'put', collection: ranking.name, id: `g${i}`, doc: { score }, position: i })),
+      );
+      const orderBy = [
+        ['score', -1],
+        ['_id', 1],
+      ] as const;
+      const pages: string[][] = [];
+      let after: (string | number)[] | undefined;
+      for (;;) {
+        const page = await store.find(ranking.name, { orderBy, limit: 3, ...(after === undefined ? {} : { after }) });
+        if (page.length === 0) break;
+        pages.push(strip(page));
+        const last = page[page.length - 1];
+        after = [last?.score as number, last?._id as string];
+      }
+      expect(pages).toEqual([
+        ['g7', 'g0', 'g2'],
+        ['g5', 'g1', 'g4'],
+        ['g3', 'g6'],
+      ]);
+    });
+
+    it('filters by equality and numeric ranges, and counts the same way', async () => {
+      const store = await opened();
+      await store.ensureCollection(entries);
+      await store.commit(
+        Array.from({ length: 10 }, (_, i) => ({
+          op: 'insert' as const,
+          collection: entries.name,
+          id: `e${i}`,
+          doc: { subjectId: i % 2 === 0 ? 'even' : 'odd', position: i },
+        })),
+      );
+      const newestEven = await store.find(entries.name, {
+        where: { subjectId: 'even' },
+        orderBy: [['position', -1]],
+        limit: 2,
+      });
+      expect(strip(newestEven)).toEqual(['e8', 'e6']);
+      const middle = await store.find(entries.name, { where: { position: { gte: 3, lt: 6 } }, orderBy: [['position', 1]] });
+      expect(strip(middle)).toEqual(['e3', 'e4', 'e5']);
+      expect(await store.count(entries.name, { subjectId: 'odd', position: { gt: 4 } })).toBe(3);
+      expect(await store.count(entries.name)).toBe(10);
+    });
+
+    it('reads an unknown collection as empty', async () => {
+      const store = await opened();
+      expect(await store.get('nothing_here', 'x')).toBeUndefined();
+      expect(await store.find('nothing_here', { limit: 5 })).toEqual([]);
+      expect(await store.count('nothing_here')).toBe(0);
+    });
+
+    it('lists, drops and re-creates collections', async () => {
+      const store = await opened();
+      await store.ensureCollection({ ...ranking, name: 'family_a__v1' });
+      await store.ensureCollection({ ...ranking, name: 'family_a__v2' });
+      await store.ensureCollection({ ...ranking, name: 'family_b__v1' });
+      await store.ensureCollection({ ...ranking, name: 'family_a__v1' }); // idempotent
+      expect(await store.listCollections('family_a__v')).toEqual(['family_a__v1', 'family_a__v2']);
+      await store.commit([{ op: 'put', collection: 'family_a__v1', id: 'x', doc: { score: 1 }, position: 1 }]);
+      await store.dropCollection('family_a__v1');
+      await store.dropCollection('family_a__v1');
+      expect(await store.listCollections('family_a__v')).toEqual(['family_a__v2']);
+      expect(await store.get('family_a__v1', 'x')).toBeUndefined();
+    });
+
+    it('records which version of a read model readers use', async () => {
+      const store = await opened();
+      expect(await store.activeVersion('family')).toBeUndefined();
+      await store.setActiveVersion('family', 1);
+      await store.setActiveVersion('family', 2);
+      expect(await store.activeVersion('family')).toBe(2);
+      await store.ping();
+    });
+  });
+};

@@ -1,0 +1,276 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  readModelStoreLimits,
+  type CollectionSpec,
+  type Condition,
+  type Query,
+  type ReadModelStore,
+  type Scalar,
+  type StoredDoc,
+  type Write,
+} from './readModelStore.js';
+
+const namePattern = /^[a-z][a-z0-9_]{0,99}$/;
+const fieldPattern = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+const checkName = (name: string): string => {
+  if (!namePattern.test(name)) throw new TypeError(`invalid collection name ${JSON.stringify(name)}`);
+  return name;
+};
+
+/** The SQL expression for a document field: `_id` is the key column, others live in the JSON. */
+const fieldSql = (field: string): string => {
+  if (field === '_id') return 'id';
+  if (!fieldPattern.test(field)) throw new TypeError(`invalid field name ${JSON.stringify(field)}`);
+  return `json_extract(doc, '$.${field}')`;
+};
+
+/** SQLite has no booleans: JSON true/false come out of json_extract as 1/0. */
+const bindable = (value: Scalar): string | number | null => (typeof value === 'boolean' ? (value ? 1 : 0) : value);
+
+interface Row {
+  id: string;
+  position: number | null;
+  doc: string;
+}
+
+const toStored = (row: Row): StoredDoc => {
+  const doc = JSON.parse(row.doc) as Record<string, unknown>;
+  return row.position === null ? { ...doc, _id: row.id } : { ...doc, _id: row.id, _position: row.position };
+};
+
+/**
+ * The embedded read-model store: one SQLite file for every service's read models (the `database` of
+ * a collection is only a label here). A collection is a table `(id, position, doc JSON)` without
+ * rowid, and each index is an index on json_extract expressions, which the queries use as written.
+ *
+ * Read models are derived data, so commits are not fsynced one by one (synchronous=NORMAL): after a
+ * power loss the file rolls back to an earlier consistent state — documents and checkpoints together
+ * — and the projectors replay the rest from the log. A commit is one transaction.
+ */
+export class SqliteReadModelStore implements ReadModelStore {
+  readonly engine = 'sqlite';
+  readonly db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  readonly #known = new Set<string>();
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS read_model_versions (family TEXT PRIMARY KEY, active INTEGER NOT NULL, switched_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, database TEXT NOT NULL);
+    `);
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Whether the collection exists (another process may have created it since). */
+  #exists(name: string): boolean {
+    if (this.#known.has(name)) return true;
+    const found = this.#statement('SELECT 1 FROM collections WHERE name = ?').get(name) !== undefined;
+    if (found) this.#known.add(name);
+    return found;
+  }
+
+  ensureCollection(spec: CollectionSpec): Promise<void> {
+    const table = checkName(spec.name);
+    this.db.transaction(() => {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
+      );
+      spec.indexes.forEach((fields, i) => {
+        const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
+        this.db.exec(`CREATE INDEX IF NOT EXISTS "${table}__i${i}" ON "${table}" (${columns.join(', ')})`);
+      });
+      this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
+    })();
+    this.#known.add(table);
+    return Promise.resolve();
+  }
+
+  dropCollection(name: string): Promise<void> {
+    const table = checkName(name);
+    this.db.transaction(() => {
+      this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+      this.#statement('DELETE FROM collections WHERE name = ?').run(table);
+    })();
+    this.#known.delete(table);
+    // Statements prepared against the dropped table are now invalid.
+    for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
+    return Promise.resolve();
+  }
+
+  listCollections(prefix: string): Promise<string[]> {
+    const rows = this.#statement('SELECT name FROM collections WHERE substr(name, 1, ?) = ? ORDER BY name').all(
+      prefix.length,
+      prefix,
+    ) as { name: string }[];
+    return Promise.resolve(rows.map((r) => r.name));
+  }
+
+  checkpoint(name: string): Promise<number> {
+    return Promise.resolve(this.checkpointNow(name));
+  }
+
+  /** The synchronous form, for code already inside this store's transaction. */
+  checkpointNow(name: string): number {
+    const row = this.#statement('SELECT position FROM checkpoints WHERE name = ?').get(name) as { position: number } | undefined;
+    return row?.position ?? -1;
+  }
+
+  commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
+    this.db.transaction(() => {
+      for (const write of writes) this.#apply(write);
+      if (checkpoint !== undefined) {
+        this.#statement(
+          `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+           WHERE excluded.position > checkpoints.position`,
+        ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
+      }
+    })();
+    return Promise.resolve();
+  }
+
+  #apply(write: Write): void {
+    const table = checkName(write.collection);
+    if (!this.#exists(table)) throw new Error(`collection ${table} does not exist; ensureCollection first`);
+    switch (write.op) {
+      case 'put':
+        this.#statement(
+          `INSERT INTO "${table}" (id, position, doc) VALUES (?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET position = excluded.position, doc = excluded.doc
+           WHERE "${table}".position IS NULL OR excluded.position > "${table}".position`,
+        ).run(write.id, write.position, JSON.stringify(write.doc));
+        return;
+      case 'insert':
+        this.#statement(`INSERT OR IGNORE INTO "${table}" (id, position, doc) VALUES (?, NULL, ?)`).run(
+          write.id,
+          JSON.stringify(write.doc),
+        );
+        return;
+      case 'delete':
+        this.#statement(`DELETE FROM "${table}" WHERE id = ?`).run(write.id);
+        return;
+    }
+  }
+
+  get(collection: string, id: string): Promise<StoredDoc | undefined> {
+    const table = checkName(collection);
+    if (!this.#exists(table)) return Promise.resolve(undefined);
+    const row = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id = ?`).get(id) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toStored(row));
+  }
+
+  getMany(collection: string, ids: readonly string[]): Promise<Map<string, StoredDoc>> {
+    const table = checkName(collection);
+    const found = new Map<string, StoredDoc>();
+    if (ids.length === 0 || !this.#exists(table)) return Promise.resolve(found);
+    // json_each takes the ids as one parameter, so one statement serves every batch size.
+    const rows = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id IN (SELECT value FROM json_each(?))`).all(
+      JSON.stringify(ids),
+    ) as Row[];
+    for (const row of rows) found.set(row.id, toStored(row));
+    return Promise.resolve(found);
+  }
+
+  find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
+    const table = checkName(collection);
+    if (!this.#exists(table)) return Promise.resolve([]);
+    const { clauses, params } = whereSql(query.where);
+    const orderBy = query.orderBy ?? [];
+    if (query.after !== undefined) {
+      if (query.after.length !== orderBy.length) throw new TypeError('a cursor has one value per orderBy field');
+      // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
+      const alternatives: string[] = [];
+      orderBy.forEach(([field, direction], i) => {
+        const equal = orderBy.slice(0, i).map(([f]) => `${fieldSql(f)} = ?`);
+        alternatives.push([...equal, `${fieldSql(field)} ${direction === 1 ? '>' : '<'} ?`].join(' AND '));
+        for (const value of query.after?.slice(0, i) ?? []) params.push(bindable(value));
+        params.push(bindable(query.after?.[i] ?? null));
+      });
+      clauses.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`);
+    }
+    const order =
+      orderBy.length === 0
+        ? ''
+        : ` ORDER BY ${orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ')}`;
+    const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
+    const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order} LIMIT ?`;
+    const rows = this.#statement(sql).all(...params, limit) as Row[];
+    return Promise.resolve(rows.map(toStored));
+  }
+
+  count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {
+    const table = checkName(collection);
+    if (!this.#exists(table)) return Promise.resolve(0);
+    const { clauses, params } = whereSql(where);
+    const sql = `SELECT COUNT(*) AS n FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}`;
+    return Promise.resolve((this.#statement(sql).get(...params) as { n: number }).n);
+  }
+
+  activeVersion(family: string): Promise<number | undefined> {
+    const row = this.#statement('SELECT active FROM read_model_versions WHERE family = ?').get(family) as
+      { active: number } | undefined;
+    return Promise.resolve(row?.active);
+  }
+
+  setActiveVersion(family: string, version: number): Promise<void> {
+    this.#statement(
+      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
+       ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
+    ).run(family, version, new Date().toISOString());
+    return Promise.resolve();
+  }
+
+  ping(): Promise<void> {
+    this.#statement('SELECT 1').get();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+}
+
+const whereSql = (
+  where: Readonly<Record<string, Condition>> | undefined,
+): { clauses: string[]; params: (string | number | null)[] } => {
+  const clauses: string[] = [];
+  const params: (string | number | null)[] = [];
+  for (const [field, condition] of Object.entries(where ?? {})) {
+    const column = fieldSql(field);
+    if (condition === null) clauses.push(`${column} IS NULL`);
+    else if (typeof condition !== 'object') {
+      clauses.push(`${column} = ?`);
+      params.push(bindable(condition));
+    } else {
+      for (const [op, sql] of [
+        ['lt', '<'],
+        ['lte', '<='],
+        ['gt', '>'],
+        ['gte', '>='],
+      ] as const) {
+        const bound = condition[op];
+        if (bound === undefined) continue;
+        clauses.push(`${column} ${sql} ?`);
+        params.push(bound);
+      }
+    }
+  }
+  return { clauses, params };
+};
