@@ -89,6 +89,11 @@ describe('blue/green rebuild', () => {
     expect(await snapshot(models)).toEqual(first);
     expect(await models.activeVersion('service_read_models')).toBe(2);
     expect(await builtVersions(models, 'user_visibility')).toEqual([2]);
+    // The builder creates the secondary indexes once it has caught up, before readers switch.
+    const indexes = models.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gig_ranking__v2' AND sql IS NOT NULL")
+      .all();
+    expect(indexes).toEqual([{ name: 'gig_ranking__v2__i0' }]);
     expect(first.balances.account_balances?.length).toBeGreaterThan(10);
     expect(first.services.user_visibility?.length).toBeGreaterThan(3);
     expect(first.services.clan_contributors?.length).toBeGreaterThan(5);

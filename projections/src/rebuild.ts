@@ -80,7 +80,8 @@ export const rebuild = async (options: {
     events += batch.length;
     options.onProgress?.(progress(false));
   }
-  // Caught up: switch every reader to the new version at once, then let go of the old one.
+  // Caught up: index the new version, switch every reader to it at once, then let go of the old one.
+  await builder.finishBuild();
   await models.setActiveVersion(readModel, version);
   for (const spec of builder.collections) {
     for (const old of await builtVersions(models, spec.name))

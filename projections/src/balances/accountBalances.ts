@@ -45,7 +45,10 @@ export class AccountBalancesProjection extends VersionedProjection {
     super(store, options);
   }
 
-  protected async project(events: readonly RecordedEvent[]): Promise<Write[]> {
+  /** Balances touched since the last drain. */
+  #balances: BatchDocuments<AccountBalance & Record<string, unknown>> | undefined;
+
+  protected async project(events: readonly RecordedEvent[]): Promise<void> {
     const legs: { position: number; account: string; amount: number }[] = [];
     for (const recorded of events) {
       if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
@@ -53,12 +56,18 @@ export class AccountBalancesProjection extends VersionedProjection {
       for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event))
         legs.push({ position: recorded.position, account, amount });
     }
-    const balances = new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);
+    this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);
+    const balances = this.#balances;
     await balances.load(legs.map((leg) => leg.account));
     // An event's two legs move two different accounts, so each leg is folded into its account once.
     for (const { position, account, amount } of legs)
       balances.update(account, position, (doc) => ({ ...doc, balance: addCredits(doc.balance, amount), position }));
-    return balances.writes();
+  }
+
+  protected drain(): Promise<Write[]> {
+    const writes = this.#balances?.writes() ?? [];
+    this.#balances = undefined;
+    return Promise.resolve(writes);
   }
 
   /** An account's balance: `user:{id}`, `clan:{id}`, `platform:…`; bare ids are read as users. */

@@ -98,11 +98,12 @@ export class BoostExpiryScheduler implements Subscriber {
         writes.push({
           op: 'insert',
           collection: pendingExpiries.name,
-          id: boostId,
-          doc: { userId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
+          id: pendingId(userId, boostId),
+          doc: { userId, boostId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
         });
       } else if (event.type === 'BoostExpired') {
-        writes.push({ op: 'delete', collection: pendingExpiries.name, id: event.data.boostId });
+        const userId = recorded.stream.slice(accountStreamPrefix.length);
+        writes.push({ op: 'delete', collection: pendingExpiries.name, id: pendingId(userId, event.data.boostId) });
       }
     }
     const last = batch[batch.length - 1];
@@ -140,14 +141,14 @@ export class BoostExpiryScheduler implements Subscriber {
       ).map(toPending);
       if (due.length === 0) return outcomes;
       let index = 0;
-      const done: string[] = [];
+      const done: string[] = []; // pending ids
       const worker = async (): Promise<void> => {
         while (index < due.length) {
           const row = due[index++];
           if (row === undefined) return;
           const outcome = await this.#expire(row.userId, row.boostId, row.dueAt, row.dueAtMs);
           if (outcome === undefined) continue;
-          done.push(row.boostId);
+          done.push(row.id);
           outcomes.push(outcome);
           this.#onExpired?.(outcome);
         }
@@ -241,8 +242,12 @@ export class BoostExpiryScheduler implements Subscriber {
   }
 }
 
-const toPending = (doc: StoredDoc): { boostId: string; userId: string; dueAtMs: number; dueAt: string } => ({
-  boostId: doc._id,
+/** Boost ids are chosen per account: the booster's id and the boost id name a pending expiry. */
+const pendingId = (userId: string, boostId: string): string => JSON.stringify([userId, boostId]);
+
+const toPending = (doc: StoredDoc): { id: string; boostId: string; userId: string; dueAtMs: number; dueAt: string } => ({
+  id: doc._id,
+  boostId: doc.boostId as string,
   userId: doc.userId as string,
   dueAtMs: doc.dueAtMs as number,
   dueAt: doc.dueAt as string,

@@ -25,16 +25,28 @@ export class ReadModelVersionSwitchedError extends Error {
   }
 }
 
+/** How a projection writes: live (every batch committed at once) or building a version from scratch. */
+export const projectionLimits = {
+  /**
+   * A builder keeps folding batches in memory and commits every this many events: far fewer writes
+   * (a document touched by many events is written once; a boost activated and expired inside the
+   * window never reaches the store) and bigger transactions. A crash loses at most this much work.
+   */
+  builderFlushEvents: 100_000,
+} as const;
+
 /**
  * A versioned read model on the read-model store port. The live instance follows whatever version
  * readers use (and re-targets when a rebuild switches them); a builder instance (`version` given)
- * fills one specific version from the start of the log.
+ * fills one specific version from the start of the log, creating its secondary indexes only at the
+ * end (`finishBuild`), when building them in one pass is much cheaper than keeping them up to date.
  *
- * A batch is projected in memory — the subclass loads the documents it touches, folds the events into
- * them and returns the writes — and committed with the checkpoint (`{family}@v{n}`). Events at or below
- * the checkpoint are skipped, and every document carries the position of the last event folded into
- * it, so a batch delivered twice, or replayed after a crash that left part of it written (MongoDB has
- * no transaction here), changes nothing.
+ * Events are folded in memory — the subclass loads the documents it touches and folds the events into
+ * them — and the resulting writes are committed with the checkpoint (`{family}@v{n}`): after every
+ * batch when live, every `builderFlushEvents` when building. Events at or below the checkpoint are
+ * skipped, and every document carries the position of the last event folded into it, so a batch
+ * delivered twice, or replayed after a crash that left part of it written (MongoDB has no
+ * transaction here), changes nothing.
  */
 export abstract class VersionedProjection implements Subscriber {
   abstract readonly name: string;
@@ -43,6 +55,9 @@ export abstract class VersionedProjection implements Subscriber {
   readonly store: ReadModelStore;
   readonly #requestedVersion: number | undefined;
   #version: number | undefined;
+  /** Events folded but not yet committed (builder only), and the last one's position. */
+  #unflushedEvents = 0;
+  #unflushedPosition = -1;
 
   protected constructor(store: ReadModelStore, options: { version?: number } = {}) {
     this.store = store;
@@ -58,6 +73,10 @@ export abstract class VersionedProjection implements Subscriber {
     return `${this.name}@v${this.version}`;
   }
 
+  get #building(): boolean {
+    return this.#requestedVersion !== undefined;
+  }
+
   /** The physical name of one of this read model's collections in the version this instance writes. */
   protected writing(collection: string): string {
     return physicalCollection(collection, this.version);
@@ -68,42 +87,65 @@ export abstract class VersionedProjection implements Subscriber {
     return physicalCollection(collection, (await this.store.activeVersion(this.name)) ?? 1);
   }
 
-  async #target(version: number): Promise<void> {
-    for (const spec of this.collections)
-      await this.store.ensureCollection({ ...spec, name: physicalCollection(spec.name, version) });
+  async #target(version: number, withIndexes: boolean): Promise<void> {
+    for (const spec of this.collections) {
+      await this.store.ensureCollection({
+        ...spec,
+        name: physicalCollection(spec.name, version),
+        indexes: withIndexes ? spec.indexes : [],
+      });
+    }
     this.#version = version;
   }
 
   async loadCheckpoint(): Promise<number> {
     if (this.#requestedVersion !== undefined) {
-      if (this.#version === undefined) await this.#target(this.#requestedVersion);
+      if (this.#version === undefined) await this.#target(this.#requestedVersion, false);
     } else {
       const active = await this.store.activeVersion(this.name);
       if (active === undefined) {
-        await this.#target(1);
+        await this.#target(1, true);
         await this.store.setActiveVersion(this.name, 1);
       } else if (active !== this.#version) {
-        await this.#target(active);
+        await this.#target(active, true);
       }
     }
     return this.store.checkpoint(this.checkpointName);
   }
 
-  /** Folds events (all after the checkpoint, in log order) into documents; returns the writes. */
-  protected abstract project(events: readonly RecordedEvent[]): Promise<Write[]>;
+  /** Folds events (all after the checkpoint, in log order) into the documents held in memory. */
+  protected abstract project(events: readonly RecordedEvent[]): Promise<void>;
+  /** The writes for everything folded since the last drain; forgets it. */
+  protected abstract drain(): Promise<Write[]>;
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
     if (this.#version === undefined) await this.loadCheckpoint();
-    if (this.#requestedVersion === undefined) {
+    if (!this.#building) {
       const active = await this.store.activeVersion(this.name);
       if (active !== undefined && active !== this.#version)
         throw new ReadModelVersionSwitchedError(this.name, this.version, active);
     }
-    const applied = await this.store.checkpoint(this.checkpointName);
+    const applied = Math.max(await this.store.checkpoint(this.checkpointName), this.#unflushedPosition);
     const fresh = batch.filter((recorded) => recorded.position > applied);
     const last = fresh[fresh.length - 1];
     if (last === undefined) return;
-    const writes = await this.project(fresh);
-    await this.store.commit(writes, { name: this.checkpointName, position: last.position });
+    await this.project(fresh);
+    this.#unflushedEvents += fresh.length;
+    this.#unflushedPosition = last.position;
+    if (!this.#building || this.#unflushedEvents >= projectionLimits.builderFlushEvents) await this.flush();
+  }
+
+  /** Commits everything folded so far with the checkpoint. */
+  async flush(): Promise<void> {
+    if (this.#unflushedEvents === 0) return;
+    const writes = await this.drain();
+    await this.store.commit(writes, { name: this.checkpointName, position: this.#unflushedPosition });
+    this.#unflushedEvents = 0;
+  }
+
+  /** A builder's last step before readers switch to its version: flush, then create the indexes. */
+  async finishBuild(): Promise<void> {
+    await this.flush();
+    await this.#target(this.version, true);
   }
 }

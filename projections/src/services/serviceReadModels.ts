@@ -190,6 +190,10 @@ interface Contributor extends Doc {
   /** Position of their first contribution. */
   readonly since: number;
 }
+/** An event-log entry's id: its log position, zero-padded so that string order is position order. */
+const logEntryId = (position: number): string => position.toString().padStart(16, '0');
+/** Boost ids are chosen per account: the booster's id and the boost id name an active boost. */
+const activeBoostId = (boosterId: string, boostId: string): string => JSON.stringify([boosterId, boostId]);
 const contributorId = (clanId: string, userId: string): string => JSON.stringify([clanId, userId]);
 
 /** One event of a batch, decoded once. */
@@ -205,7 +209,10 @@ interface BatchState {
   readonly gigs: BatchDocuments<StoredGig>;
   readonly clans: BatchDocuments<StoredClan>;
   readonly contributors: BatchDocuments<Contributor>;
-  readonly writes: Write[];
+  /** Event-log entries, in log order. */
+  readonly logs: Write[];
+  /** The last write per active boost: a boost activated and expired in one drain is only deleted. */
+  readonly activeBoosts: Map<string, Write>;
   /** Clans whose contributors changed, and which of their contributors did. */
   readonly contributed: Map<string, Set<string>>;
 }
@@ -218,7 +225,10 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     super(store, options);
   }
 
-  protected async project(events: readonly RecordedEvent[]): Promise<Write[]> {
+  /** Everything folded since the last drain. */
+  #state: BatchState | undefined;
+
+  protected async project(events: readonly RecordedEvent[]): Promise<void> {
     const decoded: Decoded[] = [];
     const ids = { users: new Set<string>(), gigs: new Set<string>(), clans: new Set<string>(), contributors: new Set<string>() };
     for (const recorded of events) {
@@ -250,7 +260,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
           break; // only logged: no document to load
       }
     }
-    const state: BatchState = {
+    this.#state ??= {
       users: new BatchDocuments(this.store, this.writing('user_visibility'), emptyUser),
       gigs: new BatchDocuments(this.store, this.writing('gig_ranking'), emptyGig),
       clans: new BatchDocuments(this.store, this.writing('clan_reputation'), emptyClan),
@@ -258,9 +268,11 @@ export class ServiceReadModelsProjection extends VersionedProjection {
         const [clanId, userId] = JSON.parse(id) as [string, string];
         return { clanId, userId, total: 0, since: -1 };
       }),
-      writes: [],
+      logs: [],
+      activeBoosts: new Map(),
       contributed: new Map(),
     };
+    const state = this.#state;
     await Promise.all([
       state.users.load(ids.users),
       state.gigs.load(ids.gigs),
@@ -268,6 +280,12 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       state.contributors.load(ids.contributors),
     ]);
     for (const one of decoded) this.#apply(state, one);
+  }
+
+  protected async drain(): Promise<Write[]> {
+    const state = this.#state;
+    if (state === undefined) return [];
+    this.#state = undefined;
     await this.#rankContributors(state);
     const scored = <T extends Doc>(docs: BatchDocuments<T>, field: string, score: (doc: T) => number): void => {
       for (const [id] of docs.changed()) docs.set(id, { ...docs.get(id), [field]: score(docs.get(id)) });
@@ -276,7 +294,8 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     scored(state.gigs, 'rankScore', scores.rank);
     scored(state.clans, 'reputation', scores.reputation);
     return [
-      ...state.writes,
+      ...state.logs,
+      ...state.activeBoosts.values(),
       ...state.users.writes(),
       ...state.gigs.writes(),
       ...state.clans.writes(),
@@ -287,10 +306,12 @@ export class ServiceReadModelsProjection extends VersionedProjection {
   #apply(state: BatchState, { recorded, actorId, event }: Decoded): void {
     const position = recorded.position;
     const logEntry = (log: EventLog, subjectId: string): void => {
-      state.writes.push({
+      state.logs.push({
         op: 'insert',
         collection: this.writing(log),
-        id: recorded.id,
+        // Keyed by log position (an event appears at most once per log): ids only ever grow, so
+        // entries are appended to the end of the collection's key order instead of scattered in it.
+        id: logEntryId(position),
         doc: {
           ...event.data,
           eventId: recorded.id,
@@ -307,10 +328,10 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     switch (event.type) {
       case 'BoostActivated': {
         const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
-        state.writes.push({
+        state.activeBoosts.set(activeBoostId(actorId, boostId), {
           op: 'insert',
           collection: this.writing('active_boosts'),
-          id: boostId,
+          id: activeBoostId(actorId, boostId),
           doc: { boostId, targetType, targetId, boosterId: actorId, amount, expiresAt, position },
         });
         logEntry(
@@ -337,7 +358,8 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       case 'BoostExpired': {
         // The event carries the boost's amount, so exactly its share comes off without a lookup.
         const { boostId, targetType, targetId, amount } = event.data;
-        state.writes.push({ op: 'delete', collection: this.writing('active_boosts'), id: boostId });
+        const id = activeBoostId(actorId, boostId);
+        state.activeBoosts.set(id, { op: 'delete', collection: this.writing('active_boosts'), id });
         logEntry(
           targetType === 'profile' ? 'user_boost_events' : targetType === 'gig' ? 'gig_boost_events' : 'clan_boost_events',
           targetId,
