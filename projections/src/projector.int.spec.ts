@@ -202,4 +202,54 @@ describe('projection runtime', () => {
     expect(subscriptions).toBeGreaterThanOrEqual(2);
     expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
   });
+
+  it('a batch committed and then reported failed: the retry finds the work done, and a waiter is answered', async () => {
+    const { store, models, handler } = open();
+    await workload(handler, 2);
+    const balances = new AccountBalancesProjection(models);
+    let failures = 0;
+    const failsAfterCommit = {
+      name: balances.name,
+      loadCheckpoint: () => balances.loadCheckpoint(),
+      handle: async (batch: Parameters<AccountBalancesProjection['handle']>[0]) => {
+        await balances.handle(batch);
+        if (failures++ === 0) throw new Error('lost the answer after the commit');
+      },
+    };
+    const projector = new Projector(store, failsAfterCommit);
+    projector.start();
+    closers.push(() => projector.stop());
+    // The whole log fits in the first batch: after the failure there is no further batch, only the
+    // resubscription, which loads a checkpoint already at the head.
+    await projector.waitUntilCaughtUp(5_000);
+    expect(failures).toBe(1);
+    expect((await projector.status()).retries).toBe(1);
+    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
+  });
+
+  it('a commit that fails loses nothing: the batch is folded again from the store on the retry', async () => {
+    const { store, handler } = open();
+    const failOnce = { armed: true };
+    class FlakyStore extends SqliteReadModelStore {
+      override commit(...args: Parameters<SqliteReadModelStore['commit']>): Promise<void> {
+        if (args[0].length > 0 && failOnce.armed) {
+          failOnce.armed = false;
+          return Promise.reject(new Error('SQLITE_BUSY: database is locked'));
+        }
+        return super.commit(...args);
+      }
+    }
+    const flakyModels = new FlakyStore(join(tempDir(), 'readmodels.db'));
+    closers.push(() => flakyModels.close());
+    const balances = new AccountBalancesProjection(flakyModels);
+    const projector = new Projector(store, balances);
+    projector.start();
+    closers.push(() => projector.stop());
+    await workload(handler, 3);
+    await projector.waitUntilCaughtUp(5_000);
+    expect(failOnce.armed).toBe(false);
+    expect((await projector.status()).retries).toBe(1);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
+    expect((await balances.totals()).total).toBe(0);
+  });
 });

@@ -87,13 +87,14 @@ describe('blue/green rebuild', () => {
     const first = await snapshot(models);
     await rebuildAll(store, models);
     expect(await snapshot(models)).toEqual(first);
-    expect(await models.activeVersion('service_read_models')).toBe(2);
-    expect(await builtVersions(models, 'user_visibility')).toEqual([2]);
+    // Rebuilds start at v2 (a live projector creates v1 itself) and each makes the next one.
+    expect(await models.activeVersion('service_read_models')).toBe(3);
+    expect(await builtVersions(models, 'user_visibility')).toEqual([3]);
     // The builder creates the secondary indexes once it has caught up, before readers switch.
     const indexes = models.db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gig_ranking__v2' AND sql IS NOT NULL")
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gig_ranking__v3' AND sql IS NOT NULL")
       .all();
-    expect(indexes).toEqual([{ name: 'gig_ranking__v2__i0' }]);
+    expect(indexes).toEqual([{ name: 'gig_ranking__v3__i0' }]);
     expect(first.balances.account_balances?.length).toBeGreaterThan(10);
     expect(first.services.user_visibility?.length).toBeGreaterThan(3);
     expect(first.services.clan_contributors?.length).toBeGreaterThan(5);

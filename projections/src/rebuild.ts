@@ -50,7 +50,8 @@ export const rebuild = async (options: {
   const now = options.nowMs ?? (() => performance.now());
   const probe = rebuildableReadModels[readModel](models);
   const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
-  const version = Math.max((await models.activeVersion(readModel)) ?? 0, ...built.flat()) + 1;
+  // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
+  const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
   const builder = rebuildableReadModels[readModel](models, version);
   await builder.loadCheckpoint();
   const headAtStart = await store.headPosition();
@@ -72,16 +73,23 @@ export const rebuild = async (options: {
       done,
     };
   };
-  for (;;) {
-    const batch = await store.readAll({ after: position, maxCount: rebuildLimits.readBatchEventsMax });
-    if (batch.length === 0) break;
-    await builder.handle(batch);
-    position = batch[batch.length - 1]?.position ?? position;
-    events += batch.length;
-    options.onProgress?.(progress(false));
-  }
-  // Caught up: index the new version, switch every reader to it at once, then let go of the old one.
+  const catchUp = async (): Promise<void> => {
+    for (;;) {
+      const batch = await store.readAll({ after: position, maxCount: rebuildLimits.readBatchEventsMax });
+      if (batch.length === 0) return;
+      await builder.handle(batch);
+      position = batch[batch.length - 1]?.position ?? position;
+      events += batch.length;
+      options.onProgress?.(progress(false));
+    }
+  };
+  await catchUp();
+  // Caught up: index the new version, and catch up again with what arrived meanwhile (so readers do
+  // not step back from what the live version already showed), then switch every reader to it at once
+  // and let go of the old version.
   await builder.finishBuild();
+  await catchUp();
+  await builder.flush();
   await models.setActiveVersion(readModel, version);
   for (const spec of builder.collections) {
     for (const old of await builtVersions(models, spec.name))

@@ -64,6 +64,10 @@ export class AccountBalancesProjection extends VersionedProjection {
       balances.update(account, position, (doc) => ({ ...doc, balance: addCredits(doc.balance, amount), position }));
   }
 
+  protected reset(): void {
+    this.#balances = undefined;
+  }
+
   protected drain(): Promise<Write[]> {
     const writes = this.#balances?.writes() ?? [];
     this.#balances = undefined;

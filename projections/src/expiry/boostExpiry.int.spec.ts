@@ -80,6 +80,34 @@ describe('boost expiry', () => {
     expect(await scheduler.expireDue()).toEqual([]);
   });
 
+  it('expires a boost id reused after its expiry once more, at its own due time', async () => {
+    const { store, models, clock, handler, scheduler, project } = open();
+    const services = new ServiceReadModelsProjection(models);
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'again', 1);
+    await project();
+    clock.advance({ hours: 1 });
+    expect(await scheduler.expireDue()).toHaveLength(1);
+    // Reactivated before the projection saw the first expiry: the round's clean-up must not drop it.
+    await boost(handler, clock, 'u1', 'again', 2);
+    await project();
+    await feed(store, services);
+    expect(await scheduler.pendingCount()).toBe(1);
+    expect((await services.userVisibility('user123')).activeBoosts).toEqual([
+      expect.objectContaining({ boostId: 'again', expiresAt: '2026-06-29T16:30:00.000Z' }),
+    ]);
+    clock.advance({ hours: 2 });
+    expect(await scheduler.expireDue()).toEqual([
+      expect.objectContaining({ boostId: 'again', dueAt: '2026-06-29T16:30:00.000Z', appended: true }),
+    ]);
+    expect((await expiredEvents(store)).map((e) => e.data.dueAt)).toEqual([
+      '2026-06-29T14:30:00.000Z',
+      '2026-06-29T16:30:00.000Z',
+    ]);
+    await feed(store, services);
+    expect((await services.userVisibility('user123')).visibilityScore).toBe(0);
+  });
+
   it('handles fractional durations to the millisecond', async () => {
     const { store, clock, handler, scheduler, project } = open();
     await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);

@@ -98,12 +98,16 @@ export class BoostExpiryScheduler implements Subscriber {
         writes.push({
           op: 'insert',
           collection: pendingExpiries.name,
-          id: pendingId(userId, boostId),
+          id: pendingId(userId, boostId, expiresAt),
           doc: { userId, boostId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
         });
       } else if (event.type === 'BoostExpired') {
         const userId = recorded.stream.slice(accountStreamPrefix.length);
-        writes.push({ op: 'delete', collection: pendingExpiries.name, id: pendingId(userId, event.data.boostId) });
+        writes.push({
+          op: 'delete',
+          collection: pendingExpiries.name,
+          id: pendingId(userId, event.data.boostId, event.data.dueAt),
+        });
       }
     }
     const last = batch[batch.length - 1];
@@ -171,7 +175,8 @@ export class BoostExpiryScheduler implements Subscriber {
         actor: 'service:boost-expiry',
         correlationId: `expire-${boostId}`,
         causationId: `expire-${boostId}`,
-        idempotency: { key: `expire-${boostId}`, fingerprint: boostId },
+        // One expiry per activation: a boost id reused after its expiry is a new activation with its own due time.
+        idempotency: { key: `expire-${boostId}@${dueAt}`, fingerprint: `${boostId}@${dueAt}` },
       },
     );
     if (result.ok) {
@@ -242,8 +247,11 @@ export class BoostExpiryScheduler implements Subscriber {
   }
 }
 
-/** Boost ids are chosen per account: the booster's id and the boost id name a pending expiry. */
-const pendingId = (userId: string, boostId: string): string => JSON.stringify([userId, boostId]);
+/**
+ * Boost ids are chosen per account, and one may be reused once its boost expired: the booster, the
+ * boost id and the due time name one activation's pending expiry.
+ */
+const pendingId = (userId: string, boostId: string, dueAt: string): string => JSON.stringify([userId, boostId, dueAt]);
 
 const toPending = (doc: StoredDoc): { id: string; boostId: string; userId: string; dueAtMs: number; dueAt: string } => ({
   id: doc._id,

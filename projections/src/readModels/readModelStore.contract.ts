@@ -162,6 +162,14 @@ export const runReadModelStoreContract = (
       expect(await store.count(entries.name)).toBe(10);
     });
 
+    it('answers limit 0 with an empty page and refuses a negative limit', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      await store.commit([{ op: 'put', collection: ranking.name, id: 'g', doc: { score: 1 }, position: 1 }]);
+      expect(await store.find(ranking.name, { limit: 0 })).toEqual([]);
+      await expect(store.find(ranking.name, { limit: -1 })).rejects.toBeInstanceOf(TypeError);
+    });
+
     it('reads an unknown collection as empty', async () => {
       const store = await opened();
       expect(await store.get('nothing_here', 'x')).toBeUndefined();

@@ -87,7 +87,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     return found;
   }
 
-  ensureCollection(spec: CollectionSpec): Promise<void> {
+  async ensureCollection(spec: CollectionSpec): Promise<void> {
     const table = checkName(spec.name);
     this.db.transaction(() => {
       this.db.exec(
@@ -100,10 +100,9 @@ export class SqliteReadModelStore implements ReadModelStore {
       this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
     })();
     this.#known.add(table);
-    return Promise.resolve();
   }
 
-  dropCollection(name: string): Promise<void> {
+  async dropCollection(name: string): Promise<void> {
     const table = checkName(name);
     this.db.transaction(() => {
       this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
@@ -112,19 +111,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.#known.delete(table);
     // Statements prepared against the dropped table are now invalid.
     for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
-    return Promise.resolve();
   }
 
-  listCollections(prefix: string): Promise<string[]> {
+  async listCollections(prefix: string): Promise<string[]> {
     const rows = this.#statement('SELECT name FROM collections WHERE substr(name, 1, ?) = ? ORDER BY name').all(
       prefix.length,
       prefix,
     ) as { name: string }[];
-    return Promise.resolve(rows.map((r) => r.name));
+    return rows.map((r) => r.name);
   }
 
-  checkpoint(name: string): Promise<number> {
-    return Promise.resolve(this.checkpointNow(name));
+  async checkpoint(name: string): Promise<number> {
+    return this.checkpointNow(name);
   }
 
   /** The synchronous form, for code already inside this store's transaction. */
@@ -133,7 +131,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     return row?.position ?? -1;
   }
 
-  commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
+  async commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
     this.db.transaction(() => {
       for (const write of writes) this.#apply(write);
       if (checkpoint !== undefined) {
@@ -144,7 +142,6 @@ export class SqliteReadModelStore implements ReadModelStore {
         ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
       }
     })();
-    return Promise.resolve();
   }
 
   #apply(write: Write): void {
@@ -170,28 +167,28 @@ export class SqliteReadModelStore implements ReadModelStore {
     }
   }
 
-  get(collection: string, id: string): Promise<StoredDoc | undefined> {
+  async get(collection: string, id: string): Promise<StoredDoc | undefined> {
     const table = checkName(collection);
-    if (!this.#exists(table)) return Promise.resolve(undefined);
+    if (!this.#exists(table)) return undefined;
     const row = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id = ?`).get(id) as Row | undefined;
-    return Promise.resolve(row === undefined ? undefined : toStored(row));
+    return row === undefined ? undefined : toStored(row);
   }
 
-  getMany(collection: string, ids: readonly string[]): Promise<Map<string, StoredDoc>> {
+  async getMany(collection: string, ids: readonly string[]): Promise<Map<string, StoredDoc>> {
     const table = checkName(collection);
     const found = new Map<string, StoredDoc>();
-    if (ids.length === 0 || !this.#exists(table)) return Promise.resolve(found);
+    if (ids.length === 0 || !this.#exists(table)) return found;
     // json_each takes the ids as one parameter, so one statement serves every batch size.
     const rows = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id IN (SELECT value FROM json_each(?))`).all(
       JSON.stringify(ids),
     ) as Row[];
     for (const row of rows) found.set(row.id, toStored(row));
-    return Promise.resolve(found);
+    return found;
   }
 
-  find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
+  async find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
     const table = checkName(collection);
-    if (!this.#exists(table)) return Promise.resolve([]);
+    if (!this.#exists(table)) return [];
     const { clauses, params } = whereSql(query.where);
     const orderBy = query.orderBy ?? [];
     if (query.after !== undefined) {
@@ -211,41 +208,39 @@ export class SqliteReadModelStore implements ReadModelStore {
         ? ''
         : ` ORDER BY ${orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ')}`;
     const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
     const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order} LIMIT ?`;
     const rows = this.#statement(sql).all(...params, limit) as Row[];
-    return Promise.resolve(rows.map(toStored));
+    return rows.map(toStored);
   }
 
-  count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {
+  async count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {
     const table = checkName(collection);
-    if (!this.#exists(table)) return Promise.resolve(0);
+    if (!this.#exists(table)) return 0;
     const { clauses, params } = whereSql(where);
     const sql = `SELECT COUNT(*) AS n FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}`;
-    return Promise.resolve((this.#statement(sql).get(...params) as { n: number }).n);
+    return (this.#statement(sql).get(...params) as { n: number }).n;
   }
 
-  activeVersion(family: string): Promise<number | undefined> {
+  async activeVersion(family: string): Promise<number | undefined> {
     const row = this.#statement('SELECT active FROM read_model_versions WHERE family = ?').get(family) as
       { active: number } | undefined;
-    return Promise.resolve(row?.active);
+    return row?.active;
   }
 
-  setActiveVersion(family: string, version: number): Promise<void> {
+  async setActiveVersion(family: string, version: number): Promise<void> {
     this.#statement(
       `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
        ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
     ).run(family, version, new Date().toISOString());
-    return Promise.resolve();
   }
 
-  ping(): Promise<void> {
+  async ping(): Promise<void> {
     this.#statement('SELECT 1').get();
-    return Promise.resolve();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
-    return Promise.resolve();
   }
 }
 

@@ -87,15 +87,29 @@ export abstract class VersionedProjection implements Subscriber {
     return physicalCollection(collection, (await this.store.activeVersion(this.name)) ?? 1);
   }
 
+  /**
+   * Collections whose indexes the projection itself queries while folding; a builder creates these
+   * up front (the others once it has caught up).
+   */
+  protected readonly indexedWhileBuilding: readonly string[] = [];
+
   async #target(version: number, withIndexes: boolean): Promise<void> {
+    if (version !== this.#version) this.#forget();
     for (const spec of this.collections) {
       await this.store.ensureCollection({
         ...spec,
         name: physicalCollection(spec.name, version),
-        indexes: withIndexes ? spec.indexes : [],
+        indexes: withIndexes || this.indexedWhileBuilding.includes(spec.name) ? spec.indexes : [],
       });
     }
     this.#version = version;
+  }
+
+  /** Drops everything folded but not committed: after a failure, or when the version changes. */
+  #forget(): void {
+    this.#unflushedEvents = 0;
+    this.#unflushedPosition = -1;
+    this.reset();
   }
 
   async loadCheckpoint(): Promise<number> {
@@ -117,6 +131,8 @@ export abstract class VersionedProjection implements Subscriber {
   protected abstract project(events: readonly RecordedEvent[]): Promise<void>;
   /** The writes for everything folded since the last drain; forgets it. */
   protected abstract drain(): Promise<Write[]>;
+  /** Forgets everything folded since the last drain, without writing it. */
+  protected abstract reset(): void;
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
     if (this.#version === undefined) await this.loadCheckpoint();
@@ -125,22 +141,34 @@ export abstract class VersionedProjection implements Subscriber {
       if (active !== undefined && active !== this.#version)
         throw new ReadModelVersionSwitchedError(this.name, this.version, active);
     }
+    // Only a builder holds folded events across batches; a live projection commits every batch.
     const applied = Math.max(await this.store.checkpoint(this.checkpointName), this.#unflushedPosition);
     const fresh = batch.filter((recorded) => recorded.position > applied);
     const last = fresh[fresh.length - 1];
     if (last === undefined) return;
-    await this.project(fresh);
-    this.#unflushedEvents += fresh.length;
-    this.#unflushedPosition = last.position;
-    if (!this.#building || this.#unflushedEvents >= projectionLimits.builderFlushEvents) await this.flush();
+    try {
+      await this.project(fresh);
+      this.#unflushedEvents += fresh.length;
+      this.#unflushedPosition = last.position;
+      if (!this.#building || this.#unflushedEvents >= projectionLimits.builderFlushEvents) await this.flush();
+    } catch (error) {
+      // Whatever was folded is now suspect (half a batch, or a commit that did not happen): the
+      // runtime resubscribes from the durable checkpoint and folds it again from the store.
+      this.#forget();
+      throw error;
+    }
   }
 
   /** Commits everything folded so far with the checkpoint. */
   async flush(): Promise<void> {
     if (this.#unflushedEvents === 0) return;
-    const writes = await this.drain();
-    await this.store.commit(writes, { name: this.checkpointName, position: this.#unflushedPosition });
-    this.#unflushedEvents = 0;
+    try {
+      const writes = await this.drain();
+      await this.store.commit(writes, { name: this.checkpointName, position: this.#unflushedPosition });
+    } finally {
+      // Committed, or failed and to be folded again from the durable checkpoint: either way, gone.
+      this.#forget();
+    }
   }
 
   /** A builder's last step before readers switch to its version: flush, then create the indexes. */

@@ -178,6 +178,8 @@ export class Projector {
       this.#current = controller;
       try {
         this.#checkpoint = await this.#subscriber.loadCheckpoint();
+        // A resubscription may find the work already done (the batch that failed was committed).
+        for (const waiter of [...this.#caughtUpWaiters]) waiter();
         this.#lastProgressMs = this.#now();
         this.#state = 'catching-up';
         const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });

@@ -282,6 +282,13 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     for (const one of decoded) this.#apply(state, one);
   }
 
+  /** topContributors queries clan_contributors by clan while folding. */
+  protected override readonly indexedWhileBuilding = ['clan_contributors'];
+
+  protected reset(): void {
+    this.#state = undefined;
+  }
+
   protected async drain(): Promise<Write[]> {
     const state = this.#state;
     if (state === undefined) return [];
@@ -328,8 +335,10 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     switch (event.type) {
       case 'BoostActivated': {
         const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
+        // A put at its position: a boost id reused after its expiry replaces the old document.
         state.activeBoosts.set(activeBoostId(actorId, boostId), {
-          op: 'insert',
+          op: 'put',
+          position,
           collection: this.writing('active_boosts'),
           id: activeBoostId(actorId, boostId),
           doc: { boostId, targetType, targetId, boosterId: actorId, amount, expiresAt, position },

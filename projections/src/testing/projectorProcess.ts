@@ -41,7 +41,18 @@ const reporting = {
 };
 // Where it starts, so a parent waiting for a mark the last run already passed kills it at once.
 process.stdout.write(`checkpoint ${await balances.loadCheckpoint()}\n`);
-const projectors = [new Projector(store, reporting), new Projector(store, new ServiceReadModelsProjection(models))];
+const logger = {
+  info: () => undefined,
+  warn: (object: object, message: string) => process.stderr.write(`${message} ${JSON.stringify(object)}\n`),
+  error: (object: object, message: string) =>
+    process.stderr.write(
+      `${message} ${JSON.stringify(object, (_key, value: unknown) => (value instanceof Error ? value.stack : value))}\n`,
+    ),
+};
+const projectors = [
+  new Projector(store, reporting, { logger }),
+  new Projector(store, new ServiceReadModelsProjection(models), { logger }),
+];
 for (const projector of projectors) projector.start();
 for (const projector of projectors) await projector.waitUntilCaughtUp(120_000);
 // Told to wait for a kill, it never finishes on its own, even when the mark was in the last batches.
