@@ -1,4 +1,4 @@
-import fastifyJwt from '@fastify/jwt';
+import { createVerifier, TokenError } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isValidId } from '../../ledger/src/accounts/events.js';
@@ -13,9 +13,9 @@ export interface AuthUser {
   readonly roles: readonly Role[];
 }
 
-declare module '@fastify/jwt' {
-  interface FastifyJWT {
-    payload: { sub: string; roles?: Role[] };
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (set by `authenticate` on every /api route). */
     user: AuthUser;
   }
 }
@@ -26,35 +26,69 @@ const claimsSchema = z.object({
   exp: z.number(),
 });
 
+const bearerPattern = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+
 /**
  * Bearer JWT on every /api route: HS256 with JWT_SECRET, or RS256 with a public key. `exp` and `sub`
  * are required, `roles` ⊆ {user, service, admin}. Anything wrong with the token is a 401 and nothing
  * runs; the right to act is checked per route (403).
+ *
+ * fast-jwt directly (the verifier @fastify/jwt wraps, without its per-request decoding and option
+ * merging): verified tokens are cached (a client reuses its token for many requests) and a cached
+ * entry never outlives the token's own exp; the checked claims are cached beside them.
  */
-export const registerAuth = async (app: FastifyInstance, config: GatewayConfig): Promise<void> => {
-  await app.register(fastifyJwt, {
-    secret: config.auth.algorithm === 'HS256' ? config.auth.secret : { public: config.auth.publicKey },
-    // Verified tokens are cached (a client reuses its token for many requests); a cached entry never
-    // outlives the token's own exp.
-    verify: { algorithms: [config.auth.algorithm], requiredClaims: ['sub', 'exp'], cache: gatewayLimits.verifiedTokensCachedMax },
-    formatUser: (payload) => {
-      const claims = claimsSchema.safeParse(payload);
-      if (!claims.success)
-        throw new gatewayErrors.UNAUTHORIZED(`token claims are invalid: ${claims.error.issues[0]?.message ?? ''}`);
-      return { id: claims.data.sub, roles: claims.data.roles };
-    },
+export const registerAuth = (app: FastifyInstance, config: GatewayConfig): void => {
+  const verify = createVerifier({
+    key: config.auth.algorithm === 'HS256' ? config.auth.secret : config.auth.publicKey,
+    algorithms: [config.auth.algorithm],
+    requiredClaims: ['sub', 'exp'],
+    cache: gatewayLimits.verifiedTokensCachedMax,
+  });
+  const users = new WeakMap<object, AuthUser>();
+  const userOf = (payload: unknown): AuthUser => {
+    const known = typeof payload === 'object' && payload !== null ? users.get(payload) : undefined;
+    if (known !== undefined) return known;
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success)
+      throw new gatewayErrors.UNAUTHORIZED(`token claims are invalid: ${claims.error.issues[0]?.message ?? ''}`);
+    const user = { id: claims.data.sub, roles: claims.data.roles };
+    users.set(payload as object, user);
+    return user;
+  };
+  app.decorateRequest('user', null as unknown as AuthUser);
+  app.decorate('authenticateRequest', (request: FastifyRequest): void => {
+    const header = request.headers.authorization;
+    if (header === undefined) throw new gatewayErrors.UNAUTHORIZED('missing Authorization: Bearer <token>');
+    const token = bearerPattern.exec(header)?.[1];
+    if (token === undefined) throw new gatewayErrors.UNAUTHORIZED('Authorization must be Bearer <token>');
+    let payload: unknown;
+    try {
+      payload = verify(token);
+    } catch (error) {
+      throw new gatewayErrors.UNAUTHORIZED(error instanceof TokenError ? error.message : 'invalid token');
+    }
+    request.user = userOf(payload);
   });
 };
 
-export const authenticate = async (request: FastifyRequest): Promise<void> => {
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticateRequest(request: FastifyRequest): void;
+  }
+}
+
+/** The onRequest hook of every /api route (callback style: no promise per request). */
+export const authenticate = function (
+  this: FastifyInstance,
+  request: FastifyRequest,
+  _reply: unknown,
+  done: (error?: Error) => void,
+): void {
   try {
-    await request.jwtVerify();
+    this.authenticateRequest(request);
+    done();
   } catch (error) {
-    if (error instanceof gatewayErrors.UNAUTHORIZED) throw error;
-    const reason = (error as Error).message || 'invalid token';
-    throw new gatewayErrors.UNAUTHORIZED(
-      reason.startsWith('No Authorization') ? 'missing Authorization: Bearer <token>' : reason,
-    );
+    done(error as Error);
   }
 };
 
