@@ -4,7 +4,7 @@ import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandH
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, Doc, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
-import { VersionedProjection } from '../readModels/versionedProjection.js';
+import { physicalCollection, VersionedProjection } from '../readModels/versionedProjection.js';
 
 /**
  * The three services' read models, with the seed's names, built from the log by one projection:
@@ -461,9 +461,18 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     }
   }
 
+  /**
+   * Readers resolve the active version once per answer, so a document and its active boosts always
+   * come from the same version, even while a rebuild switches readers.
+   */
+  async #readingVersion(): Promise<number> {
+    return (await this.store.activeVersion(this.name)) ?? 1;
+  }
+
   /** The newest active boosts of a target, oldest of them first. */
-  async activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string): Promise<ActiveBoostRef[]> {
-    const docs = await this.store.find(await this.reading('active_boosts'), {
+  async activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string, version?: number): Promise<ActiveBoostRef[]> {
+    const collection = physicalCollection('active_boosts', version ?? (await this.#readingVersion()));
+    const docs = await this.store.find(collection, {
       where: { targetType, targetId },
       orderBy: [['position', -1]],
       limit: activeBoostsListedMax,
@@ -476,58 +485,56 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     }));
   }
 
-  async #document(collection: Collection, id: string): Promise<Record<string, unknown> | undefined> {
-    const found = await this.store.get(await this.reading(collection), id);
+  async #document(collection: Collection, id: string, version: number): Promise<Record<string, unknown> | undefined> {
+    const found = await this.store.get(physicalCollection(collection, version), id);
     return found === undefined ? undefined : withoutStoreFields(found);
   }
 
   /** A user's visibility; a user nobody boosted has the empty document (score 0). */
   async userVisibility(userId: string): Promise<UserVisibility> {
-    const stored = ((await this.#document('user_visibility', userId)) as StoredUser | undefined) ?? emptyUser(userId);
-    return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId) };
+    const version = await this.#readingVersion();
+    const stored = ((await this.#document('user_visibility', userId, version)) as StoredUser | undefined) ?? emptyUser(userId);
+    return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId, version) };
   }
 
   async gig(gigId: string): Promise<GigRanking | undefined> {
-    const stored = (await this.#document('gig_ranking', gigId)) as StoredGig | undefined;
-    return stored === undefined ? undefined : this.#withGigBoosts(stored);
+    const version = await this.#readingVersion();
+    const stored = (await this.#document('gig_ranking', gigId, version)) as StoredGig | undefined;
+    return stored === undefined ? undefined : { ...stored, activeBoosts: await this.activeBoostsOf('gig', gigId, version) };
   }
 
   /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
   async clanReputation(clanId: string): Promise<ClanReputation> {
-    return this.#withClanBoosts(
-      ((await this.#document('clan_reputation', clanId)) as StoredClan | undefined) ?? emptyClan(clanId),
-    );
+    const version = await this.#readingVersion();
+    const stored = ((await this.#document('clan_reputation', clanId, version)) as StoredClan | undefined) ?? emptyClan(clanId);
+    return { ...stored, activeBoosts: await this.activeBoostsOf('clan', clanId, version) };
   }
-
-  #withGigBoosts = async (doc: StoredGig): Promise<GigRanking> => ({
-    ...doc,
-    activeBoosts: await this.activeBoostsOf('gig', doc.gigId),
-  });
-  #withClanBoosts = async (doc: StoredClan): Promise<ClanReputation> => ({
-    ...doc,
-    activeBoosts: await this.activeBoostsOf('clan', doc.clanId),
-  });
 
   /**
    * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
    * (the last row's score and id) continues exactly where the page ended.
    */
   async gigRanking(limit: number, after?: { score: number; id: string }): Promise<GigRanking[]> {
-    const docs = (await this.#page('gig_ranking', limit, after)) as StoredGig[];
-    return Promise.all(docs.map(this.#withGigBoosts));
+    const version = await this.#readingVersion();
+    const docs = (await this.#page('gig_ranking', version, limit, after)) as StoredGig[];
+    return Promise.all(docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('gig', doc.gigId, version) })));
   }
 
   async clanRanking(limit: number, after?: { score: number; id: string }): Promise<ClanReputation[]> {
-    const docs = (await this.#page('clan_reputation', limit, after)) as StoredClan[];
-    return Promise.all(docs.map(this.#withClanBoosts));
+    const version = await this.#readingVersion();
+    const docs = (await this.#page('clan_reputation', version, limit, after)) as StoredClan[];
+    return Promise.all(
+      docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('clan', doc.clanId, version) })),
+    );
   }
 
   async #page(
     collection: 'gig_ranking' | 'clan_reputation',
+    version: number,
     limit: number,
     after?: { score: number; id: string },
   ): Promise<Record<string, unknown>[]> {
-    const docs = await this.store.find(await this.reading(collection), {
+    const docs = await this.store.find(physicalCollection(collection, version), {
       orderBy: [
         [scoreField[collection], -1],
         ['_id', 1],
@@ -540,7 +547,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
 
   /** The user's boost events (activations and expiries), newest first. */
   async userBoostEvents(userId: string, limit: number): Promise<Record<string, unknown>[]> {
-    const docs = await this.store.find(await this.reading('user_boost_events'), {
+    const docs = await this.store.find(physicalCollection('user_boost_events', await this.#readingVersion()), {
       where: { subjectId: userId },
       orderBy: [['position', -1]],
       limit,
