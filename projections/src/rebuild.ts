@@ -1,6 +1,8 @@
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
-import type { ReadModelStore } from './readModels/readModelStore.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore.js';
 import { builtVersions, physicalCollection, type VersionedProjection } from './readModels/versionedProjection.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 
@@ -45,6 +47,51 @@ export const rebuild = async (options: {
   readModel: ReadModelName;
   onProgress?: (progress: RebuildProgress) => void;
   nowMs?: () => number;
+  /** Who holds the lease while this rebuild runs (default: host and process id). */
+  owner?: string;
+  /** Take over a lease another rebuild left behind (it crashed, or was killed). */
+  force?: boolean;
+  /** Stops the rebuild between batches (readers stay on the old version; the lease is released). */
+  signal?: AbortSignal;
+}): Promise<RebuildProgress> => {
+  const { models, readModel } = options;
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  await acquireLease(models, readModel, owner, options.force === true);
+  try {
+    return await rebuildHoldingLease(options);
+  } finally {
+    await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+  }
+};
+
+/** One rebuild per read model at a time: a second one would drop the first one's half-built version. */
+export const rebuildLeases: CollectionSpec = { name: 'rebuild_leases', database: 'ledger', indexes: [] };
+
+export class RebuildInProgressError extends Error {
+  override name = 'RebuildInProgressError';
+}
+
+const acquireLease = async (models: ReadModelStore, readModel: ReadModelName, owner: string, force: boolean): Promise<void> => {
+  await models.ensureCollection(rebuildLeases);
+  if (force) await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+  const lease = { owner, startedAt: new Date().toISOString() };
+  await models.commit([{ op: 'insert', collection: rebuildLeases.name, id: readModel, doc: lease }]);
+  const held = await models.get(rebuildLeases.name, readModel);
+  if (held?.owner !== owner) {
+    throw new RebuildInProgressError(
+      `${readModel} is already being rebuilt by ${String(held?.owner)} since ${String(held?.startedAt)}; ` +
+        'if that rebuild is gone (crashed or killed), run again with --force',
+    );
+  }
+};
+
+const rebuildHoldingLease = async (options: {
+  store: EventStore;
+  models: ReadModelStore;
+  readModel: ReadModelName;
+  onProgress?: (progress: RebuildProgress) => void;
+  nowMs?: () => number;
+  signal?: AbortSignal;
 }): Promise<RebuildProgress> => {
   const { store, models, readModel } = options;
   const now = options.nowMs ?? (() => performance.now());
@@ -75,6 +122,7 @@ export const rebuild = async (options: {
   };
   const catchUp = async (): Promise<void> => {
     for (;;) {
+      options.signal?.throwIfAborted();
       const batch = await store.readAll({ after: position, maxCount: rebuildLimits.readBatchEventsMax });
       if (batch.length === 0) return;
       await builder.handle(batch);

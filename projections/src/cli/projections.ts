@@ -4,7 +4,7 @@ import { loadConfig } from '../../../gateway/src/config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
-import { isReadModelName, rebuild, rebuildableReadModels, type ReadModelName } from '../rebuild.js';
+import { isReadModelName, rebuild, rebuildableReadModels, RebuildInProgressError, type ReadModelName } from '../rebuild.js';
 import { lagBehind } from '../runtime/projector.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
@@ -62,7 +62,8 @@ program
   .argument('[name]', `one of: ${Object.keys(rebuildableReadModels).join(', ')}`)
   .option('--all', 'rebuild every read model')
   .option('--json', 'print machine-readable progress, one JSON object per line')
-  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean }) => {
+  .option('--force', 'take over from a rebuild of the same read model that crashed or was killed')
+  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; force?: boolean }) => {
     const names: ReadModelName[] = options.all === true ? (Object.keys(rebuildableReadModels) as ReadModelName[]) : [];
     if (options.all !== true) {
       if (name === undefined || !isReadModelName(name)) {
@@ -73,6 +74,10 @@ program
     const config = loadConfig();
     const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
     const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
+    // Ctrl-C or SIGTERM stops between batches: readers stay on the old version and the lease is released.
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => stop.abort(new Error(`${signal}: rebuild stopped`)));
     try {
       for (const readModel of names) {
         const bar =
@@ -87,6 +92,8 @@ program
           store,
           models,
           readModel,
+          force: options.force === true,
+          signal: stop.signal,
           onProgress: (progress) => {
             if (options.json === true) {
               process.stdout.write(`${JSON.stringify(progress)}\n`);
@@ -98,6 +105,9 @@ program
             }
             bar?.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
           },
+        }).catch((error: unknown) => {
+          bar?.stop();
+          throw error;
         });
         bar?.stop();
         if (options.json !== true) {
@@ -106,6 +116,14 @@ program
           );
         }
       }
+    } catch (error) {
+      // Expected refusals are one clear line, not a stack trace.
+      if (error instanceof RebuildInProgressError || stop.signal.aborted) {
+        process.exitCode = error instanceof RebuildInProgressError ? 3 : 130;
+        console.error(`rebuild: ${(error as Error).message}`);
+        return;
+      }
+      throw error;
     } finally {
       await models.close();
       await store.close();

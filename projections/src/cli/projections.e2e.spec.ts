@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { AccountBalancesProjection } from '../balances/accountBalances.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import { rebuildLeases } from '../rebuild.js';
+
+afterAll(removeTempDirs);
+
+/** `npm run projections -- …args` against a data directory, as an operator would run it. */
+const cli = async (dataDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), ...args], {
+    env: { ...process.env, LEDGER_DATA_DIR: dataDir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+};
+
+const seeded = async (): Promise<string> => {
+  const dir = tempDir();
+  const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+  const handler = new AccountCommandHandler(store);
+  const clock = new ManualClock();
+  const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
+  for (const user of ['ana', 'bo', 'cy']) {
+    await handler.execute(user, { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await handler.execute(user, { type: 'ContributeToClan', clanId: 'k', amount: 7, now: clock.now() }, context);
+  }
+  await store.close();
+  return dir;
+};
+
+describe('npm run projections (operator CLI)', () => {
+  it('lists lag, rebuilds with machine-readable progress, and then lists the new version caught up', async () => {
+    const dir = await seeded();
+    const before = await cli(dir, 'status', '--json');
+    expect(before.code).toBe(0);
+    const rows = JSON.parse(before.stdout) as { name: string; version: number | null; lagEvents: number }[];
+    expect(rows.find((r) => r.name === 'account_balances')).toMatchObject({ version: null, lagEvents: 6 });
+
+    const built = await cli(dir, 'rebuild', 'account_balances', '--json');
+    expect(built.code).toBe(0);
+    const progress = built.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { done: boolean; version: number; events: number });
+    expect(progress.at(-1)).toMatchObject({ done: true, version: 2, events: 6 });
+
+    const after = JSON.parse((await cli(dir, 'status', '--json')).stdout) as {
+      name: string;
+      version: number;
+      lagEvents: number;
+    }[];
+    expect(after.find((r) => r.name === 'account_balances')).toMatchObject({ version: 2, lagEvents: 0 });
+    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    expect((await new AccountBalancesProjection(models).balanceOf('clan:k'))?.balance).toBe(21);
+    await models.close();
+  }, 30_000);
+
+  it('refuses a second rebuild of the same read model with a clear message, and --force takes over', async () => {
+    const dir = await seeded();
+    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    await models.ensureCollection(rebuildLeases);
+    await models.commit([
+      { op: 'insert', collection: rebuildLeases.name, id: 'account_balances', doc: { owner: 'elsewhere:42', startedAt: 'then' } },
+    ]);
+    await models.close();
+
+    const refused = await cli(dir, 'rebuild', 'account_balances');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('already being rebuilt by elsewhere:42');
+    expect(refused.stderr).toContain('--force');
+    expect(refused.stderr).not.toContain('    at '); // one line, no stack trace
+
+    const forced = await cli(dir, 'rebuild', 'account_balances', '--force', '--json');
+    expect(forced.code).toBe(0);
+    const again = await cli(dir, 'rebuild', 'account_balances', '--json'); // the lease was released
+    expect(again.code).toBe(0);
+  }, 30_000);
+
+  it('asks for a read model by name', async () => {
+    const unknown = await cli(await seeded(), 'rebuild', 'no_such_model');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('account_balances, service_read_models');
+  }, 30_000);
+});
