@@ -41,19 +41,21 @@ export const rebuildLimits = { readBatchEventsMax: 5000 } as const;
  * Runs beside a live server: on the embedded engine the read-model file is shared through SQLite's
  * locking; on MongoDB the server is shared.
  */
-export const rebuild = async (options: {
-  store: EventStore;
-  models: ReadModelStore;
-  readModel: ReadModelName;
-  onProgress?: (progress: RebuildProgress) => void;
-  nowMs?: () => number;
+export interface RebuildOptions {
+  readonly store: EventStore;
+  readonly models: ReadModelStore;
+  readonly readModel: ReadModelName;
+  readonly onProgress?: (progress: RebuildProgress) => void;
+  readonly nowMs?: () => number;
   /** Who holds the lease while this rebuild runs (default: host and process id). */
-  owner?: string;
+  readonly owner?: string;
   /** Take over a lease another rebuild left behind (it crashed, or was killed). */
-  force?: boolean;
+  readonly force?: boolean;
   /** Stops the rebuild between batches (readers stay on the old version; the lease is released). */
-  signal?: AbortSignal;
-}): Promise<RebuildProgress> => {
+  readonly signal?: AbortSignal;
+}
+
+export const rebuild = async (options: RebuildOptions): Promise<RebuildProgress> => {
   const { models, readModel } = options;
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   await acquireLease(models, readModel, owner, options.force === true);
@@ -85,14 +87,7 @@ const acquireLease = async (models: ReadModelStore, readModel: ReadModelName, ow
   }
 };
 
-const rebuildHoldingLease = async (options: {
-  store: EventStore;
-  models: ReadModelStore;
-  readModel: ReadModelName;
-  onProgress?: (progress: RebuildProgress) => void;
-  nowMs?: () => number;
-  signal?: AbortSignal;
-}): Promise<RebuildProgress> => {
+const rebuildHoldingLease = async (options: RebuildOptions): Promise<RebuildProgress> => {
   const { store, models, readModel } = options;
   const now = options.nowMs ?? (() => performance.now());
   const probe = rebuildableReadModels[readModel](models);
