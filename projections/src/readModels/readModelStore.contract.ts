@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CollectionSpec, ReadModelStore, StoredDoc } from './readModelStore.js';
+import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from './readModelStore.js';
 
 /**
  * The read-model store contract: what every adapter must do, run against each (SQLite always,
@@ -98,6 +98,31 @@ export const runReadModelStoreContract = (
       );
       expect(strip(await store.find(entries.name, { orderBy: [['_id', 1]] }))).toEqual(['b2']);
       expect(await store.checkpoint('p')).toBe(2);
+    });
+
+    it('keeps one-write-at-a-time semantics in a large commit with repeated ids', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      await store.ensureCollection(entries);
+      const writes: Write[] = [];
+      // 137 puts over 7 ids, positions out of order within each id; 73 inserts over 20 ids; deletes of 5.
+      for (let i = 0; i < 137; i++) {
+        const position = (i * 37) % 137;
+        writes.push({ op: 'put', collection: ranking.name, id: `g${i % 7}`, doc: { score: position }, position });
+      }
+      for (let i = 0; i < 73; i++)
+        writes.push({ op: 'insert', collection: entries.name, id: `e${i % 20}`, doc: { subjectId: 's', position: i } });
+      for (let i = 0; i < 5; i++) writes.push({ op: 'delete', collection: entries.name, id: `e${i}` });
+      await store.commit(writes, { name: 'big', position: 500 });
+      for (let g = 0; g < 7; g++) {
+        const best = Math.max(
+          ...writes.filter((w) => w.op === 'put' && w.id === `g${g}`).map((w) => (w.op === 'put' ? w.position : -1)),
+        );
+        expect(await store.get(ranking.name, `g${g}`)).toMatchObject({ score: best, _position: best });
+      }
+      const kept = await store.find(entries.name, { orderBy: [['position', 1]] });
+      expect(kept.map((d) => d.position)).toEqual(Array.from({ length: 15 }, (_, i) => i + 5));
+      expect(await store.checkpoint('big')).toBe(500);
     });
 
     it('gets many documents by id, leaving out the missing ones', async () => {

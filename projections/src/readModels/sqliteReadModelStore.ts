@@ -136,7 +136,15 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
     this.db.transaction(() => {
-      for (const write of writes) this.#apply(write);
+      // Consecutive writes of one kind to one collection go in multi-row statements: the order of
+      // the writes is kept, and a row costs about half as much as in a statement of its own.
+      for (let from = 0; from < writes.length;) {
+        const first = writes[from] as Write;
+        let to = from + 1;
+        while (to < writes.length && writes[to]?.op === first.op && writes[to]?.collection === first.collection) to++;
+        this.#applyRun(first.op, first.collection, writes.slice(from, to));
+        from = to;
+      }
       if (checkpoint !== undefined) {
         this.#statement(
           `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
@@ -147,26 +155,20 @@ export class SqliteReadModelStore implements ReadModelStore {
     })();
   }
 
-  #apply(write: Write): void {
-    const table = checkName(write.collection);
+  /** Writes of one kind to one collection, in order, in statements of up to `rowsPerStatementMax` rows. */
+  #applyRun(op: Write['op'], collection: string, run: readonly Write[]): void {
+    const table = checkName(collection);
     if (!this.#exists(table)) throw new Error(`collection ${table} does not exist; ensureCollection first`);
-    switch (write.op) {
-      case 'put':
-        this.#statement(
-          `INSERT INTO "${table}" (id, position, doc) VALUES (?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET position = excluded.position, doc = excluded.doc
-           WHERE "${table}".position IS NULL OR excluded.position > "${table}".position`,
-        ).run(write.id, write.position, JSON.stringify(write.doc));
-        return;
-      case 'insert':
-        this.#statement(`INSERT OR IGNORE INTO "${table}" (id, position, doc) VALUES (?, NULL, ?)`).run(
-          write.id,
-          JSON.stringify(write.doc),
-        );
-        return;
-      case 'delete':
-        this.#statement(`DELETE FROM "${table}" WHERE id = ?`).run(write.id);
-        return;
+    for (let at = 0; at < run.length;) {
+      const rows = statementRows.find((size) => size <= run.length - at) ?? 1;
+      const params: (string | number | null)[] = [];
+      for (const write of run.slice(at, at + rows)) {
+        if (write.op === 'put') params.push(write.id, write.position, JSON.stringify(write.doc));
+        else if (write.op === 'insert') params.push(write.id, JSON.stringify(write.doc));
+        else params.push(write.id);
+      }
+      this.#statement(writeSql(op, table, rows)).run(...params);
+      at += rows;
     }
   }
 
@@ -246,6 +248,22 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (this.db.open) this.db.close();
   }
 }
+
+/** Rows per write statement, largest first: a run of n writes takes few statements, each prepared once. */
+const statementRows = [50, 10, 1] as const;
+
+const writeSql = (op: Write['op'], table: string, rows: number): string => {
+  switch (op) {
+    case 'put':
+      return `INSERT INTO "${table}" (id, position, doc) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}
+              ON CONFLICT (id) DO UPDATE SET position = excluded.position, doc = excluded.doc
+              WHERE "${table}".position IS NULL OR excluded.position > "${table}".position`;
+    case 'insert':
+      return `INSERT OR IGNORE INTO "${table}" (id, position, doc) VALUES ${Array(rows).fill('(?, NULL, ?)').join(', ')}`;
+    case 'delete':
+      return `DELETE FROM "${table}" WHERE id IN (${Array(rows).fill('?').join(', ')})`;
+  }
+};
 
 const whereSql = (
   where: Readonly<Record<string, Condition>> | undefined,
