@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
@@ -186,6 +187,34 @@ describe('auth', () => {
     }
     expect((await get('/api/credits/balance', headers as Record<string, string>)).statusCode).toBe(401);
     expect(await t.store.headPosition()).toBe(-1);
+  });
+});
+
+describe('auth: scheme and RS256', () => {
+  it('accepts the Bearer scheme name in any case', async () => {
+    const token = bearer('booster456').authorization.slice('Bearer '.length);
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      expect((await get('/api/credits/balance', { authorization: `${scheme} ${token}` })).statusCode).toBe(200);
+    }
+  });
+
+  it('verifies RS256 tokens with the public key, and refuses an HS256 token signed with that key', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const rs = await openTestApp({ config: { auth: { algorithm: 'RS256', publicKey } } });
+    try {
+      const good = createSigner({ key: privateKey, algorithm: 'RS256', expiresIn: 60_000 })({ sub: 'u1', roles: ['user'] });
+      const confused = createSigner({ key: publicKey, algorithm: 'HS256', expiresIn: 60_000 })({ sub: 'u1', roles: ['admin'] });
+      const balance = (token: string) =>
+        rs.app.inject({ method: 'GET', url: '/api/credits/balance', headers: { authorization: `Bearer ${token}` } });
+      expect((await balance(good)).statusCode).toBe(200);
+      expect((await balance(confused)).statusCode).toBe(401);
+    } finally {
+      await rs.close();
+    }
   });
 });
 

@@ -26,7 +26,8 @@ const claimsSchema = z.object({
   exp: z.number(),
 });
 
-const bearerPattern = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+// The scheme name is case-insensitive (RFC 9110 §11.1).
+const bearerPattern = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 
 /**
  * Bearer JWT on every /api route: HS256 with JWT_SECRET, or RS256 with a public key. `exp` and `sub`
@@ -84,12 +85,13 @@ export const authenticate = function (
   _reply: unknown,
   done: (error?: Error) => void,
 ): void {
+  let failure: Error | undefined;
   try {
     this.authenticateRequest(request);
-    done();
   } catch (error) {
-    done(error as Error);
+    failure = error as Error;
   }
+  done(failure);
 };
 
 export const isPrivileged = (user: AuthUser): boolean => user.roles.includes('service') || user.roles.includes('admin');

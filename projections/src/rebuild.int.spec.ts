@@ -8,7 +8,7 @@ import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
 import { builtVersions } from './readModels/versionedProjection.js';
-import { rebuild } from './rebuild.js';
+import { rebuild, RebuildInProgressError, rebuildLeases } from './rebuild.js';
 import { Projector } from './runtime/projector.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { dumpReadModel } from './testing/dump.js';
@@ -150,5 +150,29 @@ describe('blue/green rebuild', () => {
     expect(afterLive).toEqual(await snapshot(reference));
     // The books balance on the read side too (unsettled payments sit in the transit account).
     expect((await liveBalances.totals()).total).toBe(0);
+  });
+
+  it('a rebuild whose lease was taken over (--force) stops without switching readers or releasing the new lease', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 6, 40);
+    let tookOver = false;
+    const build = rebuild({
+      store,
+      models,
+      readModel: 'account_balances',
+      owner: 'slow',
+      onProgress: () => {
+        if (tookOver) return;
+        tookOver = true;
+        // Another operator runs `rebuild account_balances --force` while this one is still going.
+        void models.commit([
+          { op: 'delete', collection: rebuildLeases.name, id: 'account_balances' },
+          { op: 'insert', collection: rebuildLeases.name, id: 'account_balances', doc: { owner: 'forced', startedAt: 'now' } },
+        ]);
+      },
+    });
+    await expect(build).rejects.toBeInstanceOf(RebuildInProgressError);
+    expect(await models.activeVersion('account_balances')).toBeUndefined();
+    expect((await models.get(rebuildLeases.name, 'account_balances'))?.owner).toBe('forced');
   });
 });

@@ -33,14 +33,6 @@ export interface RebuildProgress {
 /** Rebuild limits, in one place. */
 export const rebuildLimits = { readBatchEventsMax: 5000 } as const;
 
-/**
- * Blue/green rebuild of one read model: replays the whole log into a new version while the active
- * version keeps serving (and the live projector keeps it current), then, once the new version has
- * caught up, points readers at it with one atomic write and drops the old collections. A live
- * projector notices the switch at its next batch and follows the new version from its checkpoint.
- * Runs beside a live server: on the embedded engine the read-model file is shared through SQLite's
- * locking; on MongoDB the server is shared.
- */
 export interface RebuildOptions {
   readonly store: EventStore;
   readonly models: ReadModelStore;
@@ -55,14 +47,24 @@ export interface RebuildOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Blue/green rebuild of one read model: replays the whole log into a new version while the active
+ * version keeps serving (and the live projector keeps it current), then, once the new version has
+ * caught up, points readers at it with one atomic write and drops the old collections. A live
+ * projector notices the switch at its next batch and follows the new version from its checkpoint.
+ * Runs beside a live server: on the embedded engine the read-model file is shared through SQLite's
+ * locking; on MongoDB the server is shared.
+ */
 export const rebuild = async (options: RebuildOptions): Promise<RebuildProgress> => {
   const { models, readModel } = options;
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   await acquireLease(models, readModel, owner, options.force === true);
   try {
-    return await rebuildHoldingLease(options);
+    return await rebuildHoldingLease(options, () => checkLease(models, readModel, owner));
   } finally {
-    await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+    // Only our own lease: one taken over with --force belongs to the rebuild that took it.
+    if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
+      await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
   }
 };
 
@@ -87,7 +89,14 @@ const acquireLease = async (models: ReadModelStore, readModel: ReadModelName, ow
   }
 };
 
-const rebuildHoldingLease = async (options: RebuildOptions): Promise<RebuildProgress> => {
+/** Refuses to go on once another rebuild took the lease over (--force): it owns the read model now. */
+const checkLease = async (models: ReadModelStore, readModel: ReadModelName, owner: string): Promise<void> => {
+  const held = await models.get(rebuildLeases.name, readModel);
+  if (held?.owner !== owner)
+    throw new RebuildInProgressError(`${readModel}: the rebuild lease was taken over by ${String(held?.owner)}; stopping`);
+};
+
+const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Promise<void>): Promise<RebuildProgress> => {
   const { store, models, readModel } = options;
   const now = options.nowMs ?? (() => performance.now());
   const probe = rebuildableReadModels[readModel](models);
@@ -133,7 +142,13 @@ const rebuildHoldingLease = async (options: RebuildOptions): Promise<RebuildProg
   await builder.finishBuild();
   await catchUp();
   await builder.flush();
+  await stillOurs();
   await models.setActiveVersion(readModel, version);
+  // What arrived during the last flush went only to the old version: bring the new one level before
+  // the old one goes (the live projector, following the switch, may write the same documents: the
+  // position guards make that harmless).
+  await catchUp();
+  await builder.flush();
   for (const spec of builder.collections) {
     for (const old of await builtVersions(models, spec.name))
       if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));

@@ -118,8 +118,8 @@ program
       }
     } catch (error) {
       // Expected refusals are one clear line, not a stack trace.
-      if (error instanceof RebuildInProgressError || stop.signal.aborted) {
-        process.exitCode = error instanceof RebuildInProgressError ? 3 : 130;
+      if (error instanceof RebuildInProgressError || (stop.signal.aborted && error === stop.signal.reason)) {
+        process.exitCode = error instanceof RebuildInProgressError ? 3 : (error as { exitCode: number }).exitCode;
         console.error(`rebuild: ${(error as Error).message}`);
         return;
       }

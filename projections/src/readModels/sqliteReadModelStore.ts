@@ -155,7 +155,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     })();
   }
 
-  /** Writes of one kind to one collection, in order, in statements of up to `rowsPerStatementMax` rows. */
+  /** Writes of one kind to one collection, in order, in statements of up to `statementRows[0]` rows. */
   #applyRun(op: Write['op'], collection: string, run: readonly Write[]): void {
     const table = checkName(collection);
     if (!this.#exists(table)) throw new Error(`collection ${table} does not exist; ensureCollection first`);
