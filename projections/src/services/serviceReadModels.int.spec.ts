@@ -72,7 +72,23 @@ describe('service read models', () => {
     const after = await projection.userVisibility('user123');
     expect(after?.visibilityScore).toBe(before?.visibilityScore);
     expect(after?.activeBoosts).toEqual(before?.activeBoosts);
-    expect(await projection.userBoostEvents('user123', 10)).toHaveLength(3);
+    const events = await projection.userBoostEvents('user123', 10);
+    // Newest first, each the event's envelope with its data: b-fan activated, b1 activated, b1 expired.
+    expect(events.map((e) => [e.type, (e.data as { boostId: string }).boostId])).toEqual([
+      ['BoostExpired', 'b1'],
+      ['BoostActivated', 'b1'],
+      ['BoostActivated', 'b-fan'],
+    ]);
+    expect(events[0]).toMatchObject({ userId: 'booster456', subjectId: 'user123', data: { amount: 100 } });
+    expect(Object.keys(events[0] ?? {}).sort()).toEqual([
+      'data',
+      'eventId',
+      'occurredAt',
+      'position',
+      'subjectId',
+      'type',
+      'userId',
+    ]);
   });
 
   it('gig rank counts active boosts and payments; ranking pages are ordered by score, ties by id', async () => {
