@@ -12,6 +12,8 @@ import { rebuild, RebuildInProgressError, rebuildLeases } from './rebuild.js';
 import { Projector } from './runtime/projector.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { dumpReadModel } from './testing/dump.js';
+import { feed } from './testing/feed.js';
+import { BoostExpiryScheduler } from './expiry/boostExpiry.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -98,6 +100,25 @@ describe('blue/green rebuild', () => {
     expect(first.balances.account_balances?.length).toBeGreaterThan(10);
     expect(first.services.user_visibility?.length).toBeGreaterThan(3);
     expect(first.services.clan_contributors?.length).toBeGreaterThan(5);
+  });
+
+  it('a builder that commits every few events ends equal to one that commits once', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 10, 20);
+    // Expire the boosts so far, then boost again: activations and expiries land in different commits.
+    const scheduler = new BoostExpiryScheduler({ store: models, handler, clock });
+    await feed(store, scheduler);
+    clock.advance({ hours: 2 });
+    expect((await scheduler.expireDue()).length).toBeGreaterThan(100);
+    await traffic(handler, 10, 5);
+    await rebuildAll(store, models);
+    const once = await snapshot(models);
+    expect(once.services.active_boosts?.length).toBeGreaterThan(10);
+    // Odd sizes, so that commits fall mid-batch and a boost's activation and expiry fall in different commits.
+    for (const readModel of ['account_balances', 'service_read_models'] as const)
+      await rebuild({ store, models, readModel, readBatchEvents: 13, builderFlushEvents: 29 });
+    expect(await snapshot(models)).toEqual(once);
+    expect(await models.activeVersion('service_read_models')).toBe(3);
   });
 
   it('keeps serving the complete old version while the new one is built', async () => {

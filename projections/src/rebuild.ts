@@ -3,15 +3,20 @@ import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore.js';
-import { builtVersions, physicalCollection, type VersionedProjection } from './readModels/versionedProjection.js';
+import {
+  builtVersions,
+  physicalCollection,
+  type VersionedProjection,
+  type VersionedProjectionOptions,
+} from './readModels/versionedProjection.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 
 export const rebuildableReadModels = {
-  account_balances: (store: ReadModelStore, version?: number) =>
-    new AccountBalancesProjection(store, version === undefined ? {} : { version }),
-  service_read_models: (store: ReadModelStore, version?: number) =>
-    new ServiceReadModelsProjection(store, version === undefined ? {} : { version }),
-} as const satisfies Record<string, (store: ReadModelStore, version?: number) => VersionedProjection>;
+  account_balances: (store: ReadModelStore, options?: VersionedProjectionOptions) =>
+    new AccountBalancesProjection(store, options),
+  service_read_models: (store: ReadModelStore, options?: VersionedProjectionOptions) =>
+    new ServiceReadModelsProjection(store, options),
+} as const satisfies Record<string, (store: ReadModelStore, options?: VersionedProjectionOptions) => VersionedProjection>;
 
 export type ReadModelName = keyof typeof rebuildableReadModels;
 
@@ -45,6 +50,9 @@ export interface RebuildOptions {
   readonly force?: boolean;
   /** Stops the rebuild between batches (readers stay on the old version; the lease is released). */
   readonly signal?: AbortSignal;
+  /** Events read per batch and folded per commit (defaults in `rebuildLimits`/`projectionLimits`; tests make them small). */
+  readonly readBatchEvents?: number;
+  readonly builderFlushEvents?: number;
 }
 
 /**
@@ -103,7 +111,10 @@ const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Pro
   const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
   // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
   const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
-  const builder = rebuildableReadModels[readModel](models, version);
+  const builder = rebuildableReadModels[readModel](models, {
+    version,
+    ...(options.builderFlushEvents === undefined ? {} : { builderFlushEvents: options.builderFlushEvents }),
+  });
   await builder.loadCheckpoint();
   const headAtStart = await store.headPosition();
   const started = now();
@@ -127,7 +138,10 @@ const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Pro
   const catchUp = async (): Promise<void> => {
     for (;;) {
       options.signal?.throwIfAborted();
-      const batch = await store.readAll({ after: position, maxCount: rebuildLimits.readBatchEventsMax });
+      const batch = await store.readAll({
+        after: position,
+        maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
+      });
       if (batch.length === 0) return;
       await builder.handle(batch);
       position = batch[batch.length - 1]?.position ?? position;

@@ -4,7 +4,7 @@ import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandH
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
-import { VersionedProjection } from '../readModels/versionedProjection.js';
+import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
 
 export interface AccountBalance {
   readonly account: string;
@@ -41,7 +41,7 @@ export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
   readonly collections = accountBalancesCollections;
 
-  constructor(store: ReadModelStore, options: { version?: number } = {}) {
+  constructor(store: ReadModelStore, options: VersionedProjectionOptions = {}) {
     super(store, options);
   }
 

@@ -48,20 +48,29 @@ export const projectionLimits = {
  * delivered twice, or replayed after a crash that left part of it written (MongoDB has no
  * transaction here), changes nothing.
  */
+export interface VersionedProjectionOptions {
+  /** Build this version (a builder) instead of following the one readers use. */
+  readonly version?: number;
+  /** A builder's commit interval (default `projectionLimits.builderFlushEvents`); tests make it small. */
+  readonly builderFlushEvents?: number;
+}
+
 export abstract class VersionedProjection implements Subscriber {
   abstract readonly name: string;
   /** Collections of this read model, by their reader-facing names. */
   abstract readonly collections: readonly CollectionSpec[];
   readonly store: ReadModelStore;
   readonly #requestedVersion: number | undefined;
+  readonly #builderFlushEvents: number;
   #version: number | undefined;
   /** Events folded but not yet committed (builder only), and the last one's position. */
   #unflushedEvents = 0;
   #unflushedPosition = -1;
 
-  protected constructor(store: ReadModelStore, options: { version?: number } = {}) {
+  protected constructor(store: ReadModelStore, options: VersionedProjectionOptions = {}) {
     this.store = store;
     this.#requestedVersion = options.version;
+    this.#builderFlushEvents = options.builderFlushEvents ?? projectionLimits.builderFlushEvents;
   }
 
   /** The version this instance writes (known once the first checkpoint is loaded). */
@@ -150,7 +159,7 @@ export abstract class VersionedProjection implements Subscriber {
       await this.project(fresh);
       this.#unflushedEvents += fresh.length;
       this.#unflushedPosition = last.position;
-      if (!this.#building || this.#unflushedEvents >= projectionLimits.builderFlushEvents) await this.flush();
+      if (!this.#building || this.#unflushedEvents >= this.#builderFlushEvents) await this.flush();
     } catch (error) {
       // Whatever was folded is now suspect (half a batch, or a commit that did not happen): the
       // runtime resubscribes from the durable checkpoint and folds it again from the store.

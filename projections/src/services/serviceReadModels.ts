@@ -4,7 +4,7 @@ import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandH
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, Doc, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
-import { physicalCollection, VersionedProjection } from '../readModels/versionedProjection.js';
+import { physicalCollection, VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
 
 /**
  * The three services' read models, with the seed's names, built from the log by one projection:
@@ -221,7 +221,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
   readonly collections = serviceReadModelCollections;
 
-  constructor(store: ReadModelStore, options: { version?: number } = {}) {
+  constructor(store: ReadModelStore, options: VersionedProjectionOptions = {}) {
     super(store, options);
   }
 
