@@ -2,6 +2,7 @@ import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setImmediate } from 'node:timers/promises';
 import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore.js';
 import {
   builtVersions,
@@ -137,6 +138,9 @@ const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Pro
   };
   const catchUp = async (): Promise<void> => {
     for (;;) {
+      // A turn of the event loop per batch: the embedded store answers synchronously, and without it
+      // a signal (Ctrl-C) would only be seen once the whole rebuild was over.
+      await setImmediate();
       options.signal?.throwIfAborted();
       const batch = await store.readAll({
         after: position,

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { platformAccounts } from '../../../ledger/src/accounts/events.js';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
@@ -87,6 +89,47 @@ describe('npm run projections (operator CLI)', () => {
     const again = await cli(dir, 'rebuild', 'account_balances', '--json'); // the lease was released
     expect(again.code).toBe(0);
   }, 30_000);
+
+  it('stops between batches on SIGTERM: exit 143, readers stay on the old version, the lease is released', async () => {
+    const dir = tempDir();
+    const store = new SqliteEventStore({ path: join(dir, 'events.db'), durability: 'normal' });
+    // 60,000 purchases (appended directly: valid events with chained balances), so the rebuild takes a while.
+    for (let chunk = 0; chunk < 60; chunk++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, a) =>
+          store.append(
+            `account-bulk-${a}`,
+            Array.from({ length: 100 }, (_, i) => {
+              const n = chunk * 100 + i + 1;
+              const data = { amount: 1, paymentRef: `p${n}`, counterparty: platformAccounts.sales, balanceAfter: n };
+              return { id: randomUUID(), type: 'CreditsPurchased', data, metadata: { schemaVersion: 1 } };
+            }),
+            { expectedRevision: chunk === 0 ? 'no_stream' : chunk * 100 - 1 },
+          ),
+        ),
+      );
+    }
+    await store.close();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), 'rebuild', 'service_read_models', '--json'],
+      {
+        env: { ...process.env, LEDGER_DATA_DIR: dir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Stop it as soon as it reports its first batch.
+    child.stdout.once('data', () => child.kill('SIGTERM'));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(143);
+    expect(stderr).toContain('SIGTERM: rebuild stopped');
+    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    expect(await models.activeVersion('service_read_models')).toBeUndefined();
+    expect(await models.get(rebuildLeases.name, 'service_read_models')).toBeUndefined();
+    await models.close();
+  }, 60_000);
 
   it('asks for a read model by name', async () => {
     const unknown = await cli(await seeded(), 'rebuild', 'no_such_model');

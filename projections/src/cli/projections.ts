@@ -76,8 +76,12 @@ program
     const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     // Ctrl-C or SIGTERM stops between batches: readers stay on the old version and the lease is released.
     const stop = new AbortController();
-    for (const signal of ['SIGINT', 'SIGTERM'] as const)
-      process.once(signal, () => stop.abort(new Error(`${signal}: rebuild stopped`)));
+    const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () =>
+        stop.abort(Object.assign(new Error(`${signal}: rebuild stopped`), { exitCode: exitCodes[signal] })),
+      );
+    }
     try {
       for (const readModel of names) {
         const bar =
