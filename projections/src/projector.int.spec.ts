@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountCommand } from '../../ledger/src/accounts/commands.js';
@@ -251,5 +252,33 @@ describe('projection runtime', () => {
     expect((await projector.status()).retries).toBe(1);
     for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
     expect((await balances.totals()).total).toBe(0);
+  });
+
+  it('leaves the event loop to others while it catches up (a server in the same process keeps answering)', async () => {
+    const { store, models } = open();
+    // 20,000 purchases appended directly, so the catch-up takes many batches.
+    for (let chunk = 0; chunk < 20; chunk++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, a) =>
+          store.append(
+            `account-bulk-${a}`,
+            Array.from({ length: 100 }, (_, i) => {
+              const n = chunk * 100 + i + 1;
+              const data = { amount: 1, paymentRef: `p${n}`, counterparty: platformAccounts.sales, balanceAfter: n };
+              return { id: randomUUID(), type: 'CreditsPurchased', data, metadata: { schemaVersion: 1 } };
+            }),
+            { expectedRevision: chunk === 0 ? 'no_stream' : chunk * 100 - 1 },
+          ),
+        ),
+      );
+    }
+    const head = await store.headPosition();
+    const projector = run(store, new AccountBalancesProjection(models));
+    // A timer due at once must run while the catch-up is still going, not after it.
+    const seenByTimer = await new Promise<number>((resolve) => {
+      setTimeout(() => void projector.status().then((s) => resolve(s.checkpoint)), 0);
+    });
+    expect(seenByTimer).toBeLessThan(head);
+    await projector.waitUntilCaughtUp(20_000);
   });
 });

@@ -1,4 +1,5 @@
 import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { setImmediate } from 'node:timers/promises';
 import { batches } from './batches.js';
 
 /** Limits of the projection runtime, in one place. */
@@ -195,6 +196,9 @@ export class Projector {
           if (batch.length < projectorLimits.batchEventsMax) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
+          // A turn of the event loop per batch: an embedded store answers synchronously, and a long
+          // catch-up would otherwise hold the whole process (the HTTP server, timers) until it ends.
+          await setImmediate();
         }
         if (!this.#stopping && !controller.signal.aborted) throw new Error('subscription ended');
       } catch (error) {
