@@ -33,7 +33,9 @@ function* accountHistory(account: number, length: number): Generator<AccountEven
   }[] = [];
   for (let n = 1; n < length; n++) {
     const amount = 1 + (n % 5);
-    switch (n % 6) {
+    // Every sixth event expires the oldest active boost; with none active, it is a contribution.
+    const oldest = n % 6 === 2 ? active.shift() : undefined;
+    switch (n % 6 === 2 && oldest === undefined ? 3 : n % 6) {
       case 0:
       case 1: {
         const targetType = (['profile', 'gig', 'clan'] as const)[n % 3] ?? 'gig';
@@ -58,29 +60,21 @@ function* accountHistory(account: number, length: number): Generator<AccountEven
         };
         break;
       }
-      case 2: {
-        const boost = active.shift();
-        if (boost !== undefined) {
+      case 2:
+        if (oldest !== undefined) {
           yield {
             type: 'BoostExpired',
             data: {
-              boostId: boost.boostId,
-              targetType: boost.targetType,
-              targetId: boost.targetId,
-              amount: boost.amount,
-              dueAt: boost.expiresAt,
-              expiredAt: boost.expiresAt,
+              boostId: oldest.boostId,
+              targetType: oldest.targetType,
+              targetId: oldest.targetId,
+              amount: oldest.amount,
+              dueAt: oldest.expiresAt,
+              expiredAt: oldest.expiresAt,
             },
           };
-          break;
         }
-        balance -= amount;
-        yield {
-          type: 'ClanContributionMade',
-          data: { clanId: `clan-${account % 50}`, amount, counterparty: `clan:clan-${account % 50}`, balanceAfter: balance },
-        };
         break;
-      }
       case 3:
         balance -= amount;
         yield {

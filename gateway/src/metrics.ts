@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Projections } from '../../projections/src/system.js';
+import type { ProjectorStatus } from '../../projections/src/runtime/projector.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {
@@ -52,32 +53,18 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections): 
       this.set(await projections.expiry.pendingCount());
     },
   });
-  const statuses = () => projections.statuses();
-  new Gauge({
-    name: 'projection_lag_events',
-    help: 'Events between a projection checkpoint and the head of the log',
-    labelNames: ['projection'] as const,
-    registers: [metrics.registry],
-    async collect() {
-      for (const s of await statuses()) this.set({ projection: s.name }, s.lagEvents);
-    },
-  });
-  new Gauge({
-    name: 'projection_lag_ms',
-    help: 'How long the oldest event a projection has not handled has waited',
-    labelNames: ['projection'] as const,
-    registers: [metrics.registry],
-    async collect() {
-      for (const s of await statuses()) this.set({ projection: s.name }, s.lagMs);
-    },
-  });
-  new Gauge({
-    name: 'projection_checkpoint_position',
-    help: 'Log position of the last event a projection handled',
-    labelNames: ['projection'] as const,
-    registers: [metrics.registry],
-    async collect() {
-      for (const s of await statuses()) this.set({ projection: s.name }, s.checkpoint);
-    },
-  });
+  const perProjection = (name: string, help: string, valueOf: (status: ProjectorStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['projection'] as const,
+      registers: [metrics.registry],
+      async collect() {
+        for (const s of await projections.statuses()) this.set({ projection: s.name }, valueOf(s));
+      },
+    });
+  };
+  perProjection('projection_lag_events', 'Events between a projection checkpoint and the head of the log', (s) => s.lagEvents);
+  perProjection('projection_lag_ms', 'How long the oldest event a projection has not handled has waited', (s) => s.lagMs);
+  perProjection('projection_checkpoint_position', 'Log position of the last event a projection handled', (s) => s.checkpoint);
 };

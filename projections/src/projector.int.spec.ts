@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountCommand } from '../../ledger/src/accounts/commands.js';
 import { platformAccounts } from '../../ledger/src/accounts/events.js';
+import { appendBulkPurchases } from '../../ledger/src/testing/bulk.js';
 import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../ledger/src/shared/clock.js';
@@ -256,22 +256,8 @@ describe('projection runtime', () => {
 
   it('leaves the event loop to others while it catches up (a server in the same process keeps answering)', async () => {
     const { store, models } = open();
-    // 20,000 purchases appended directly, so the catch-up takes many batches.
-    for (let chunk = 0; chunk < 20; chunk++) {
-      await Promise.all(
-        Array.from({ length: 10 }, (_, a) =>
-          store.append(
-            `account-bulk-${a}`,
-            Array.from({ length: 100 }, (_, i) => {
-              const n = chunk * 100 + i + 1;
-              const data = { amount: 1, paymentRef: `p${n}`, counterparty: platformAccounts.sales, balanceAfter: n };
-              return { id: randomUUID(), type: 'CreditsPurchased', data, metadata: { schemaVersion: 1 } };
-            }),
-            { expectedRevision: chunk === 0 ? 'no_stream' : chunk * 100 - 1 },
-          ),
-        ),
-      );
-    }
+    // 20,000 purchases, so the catch-up takes many batches.
+    await appendBulkPurchases(store, 10, 2000);
     const head = await store.headPosition();
     const projector = run(store, new AccountBalancesProjection(models));
     // A timer due at once must run while the catch-up is still going, not after it.

@@ -25,6 +25,12 @@ const decodeCursor = (cursor: string): { score: number; id: string } => {
   throw new gatewayErrors.INVALID_CURSOR();
 };
 
+/** A page of a ranking and the cursor after its last row (null when the page is not full). */
+const rankingPage = <T>(items: T[], limit: number, keyOf: (item: T) => [score: number, id: string]) => {
+  const last = items.at(-1);
+  return { items, nextCursor: items.length === limit && last !== undefined ? encodeCursor(...keyOf(last)) : null };
+};
+
 const activeBoost = z.object({ boostId: z.string(), boosterId: z.string(), amount: z.number(), expiresAt: z.string() });
 const visibility = z.object({
   userId: z.string(),
@@ -117,11 +123,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     async (request) => {
       const { limit, cursor } = request.query;
       const items = await services.gigRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
-      const last = items.at(-1);
-      return {
-        items,
-        nextCursor: items.length === limit && last !== undefined ? encodeCursor(last.rankScore, last.gigId) : null,
-      };
+      return rankingPage(items, limit, (g) => [g.rankScore, g.gigId]);
     },
   );
 
@@ -148,11 +150,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }
     async (request) => {
       const { limit, cursor } = request.query;
       const items = await services.clanRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
-      const last = items.at(-1);
-      return {
-        items,
-        nextCursor: items.length === limit && last !== undefined ? encodeCursor(last.reputation, last.clanId) : null,
-      };
+      return rankingPage(items, limit, (c) => [c.reputation, c.clanId]);
     },
   );
 

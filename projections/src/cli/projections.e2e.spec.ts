@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { platformAccounts } from '../../../ledger/src/accounts/events.js';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { appendBulkPurchases } from '../../../ledger/src/testing/bulk.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
@@ -93,22 +92,8 @@ describe('npm run projections (operator CLI)', () => {
   it('stops between batches on SIGTERM: exit 143, readers stay on the old version, the lease is released', async () => {
     const dir = tempDir();
     const store = new SqliteEventStore({ path: join(dir, 'events.db'), durability: 'normal' });
-    // 60,000 purchases (appended directly: valid events with chained balances), so the rebuild takes a while.
-    for (let chunk = 0; chunk < 60; chunk++) {
-      await Promise.all(
-        Array.from({ length: 10 }, (_, a) =>
-          store.append(
-            `account-bulk-${a}`,
-            Array.from({ length: 100 }, (_, i) => {
-              const n = chunk * 100 + i + 1;
-              const data = { amount: 1, paymentRef: `p${n}`, counterparty: platformAccounts.sales, balanceAfter: n };
-              return { id: randomUUID(), type: 'CreditsPurchased', data, metadata: { schemaVersion: 1 } };
-            }),
-            { expectedRevision: chunk === 0 ? 'no_stream' : chunk * 100 - 1 },
-          ),
-        ),
-      );
-    }
+    // 60,000 purchases, so the rebuild takes a while.
+    await appendBulkPurchases(store, 10, 6000);
     await store.close();
     const child = spawn(
       process.execPath,

@@ -125,11 +125,6 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async checkpoint(name: string): Promise<number> {
-    return this.checkpointNow(name);
-  }
-
-  /** The synchronous form, for code already inside this store's transaction. */
-  checkpointNow(name: string): number {
     const row = this.#statement('SELECT position FROM checkpoints WHERE name = ?').get(name) as { position: number } | undefined;
     return row?.position ?? -1;
   }

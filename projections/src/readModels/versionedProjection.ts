@@ -91,9 +91,14 @@ export abstract class VersionedProjection implements Subscriber {
     return physicalCollection(collection, this.version);
   }
 
-  /** The physical name of a collection in the version readers use (the first version before any build). */
+  /** The version readers use (the first version before any build). */
+  async readingVersion(): Promise<number> {
+    return (await this.store.activeVersion(this.name)) ?? 1;
+  }
+
+  /** The physical name of a collection in the version readers use. */
   async reading(collection: string): Promise<string> {
-    return physicalCollection(collection, (await this.store.activeVersion(this.name)) ?? 1);
+    return physicalCollection(collection, await this.readingVersion());
   }
 
   /**

@@ -464,17 +464,12 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     }
   }
 
-  /**
-   * Readers resolve the active version once per answer, so a document and its active boosts always
-   * come from the same version, even while a rebuild switches readers.
-   */
-  async #readingVersion(): Promise<number> {
-    return (await this.store.activeVersion(this.name)) ?? 1;
-  }
+  // Each answer resolves the readers' version once, so a document and its active boosts always come
+  // from the same version, even while a rebuild switches readers.
 
   /** The newest active boosts of a target, oldest of them first. */
   async activeBoostsOf(targetType: 'profile' | 'gig' | 'clan', targetId: string, version?: number): Promise<ActiveBoostRef[]> {
-    const collection = physicalCollection('active_boosts', version ?? (await this.#readingVersion()));
+    const collection = physicalCollection('active_boosts', version ?? (await this.readingVersion()));
     const docs = await this.store.find(collection, {
       where: { targetType, targetId },
       orderBy: [['position', -1]],
@@ -495,20 +490,20 @@ export class ServiceReadModelsProjection extends VersionedProjection {
 
   /** A user's visibility; a user nobody boosted has the empty document (score 0). */
   async userVisibility(userId: string): Promise<UserVisibility> {
-    const version = await this.#readingVersion();
+    const version = await this.readingVersion();
     const stored = ((await this.#document('user_visibility', userId, version)) as StoredUser | undefined) ?? emptyUser(userId);
     return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId, version) };
   }
 
   async gig(gigId: string): Promise<GigRanking | undefined> {
-    const version = await this.#readingVersion();
+    const version = await this.readingVersion();
     const stored = (await this.#document('gig_ranking', gigId, version)) as StoredGig | undefined;
     return stored === undefined ? undefined : { ...stored, activeBoosts: await this.activeBoostsOf('gig', gigId, version) };
   }
 
   /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
   async clanReputation(clanId: string): Promise<ClanReputation> {
-    const version = await this.#readingVersion();
+    const version = await this.readingVersion();
     const stored = ((await this.#document('clan_reputation', clanId, version)) as StoredClan | undefined) ?? emptyClan(clanId);
     return { ...stored, activeBoosts: await this.activeBoostsOf('clan', clanId, version) };
   }
@@ -518,13 +513,13 @@ export class ServiceReadModelsProjection extends VersionedProjection {
    * (the last row's score and id) continues exactly where the page ended.
    */
   async gigRanking(limit: number, after?: { score: number; id: string }): Promise<GigRanking[]> {
-    const version = await this.#readingVersion();
+    const version = await this.readingVersion();
     const docs = (await this.#page('gig_ranking', version, limit, after)) as StoredGig[];
     return Promise.all(docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('gig', doc.gigId, version) })));
   }
 
   async clanRanking(limit: number, after?: { score: number; id: string }): Promise<ClanReputation[]> {
-    const version = await this.#readingVersion();
+    const version = await this.readingVersion();
     const docs = (await this.#page('clan_reputation', version, limit, after)) as StoredClan[];
     return Promise.all(
       docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('clan', doc.clanId, version) })),
@@ -550,7 +545,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
 
   /** The user's boost events (activations and expiries), newest first. */
   async userBoostEvents(userId: string, limit: number): Promise<Record<string, unknown>[]> {
-    const docs = await this.store.find(physicalCollection('user_boost_events', await this.#readingVersion()), {
+    const docs = await this.store.find(physicalCollection('user_boost_events', await this.readingVersion()), {
       where: { subjectId: userId },
       orderBy: [['position', -1]],
       limit,
