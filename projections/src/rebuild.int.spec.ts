@@ -8,7 +8,7 @@ import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
 import { builtVersions } from './readModels/versionedProjection.js';
-import { rebuild, RebuildInProgressError, rebuildLeases } from './rebuild.js';
+import { rebuild, RebuildInProgressError, rebuildLeases, rebuildTogether } from './rebuild.js';
 import { Projector } from './runtime/projector.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { dumpReadModel } from './testing/dump.js';
@@ -119,6 +119,66 @@ describe('blue/green rebuild', () => {
       await rebuild({ store, models, readModel, readBatchEvents: 13, builderFlushEvents: 29 });
     expect(await snapshot(models)).toEqual(once);
     expect(await models.activeVersion('service_read_models')).toBe(3);
+  });
+
+  it('--all rebuilds every read model from one pass over the log, equal to rebuilding them one by one', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 10, 20);
+    await rebuildAll(store, models);
+    const separately = await snapshot(models);
+    let reads = 0;
+    // The same store, counting its log reads (methods bound to the store: it has private fields).
+    const counting = new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'readAll') {
+          return (options: Parameters<SqliteEventStore['readAll']>[0]) => {
+            reads++;
+            return target.readAll(options);
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const progress: { readModel: string; version: number; done: boolean }[] = [];
+    const results = await rebuildTogether({
+      store: counting,
+      models,
+      readModels: ['account_balances', 'service_read_models'],
+      readBatchEvents: 50,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(await snapshot(models)).toEqual(separately);
+    expect(results.map((r) => [r.readModel, r.version, r.done])).toEqual(
+      [
+        ['account_balances', 3],
+        ['service_read_models', 3],
+      ].map(([name, version]) => [name, version, true]),
+    );
+    // One read per batch for both builders (plus the empty reads that end each catch-up).
+    const head = await store.headPosition();
+    expect(reads).toBeLessThanOrEqual(Math.ceil((head + 1) / 50) + 3);
+    expect(progress.filter((p) => p.readModel === 'account_balances').length).toBe(
+      progress.filter((p) => p.readModel === 'service_read_models').length,
+    );
+    expect(await models.get(rebuildLeases.name, 'account_balances')).toBeUndefined();
+    expect(await models.get(rebuildLeases.name, 'service_read_models')).toBeUndefined();
+  });
+
+  it('--all takes every lease or none: one read model being rebuilt refuses the whole run', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 3, 3);
+    await models.ensureCollection(rebuildLeases);
+    await models.commit([
+      { op: 'insert', collection: rebuildLeases.name, id: 'service_read_models', doc: { owner: 'other', startedAt: 'x' } },
+    ]);
+    await expect(
+      rebuildTogether({ store, models, readModels: ['account_balances', 'service_read_models'] }),
+    ).rejects.toBeInstanceOf(RebuildInProgressError);
+    // The lease it did take is released, the other one is untouched, and no version was switched.
+    expect(await models.get(rebuildLeases.name, 'account_balances')).toBeUndefined();
+    expect((await models.get(rebuildLeases.name, 'service_read_models'))?.owner).toBe('other');
+    expect(await models.activeVersion('account_balances')).toBeUndefined();
   });
 
   it('keeps serving the complete old version while the new one is built', async () => {

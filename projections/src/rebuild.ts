@@ -1,5 +1,6 @@
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate } from 'node:timers/promises';
@@ -43,6 +44,7 @@ export interface RebuildOptions {
   readonly store: EventStore;
   readonly models: ReadModelStore;
   readonly readModel: ReadModelName;
+  /** Called after every batch (and once at the end, with `done`). */
   readonly onProgress?: (progress: RebuildProgress) => void;
   readonly nowMs?: () => number;
   /** Who holds the lease while this rebuild runs (default: host and process id). */
@@ -56,6 +58,9 @@ export interface RebuildOptions {
   readonly builderFlushEvents?: number;
 }
 
+/** Several read models rebuilt from one pass over the log (`--all`). */
+export type RebuildTogetherOptions = Omit<RebuildOptions, 'readModel'> & { readonly readModels: readonly ReadModelName[] };
+
 /**
  * Blue/green rebuild of one read model: replays the whole log into a new version while the active
  * version keeps serving (and the live projector keeps it current), then, once the new version has
@@ -65,15 +70,35 @@ export interface RebuildOptions {
  * locking; on MongoDB the server is shared.
  */
 export const rebuild = async (options: RebuildOptions): Promise<RebuildProgress> => {
-  const { models, readModel } = options;
+  const [result] = await rebuildTogether({ ...options, readModels: [options.readModel] });
+  assert.ok(result !== undefined);
+  return result;
+};
+
+/**
+ * Rebuilds several read models from one read of the log: each batch is read (and decoded) once and
+ * handed to every builder. Each read model still has its own lease, version and switch; readers of
+ * each switch when all of them have caught up.
+ */
+export const rebuildTogether = async (options: RebuildTogetherOptions): Promise<RebuildProgress[]> => {
+  const { models } = options;
+  const readModels = [...new Set(options.readModels)];
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  await acquireLease(models, readModel, owner, options.force === true);
+  const leased: ReadModelName[] = [];
   try {
-    return await rebuildHoldingLease(options, () => checkLease(models, readModel, owner));
+    for (const readModel of readModels) {
+      await acquireLease(models, readModel, owner, options.force === true);
+      leased.push(readModel);
+    }
+    return await rebuildHoldingLeases(options, readModels, async () => {
+      for (const readModel of readModels) await checkLease(models, readModel, owner);
+    });
   } finally {
-    // Only our own lease: one taken over with --force belongs to the rebuild that took it.
-    if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
-      await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+    // Only our own leases: one taken over with --force belongs to the rebuild that took it.
+    for (const readModel of leased) {
+      if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
+        await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+    }
   }
 };
 
@@ -105,27 +130,35 @@ const checkLease = async (models: ReadModelStore, readModel: ReadModelName, owne
     throw new RebuildInProgressError(`${readModel}: the rebuild lease was taken over by ${String(held?.owner)}; stopping`);
 };
 
-const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Promise<void>): Promise<RebuildProgress> => {
-  const { store, models, readModel } = options;
+const rebuildHoldingLeases = async (
+  options: RebuildTogetherOptions,
+  readModels: readonly ReadModelName[],
+  stillOurs: () => Promise<void>,
+): Promise<RebuildProgress[]> => {
+  const { store, models } = options;
   const now = options.nowMs ?? (() => performance.now());
-  const probe = rebuildableReadModels[readModel](models);
-  const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
-  // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
-  const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
-  const builder = rebuildableReadModels[readModel](models, {
-    version,
-    ...(options.builderFlushEvents === undefined ? {} : { builderFlushEvents: options.builderFlushEvents }),
-  });
-  await builder.loadCheckpoint();
+  const builders: { readModel: ReadModelName; version: number; builder: VersionedProjection }[] = [];
+  for (const readModel of readModels) {
+    const probe = rebuildableReadModels[readModel](models);
+    const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
+    // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
+    const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
+    const builder = rebuildableReadModels[readModel](models, {
+      version,
+      ...(options.builderFlushEvents === undefined ? {} : { builderFlushEvents: options.builderFlushEvents }),
+    });
+    await builder.loadCheckpoint();
+    builders.push({ readModel, version, builder });
+  }
   const headAtStart = await store.headPosition();
   const started = now();
   let position = -1;
   let events = 0;
-  const progress = (done: boolean): RebuildProgress => {
+  const progress = (done: boolean): RebuildProgress[] => {
     const seconds = Math.max((now() - started) / 1000, 1e-6);
     const eventsPerSecond = events / seconds;
     const remaining = Math.max(0, headAtStart - position);
-    return {
+    return builders.map(({ readModel, version }) => ({
       readModel,
       version,
       position,
@@ -134,7 +167,12 @@ const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Pro
       eventsPerSecond,
       etaSeconds: eventsPerSecond > 0 ? remaining / eventsPerSecond : 0,
       done,
-    };
+    }));
+  };
+  const report = (done: boolean): RebuildProgress[] => {
+    const all = progress(done);
+    if (options.onProgress !== undefined) for (const one of all) options.onProgress(one);
+    return all;
   };
   const catchUp = async (): Promise<void> => {
     for (;;) {
@@ -147,31 +185,31 @@ const rebuildHoldingLease = async (options: RebuildOptions, stillOurs: () => Pro
         maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
       });
       if (batch.length === 0) return;
-      await builder.handle(batch);
+      for (const { builder } of builders) await builder.handle(batch);
       position = batch[batch.length - 1]?.position ?? position;
       events += batch.length;
-      options.onProgress?.(progress(false));
+      report(false);
     }
   };
   await catchUp();
-  // Caught up: index the new version, and catch up again with what arrived meanwhile (so readers do
-  // not step back from what the live version already showed), then switch every reader to it at once
-  // and let go of the old version.
-  await builder.finishBuild();
+  // Caught up: index the new versions, and catch up again with what arrived meanwhile (so readers do
+  // not step back from what the live versions already showed), then switch every reader of each read
+  // model to its new version at once and let go of the old versions.
+  for (const { builder } of builders) await builder.finishBuild();
   await catchUp();
-  await builder.flush();
+  for (const { builder } of builders) await builder.flush();
   await stillOurs();
-  await models.setActiveVersion(readModel, version);
-  // What arrived during the last flush went only to the old version: bring the new one level before
-  // the old one goes (the live projector, following the switch, may write the same documents: the
+  for (const { readModel, version } of builders) await models.setActiveVersion(readModel, version);
+  // What arrived during the last flush went only to the old versions: bring the new ones level before
+  // the old ones go (the live projectors, following the switch, may write the same documents: the
   // position guards make that harmless).
   await catchUp();
-  await builder.flush();
-  for (const spec of builder.collections) {
-    for (const old of await builtVersions(models, spec.name))
-      if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));
+  for (const { version, builder } of builders) {
+    await builder.flush();
+    for (const spec of builder.collections) {
+      for (const old of await builtVersions(models, spec.name))
+        if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));
+    }
   }
-  const final = progress(true);
-  options.onProgress?.(final);
-  return final;
+  return report(true);
 };

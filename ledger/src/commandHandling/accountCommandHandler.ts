@@ -290,20 +290,30 @@ export class AccountCommandHandler {
   }
 }
 
+/**
+ * Each recorded event object is validated once: consumers that share a read (a rebuild feeding several
+ * builders) get the first validation's result. Recorded events are never mutated.
+ */
+const validated = new WeakMap<RecordedEvent, CommittedAccountEvent>();
+
 /** Validates a stored event (the read half of the pair assertion) and types it. */
 export const toCommitted = (recorded: RecordedEvent): CommittedAccountEvent => {
+  const known = validated.get(recorded);
+  if (known !== undefined) return known;
   const checked = validateAccountEvent(recorded.type, recorded.data);
   assert.ok(
     checked.ok,
     `corrupt event ${recorded.id} in ${recorded.stream}@${recorded.revision}: ${checked.ok ? '' : checked.problem}`,
   );
-  return {
+  const committed = {
     id: recorded.id,
     event: checked.event,
     metadata: recorded.metadata,
     revision: recorded.revision,
     position: recorded.position,
   };
+  validated.set(recorded, committed);
+  return committed;
 };
 
 const balanceAfterOf = (event: AccountEvent): number | undefined =>

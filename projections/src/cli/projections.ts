@@ -4,7 +4,13 @@ import { loadConfig } from '../../../gateway/src/config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
-import { isReadModelName, rebuild, rebuildableReadModels, RebuildInProgressError, type ReadModelName } from '../rebuild.js';
+import {
+  isReadModelName,
+  rebuildableReadModels,
+  RebuildInProgressError,
+  rebuildTogether,
+  type ReadModelName,
+} from '../rebuild.js';
 import { lagBehind } from '../runtime/projector.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
@@ -83,40 +89,43 @@ program
       );
     }
     try {
-      for (const readModel of names) {
-        const bar =
-          options.json === true
-            ? undefined
-            : new SingleBar({
-                format: `${readModel} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
-                hideCursor: true,
-              });
-        let started = false;
-        const result = await rebuild({
-          store,
-          models,
-          readModel,
-          force: options.force === true,
-          signal: stop.signal,
-          onProgress: (progress) => {
-            if (options.json === true) {
-              process.stdout.write(`${JSON.stringify(progress)}\n`);
-              return;
-            }
-            if (!started) {
-              bar?.start(Math.max(progress.headAtStart, 1), 0, { speed: 0 });
-              started = true;
-            }
-            bar?.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
-          },
-        }).catch((error: unknown) => {
-          bar?.stop();
-          throw error;
-        });
+      // --all reads the log once and feeds every read model's builder from that one pass.
+      const label = names.join(' + ');
+      const bar =
+        options.json === true
+          ? undefined
+          : new SingleBar({
+              format: `${label} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
+              hideCursor: true,
+            });
+      let started = false;
+      const results = await rebuildTogether({
+        store,
+        models,
+        readModels: names,
+        force: options.force === true,
+        signal: stop.signal,
+        onProgress: (progress) => {
+          if (options.json === true) {
+            process.stdout.write(`${JSON.stringify(progress)}\n`);
+            return;
+          }
+          if (progress.readModel !== names[0]) return; // one bar for the shared pass
+          if (!started) {
+            bar?.start(Math.max(progress.headAtStart, 1), 0, { speed: 0 });
+            started = true;
+          }
+          bar?.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
+        },
+      }).catch((error: unknown) => {
         bar?.stop();
-        if (options.json !== true) {
+        throw error;
+      });
+      bar?.stop();
+      if (options.json !== true) {
+        for (const result of results) {
           console.log(
-            `${readModel}: v${result.version} built from ${result.events} events (${Math.round(result.eventsPerSecond)} events/s); readers switched`,
+            `${result.readModel}: v${result.version} built from ${result.events} events (${Math.round(result.eventsPerSecond)} events/s); readers switched`,
           );
         }
       }

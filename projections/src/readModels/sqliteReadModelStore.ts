@@ -55,6 +55,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   readonly db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #known = new Set<string>();
+  readonly #writeStatements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -114,6 +115,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.#known.delete(table);
     // Statements prepared against the dropped table are now invalid.
     for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
+    for (const key of [...this.#writeStatements.keys()]) if (key.split(' ')[1] === table) this.#writeStatements.delete(key);
   }
 
   async listCollections(prefix: string): Promise<string[]> {
@@ -130,15 +132,24 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
+    // Grouped by collection, in order within each (writes to different collections are independent),
+    // and each collection's consecutive writes of one kind go in multi-row statements: a row costs
+    // about half as much as in a statement of its own.
+    const groups = new Map<string, Write[]>();
+    for (const write of writes) {
+      const group = groups.get(write.collection);
+      if (group === undefined) groups.set(write.collection, [write]);
+      else group.push(write);
+    }
     this.db.transaction(() => {
-      // Consecutive writes of one kind to one collection go in multi-row statements: the order of
-      // the writes is kept, and a row costs about half as much as in a statement of its own.
-      for (let from = 0; from < writes.length;) {
-        const first = writes[from] as Write;
-        let to = from + 1;
-        while (to < writes.length && writes[to]?.op === first.op && writes[to]?.collection === first.collection) to++;
-        this.#applyRun(first.op, first.collection, writes.slice(from, to));
-        from = to;
+      for (const [collection, group] of groups) {
+        for (let from = 0; from < group.length;) {
+          const op = (group[from] as Write).op;
+          let to = from + 1;
+          while (to < group.length && group[to]?.op === op) to++;
+          this.#applyRun(op, collection, group, from, to);
+          from = to;
+        }
       }
       if (checkpoint !== undefined) {
         this.#statement(
@@ -150,19 +161,31 @@ export class SqliteReadModelStore implements ReadModelStore {
     })();
   }
 
-  /** Writes of one kind to one collection, in order, in statements of up to `statementRows[0]` rows. */
-  #applyRun(op: Write['op'], collection: string, run: readonly Write[]): void {
+  /** A prepared multi-row write, looked up by a short key (the SQL itself is long). */
+  #writeStatement(op: Write['op'], table: string, rows: number): Database.Statement {
+    const key = `${op} ${table} ${rows}`;
+    let statement = this.#writeStatements.get(key);
+    if (statement === undefined) {
+      statement = this.#statement(writeSql(op, table, rows));
+      this.#writeStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** Writes `from`..`to` of one kind to one collection, in order, in statements of up to `statementRows[0]` rows. */
+  #applyRun(op: Write['op'], collection: string, writes: readonly Write[], from: number, to: number): void {
     const table = checkName(collection);
     if (!this.#exists(table)) throw new Error(`collection ${table} does not exist; ensureCollection first`);
-    for (let at = 0; at < run.length;) {
-      const rows = statementRows.find((size) => size <= run.length - at) ?? 1;
+    for (let at = from; at < to;) {
+      const rows = statementRows.find((size) => size <= to - at) ?? 1;
       const params: (string | number | null)[] = [];
-      for (const write of run.slice(at, at + rows)) {
+      for (let i = at; i < at + rows; i++) {
+        const write = writes[i] as Write;
         if (write.op === 'put') params.push(write.id, write.position, JSON.stringify(write.doc));
         else if (write.op === 'insert') params.push(write.id, JSON.stringify(write.doc));
         else params.push(write.id);
       }
-      this.#statement(writeSql(op, table, rows)).run(...params);
+      this.#writeStatement(op, table, rows).run(params);
       at += rows;
     }
   }

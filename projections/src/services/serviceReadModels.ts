@@ -148,13 +148,15 @@ export const serviceReadModelCollections: readonly CollectionSpec[] = [
       ],
     ] as const,
   })),
+  // Entries are keyed by their zero-padded log position, so the key orders them: the index needs to
+  // read only one field of each document (building it is a good part of a rebuild).
   ...eventLogs.map((name) => ({
     name,
     database: databaseOf(name),
     indexes: [
       [
         ['subjectId', 1],
-        ['position', -1],
+        ['_id', -1],
       ],
     ] as const,
   })),
@@ -547,7 +549,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
   async userBoostEvents(userId: string, limit: number): Promise<Record<string, unknown>[]> {
     const docs = await this.store.find(physicalCollection('user_boost_events', await this.readingVersion()), {
       where: { subjectId: userId },
-      orderBy: [['position', -1]],
+      orderBy: [['_id', -1]], // the zero-padded position
       limit,
     });
     return docs.map(withoutStoreFields);
