@@ -3,6 +3,7 @@ import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
 import { systemClock } from '../../ledger/src/shared/clock.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
+import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';
 import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
@@ -25,7 +26,13 @@ const main = async (): Promise<void> => {
     error: (object: object, message: string) => sink.log?.error(object, message),
   };
   const metrics = createMetrics();
-  const readModels = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
+  // The projectors must not sleep on the event loop while a rebuild in another process holds the
+  // read-model file's write lock: they fail fast and retry with backoff instead.
+  const readModels = await openReadModelStore({
+    dataDir: config.dataDir,
+    mongodbUrl: config.mongodbUrl,
+    lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs,
+  });
   const projections = startProjections({
     store,
     readModels,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AccountCommand } from '../../ledger/src/accounts/commands.js';
 import { platformAccounts } from '../../ledger/src/accounts/events.js';
 import { appendBulkPurchases } from '../../ledger/src/testing/bulk.js';
@@ -8,7 +9,7 @@ import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEvent
 import { ManualClock } from '../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
+import { SqliteReadModelStore, sqliteReadModelStoreLimits } from './readModels/sqliteReadModelStore.js';
 import { Projector } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { readWholeLog } from '../../ledger/src/testing/log.js';
@@ -250,6 +251,37 @@ describe('projection runtime', () => {
     await projector.waitUntilCaughtUp(5_000);
     expect(failOnce.armed).toBe(false);
     expect((await projector.status()).retries).toBe(1);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
+    expect((await balances.totals()).total).toBe(0);
+  });
+
+  it('while another process holds the read-model write lock (a rebuild), it fails fast, retries, and then catches up', async () => {
+    const { store, handler } = open();
+    const path = join(tempDir(), 'readmodels.db');
+    // The server's store waits only briefly for a lock: SQLite would sleep on the event loop meanwhile.
+    const serverModels = new SqliteReadModelStore(path, { lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs });
+    const rebuildProcess = new Database(path, { timeout: 0 });
+    closers.push(
+      () => serverModels.close(),
+      () => void rebuildProcess.close(),
+    );
+    const balances = new AccountBalancesProjection(serverModels);
+    const projector = run(store, balances);
+    await workload(handler, 1);
+    await projector.waitUntilCaughtUp(5_000);
+    rebuildProcess.exec('BEGIN IMMEDIATE'); // the other writer takes the lock and keeps it
+    await workload(handler, 2, 1);
+    await vi.waitFor(
+      async () => {
+        const status = await projector.status();
+        expect(status.retries).toBeGreaterThan(0);
+        expect(status.lastError).toMatch(/locked by another writer/);
+        expect(status.lagEvents).toBeGreaterThan(0);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    rebuildProcess.exec('COMMIT');
+    await projector.waitUntilCaughtUp(15_000);
     for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
     expect((await balances.totals()).total).toBe(0);
   });

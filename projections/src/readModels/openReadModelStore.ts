@@ -9,11 +9,16 @@ import { SqliteReadModelStore } from './sqliteReadModelStore.js';
 export const openReadModelStore = async (options: {
   dataDir: string;
   mongodbUrl?: string | undefined;
+  /** Embedded engine: how long a write waits for another process's write lock (default: the store's). */
+  lockWaitMs?: number;
 }): Promise<ReadModelStore> => {
   if (options.mongodbUrl !== undefined && options.mongodbUrl !== '') {
     // Loaded only when configured: the embedded default never touches the driver.
     const { MongoReadModelStore } = await import('./mongo/mongoReadModelStore.js');
     return MongoReadModelStore.connect(options.mongodbUrl);
   }
-  return new SqliteReadModelStore(join(options.dataDir, 'readmodels.db'));
+  return new SqliteReadModelStore(
+    join(options.dataDir, 'readmodels.db'),
+    options.lockWaitMs === undefined ? {} : { lockWaitMs: options.lockWaitMs },
+  );
 };

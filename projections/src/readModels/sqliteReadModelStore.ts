@@ -11,6 +11,18 @@ import {
   type StoredDoc,
   type Write,
 } from './readModelStore.js';
+import { ReadModelStoreUnavailableError } from './errors.js';
+
+export const sqliteReadModelStoreLimits = {
+  /**
+   * How long a write waits for another connection's write lock (a rebuild's commit or index build in
+   * another process) before failing with ReadModelStoreUnavailableError. SQLite waits by sleeping in
+   * the calling thread, so the server, whose projectors must not hold up its event loop, waits only
+   * `serverLockWaitMs` and retries later with backoff; tools and builders can afford to wait.
+   */
+  lockWaitMs: 5000,
+  serverLockWaitMs: 10,
+} as const;
 
 const namePattern = /^[a-z][a-z0-9_]{0,99}$/;
 const fieldPattern = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -57,9 +69,10 @@ export class SqliteReadModelStore implements ReadModelStore {
   readonly #known = new Set<string>();
   readonly #writeStatements = new Map<string, Database.Statement>();
 
-  constructor(path: string) {
+  constructor(path: string, options: { readonly lockWaitMs?: number } = {}) {
     mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { timeout: 5000 });
+    // SQLite waits for another connection's write lock by sleeping in the calling thread.
+    this.db = new Database(path, { timeout: options.lockWaitMs ?? sqliteReadModelStoreLimits.lockWaitMs });
     // 16 KiB pages (a new file only; an existing one keeps its size): ~30 % faster row inserts here
     // than the 4 KiB default, which is what rebuilds spend their time on.
     this.db.pragma('page_size = 16384');
@@ -91,27 +104,47 @@ export class SqliteReadModelStore implements ReadModelStore {
     return found;
   }
 
+  /** Runs a write; a write lock held by another connection for too long becomes a retryable error. */
+  #write<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+        throw new ReadModelStoreUnavailableError(
+          'read-model file is locked by another writer (a rebuild in another process?); retry later',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const table = checkName(spec.name);
-    this.db.transaction(() => {
-      this.db.exec(
-        `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
-      );
-      spec.indexes.forEach((fields, i) => {
-        const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
-        this.db.exec(`CREATE INDEX IF NOT EXISTS "${table}__i${i}" ON "${table}" (${columns.join(', ')})`);
-      });
-      this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
-    })();
+    this.#write(() =>
+      this.db.transaction(() => {
+        this.db.exec(
+          `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
+        );
+        spec.indexes.forEach((fields, i) => {
+          const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
+          this.db.exec(`CREATE INDEX IF NOT EXISTS "${table}__i${i}" ON "${table}" (${columns.join(', ')})`);
+        });
+        this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
+      })(),
+    );
     this.#known.add(table);
   }
 
   async dropCollection(name: string): Promise<void> {
     const table = checkName(name);
-    this.db.transaction(() => {
-      this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
-      this.#statement('DELETE FROM collections WHERE name = ?').run(table);
-    })();
+    this.#write(() =>
+      this.db.transaction(() => {
+        this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+        this.#statement('DELETE FROM collections WHERE name = ?').run(table);
+      })(),
+    );
     this.#known.delete(table);
     // Statements prepared against the dropped table are now invalid.
     for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
@@ -141,24 +174,26 @@ export class SqliteReadModelStore implements ReadModelStore {
       if (group === undefined) groups.set(write.collection, [write]);
       else group.push(write);
     }
-    this.db.transaction(() => {
-      for (const [collection, group] of groups) {
-        for (let from = 0; from < group.length;) {
-          const op = (group[from] as Write).op;
-          let to = from + 1;
-          while (to < group.length && group[to]?.op === op) to++;
-          this.#applyRun(op, collection, group, from, to);
-          from = to;
+    this.#write(() =>
+      this.db.transaction(() => {
+        for (const [collection, group] of groups) {
+          for (let from = 0; from < group.length;) {
+            const op = (group[from] as Write).op;
+            let to = from + 1;
+            while (to < group.length && group[to]?.op === op) to++;
+            this.#applyRun(op, collection, group, from, to);
+            from = to;
+          }
         }
-      }
-      if (checkpoint !== undefined) {
-        this.#statement(
-          `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
+        if (checkpoint !== undefined) {
+          this.#statement(
+            `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
            WHERE excluded.position > checkpoints.position`,
-        ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
-      }
-    })();
+          ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
+        }
+      })(),
+    );
   }
 
   /** A prepared multi-row write, looked up by a short key (the SQL itself is long). */
@@ -252,10 +287,12 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async setActiveVersion(family: string, version: number): Promise<void> {
-    this.#statement(
-      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
+    this.#write(() =>
+      this.#statement(
+        `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
        ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
-    ).run(family, version, new Date().toISOString());
+      ).run(family, version, new Date().toISOString()),
+    );
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
 import { setImmediate } from 'node:timers/promises';
+import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import { batches } from './batches.js';
 
 /** Limits of the projection runtime, in one place. */
@@ -207,7 +208,12 @@ export class Projector {
         this.#state = 'retrying';
         this.#retries++;
         this.#lastError = (error as Error).message;
-        this.#log.error({ err: error, projector: this.name, backoffMs }, 'projector failed; resubscribing from its checkpoint');
+        // A store that is briefly out of reach (a rebuild holding the embedded file's write lock, a
+        // MongoDB failover) is expected to come back: a warning, not an error.
+        if (error instanceof ReadModelStoreUnavailableError)
+          this.#log.warn({ err: error, projector: this.name, backoffMs }, 'read-model store unavailable; retrying');
+        else
+          this.#log.error({ err: error, projector: this.name, backoffMs }, 'projector failed; resubscribing from its checkpoint');
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
       }
