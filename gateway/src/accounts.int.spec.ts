@@ -65,6 +65,7 @@ describe('GET /api/accounts/:accountId/balance', () => {
     const metrics = (await app.app.inject({ url: '/metrics' })).body;
     expect(metrics).toMatch(/projection_lag_events\{projection="account_balances"\} 0/);
     expect(metrics).toMatch(/projection_checkpoint_position\{projection="gig_payment_settlement"\} 1/);
+    expect(metrics).toMatch(/projection_retries\{projection="service_read_models"\} 0/);
     expect(metrics).toMatch(/boost_expiry_pending 0/);
     expect(metrics).toMatch(/boost_expiry_lateness_seconds_count/);
     expect((await app.app.inject({ url: '/ready' })).json()).toEqual({

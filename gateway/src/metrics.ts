@@ -67,4 +67,9 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections): 
   perProjection('projection_lag_events', 'Events between a projection checkpoint and the head of the log', (s) => s.lagEvents);
   perProjection('projection_lag_ms', 'How long the oldest event a projection has not handled has waited', (s) => s.lagMs);
   perProjection('projection_checkpoint_position', 'Log position of the last event a projection handled', (s) => s.checkpoint);
+  perProjection(
+    'projection_retries',
+    'Times a projection resubscribed after an error (a locked or unreachable store, a failed batch) since the start',
+    (s) => s.retries,
+  );
 };

@@ -46,8 +46,10 @@ describe('npm run projections (operator CLI)', () => {
     const dir = await seeded();
     const before = await cli(dir, 'status', '--json');
     expect(before.code).toBe(0);
-    const rows = JSON.parse(before.stdout) as { name: string; version: number | null; lagEvents: number }[];
+    const rows = JSON.parse(before.stdout) as { name: string; version: number | null; lagEvents: number; lagMs: number }[];
     expect(rows.find((r) => r.name === 'account_balances')).toMatchObject({ version: null, lagEvents: 6 });
+    // The oldest unhandled event was appended before the CLI started: it has been waiting a while.
+    expect(rows.find((r) => r.name === 'account_balances')?.lagMs).toBeGreaterThan(0);
 
     const built = await cli(dir, 'rebuild', 'account_balances', '--json');
     expect(built.code).toBe(0);
@@ -61,8 +63,22 @@ describe('npm run projections (operator CLI)', () => {
       name: string;
       version: number;
       lagEvents: number;
+      lagMs: number;
     }[];
-    expect(after.find((r) => r.name === 'account_balances')).toMatchObject({ version: 2, lagEvents: 0 });
+    expect(after.find((r) => r.name === 'account_balances')).toMatchObject({ version: 2, lagEvents: 0, lagMs: 0 });
+
+    // --all: one pass, a progress line per read model, each switched to its next version.
+    const all = await cli(dir, 'rebuild', '--all', '--json');
+    expect(all.code).toBe(0);
+    const finals = all.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { readModel: string; done: boolean; version: number; events: number })
+      .filter((line) => line.done);
+    expect(finals).toEqual([
+      expect.objectContaining({ readModel: 'account_balances', version: 3, events: 6 }),
+      expect.objectContaining({ readModel: 'service_read_models', version: 2, events: 6 }),
+    ]);
     const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
     expect((await new AccountBalancesProjection(models).balanceOf('clan:k'))?.balance).toBe(21);
     await models.close();

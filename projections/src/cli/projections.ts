@@ -27,11 +27,23 @@ const checkpointNames = async (
   { name: 'boost_expiry', version: undefined, checkpoint: 'boost_expiry' },
 ];
 
+/** A lag for people: ms, s, min or h. */
+const formatDuration = (ms: number): string =>
+  ms < 1000
+    ? `${Math.round(ms)} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : ms < 3_600_000
+        ? `${(ms / 60_000).toFixed(1)} min`
+        : `${(ms / 3_600_000).toFixed(1)} h`;
+
 const program = new Command().name('npm run projections --').description('Inspect the projections');
 
 program
   .command('status')
-  .description('each projection with its checkpoint and lag')
+  .description(
+    'each projection with its version, checkpoint and lag (events, and how long the oldest unhandled event has waited)',
+  )
   .option('--json', 'machine-readable output')
   .action(async (options: { json?: boolean }) => {
     const config = loadConfig();
@@ -39,10 +51,14 @@ program
     const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     try {
       const head = await store.headPosition();
+      const nowMs = Date.now();
       const rows = await Promise.all(
         (await checkpointNames(models)).map(async ({ name, version, checkpoint: checkpointName }) => {
           const checkpoint = await models.checkpoint(checkpointName);
-          return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint) };
+          // Lag in time: how long the oldest event the projection has not handled has been waiting.
+          const [oldestUnhandled] = await store.readAll({ after: checkpoint, maxCount: 1 });
+          const lagMs = oldestUnhandled === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnhandled.recordedAt));
+          return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
         }),
       );
       if (options.json === true) {
@@ -53,7 +69,8 @@ program
       for (const row of rows) {
         const version = row.version === null ? '' : `v${row.version}`;
         console.log(
-          `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   lag ${row.lagEvents} events`,
+          `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   ` +
+            `lag ${row.lagEvents} events, ${formatDuration(row.lagMs)}`,
         );
       }
     } finally {
