@@ -84,20 +84,21 @@ export const rebuildTogether = async (options: RebuildTogetherOptions): Promise<
   const { models } = options;
   const readModels = [...new Set(options.readModels)];
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const leased: ReadModelName[] = [];
   try {
-    for (const readModel of readModels) {
-      await acquireLease(models, readModel, owner, options.force === true);
-      leased.push(readModel);
-    }
+    for (const readModel of readModels) await acquireLease(models, readModel, owner, options.force === true);
     return await rebuildHoldingLeases(options, readModels, async () => {
       for (const readModel of readModels) await checkLease(models, readModel, owner);
     });
   } finally {
-    // Only our own leases: one taken over with --force belongs to the rebuild that took it.
-    for (const readModel of leased) {
-      if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
-        await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+    // Only our own leases (one taken over with --force belongs to the rebuild that took it), each on
+    // its own: a failure to release one must neither keep the others nor hide why the rebuild ended.
+    for (const readModel of readModels) {
+      try {
+        if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
+          await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
+      } catch {
+        // Left behind: the next rebuild of this read model says who holds it, and --force takes it over.
+      }
     }
   }
 };
@@ -174,12 +175,14 @@ const rebuildHoldingLeases = async (
     if (options.onProgress !== undefined) for (const one of all) options.onProgress(one);
     return all;
   };
+  /** Once readers have switched, stopping would only leave the old versions behind: the rebuild finishes. */
+  let switched = false;
   const catchUp = async (): Promise<void> => {
     for (;;) {
       // A turn of the event loop per batch: the embedded store answers synchronously, and without it
       // a signal (Ctrl-C) would only be seen once the whole rebuild was over.
       await setImmediate();
-      options.signal?.throwIfAborted();
+      if (!switched) options.signal?.throwIfAborted();
       const batch = await store.readAll({
         after: position,
         maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
@@ -199,7 +202,12 @@ const rebuildHoldingLeases = async (
   await catchUp();
   for (const { builder } of builders) await builder.flush();
   await stillOurs();
-  for (const { readModel, version } of builders) await models.setActiveVersion(readModel, version);
+  // Each read model switches on its own (one atomic write each); should one switch fail, the read
+  // models before it already serve their new versions, and the rest keep their old ones.
+  for (const { readModel, version } of builders) {
+    await models.setActiveVersion(readModel, version);
+    switched = true;
+  }
   // What arrived during the last flush went only to the old versions: bring the new ones level before
   // the old ones go (the live projectors, following the switch, may write the same documents: the
   // position guards make that harmless).

@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
-import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
+import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { BoostExpiryScheduler } from './boostExpiry.js';
 import { readWholeLog } from '../../../ledger/src/testing/log.js';
@@ -261,6 +263,47 @@ describe('boost expiry', () => {
     closers.push(() => timed.stop());
     expect(await expired).toBe('due-while-down');
     expect(await expiredEvents(store)).toHaveLength(1);
+  });
+
+  it('a read-model file locked at start (a rebuild in another process) only delays it: warnings, then it expires', async () => {
+    const { dir, store, clock, handler } = open();
+    const path = join(dir, 'server-readmodels.db');
+    const serverModels = new SqliteReadModelStore(path, { lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs });
+    const rebuildProcess = new Database(path);
+    closers.push(
+      () => serverModels.close(),
+      () => void rebuildProcess.close(),
+    );
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'due-while-locked', 1);
+    clock.advance({ hours: 5 });
+    rebuildProcess.exec('BEGIN IMMEDIATE');
+    const logged: { level: 'warn' | 'error'; message: string }[] = [];
+    let resolveExpired: (boostId: string) => void = () => undefined;
+    const expired = new Promise<string>((resolve) => (resolveExpired = resolve));
+    const scheduler = new BoostExpiryScheduler({
+      store: serverModels,
+      handler,
+      clock,
+      logger: {
+        info: () => undefined,
+        warn: (_object, message) => logged.push({ level: 'warn', message }),
+        error: (_object, message) => logged.push({ level: 'error', message }),
+      },
+      onExpired: (outcome) => resolveExpired(outcome.boostId),
+    });
+    // Locked: the pending set cannot even be created. A failure is not remembered for later calls.
+    await expect(scheduler.pendingCount()).rejects.toBeInstanceOf(ReadModelStoreUnavailableError);
+    scheduler.start();
+    closers.push(() => scheduler.stop());
+    await vi.waitFor(() => expect(logged.length).toBeGreaterThan(0), { timeout: 5_000, interval: 10 });
+    rebuildProcess.exec('COMMIT');
+    // The runtime's projector feeds the pending set once the lock is gone; the timer then expires it.
+    await feed(store, scheduler);
+    expect(await scheduler.pendingCount()).toBe(1);
+    expect(await expired).toBe('due-while-locked');
+    expect(await expiredEvents(store)).toHaveLength(1);
+    expect(logged.every((entry) => entry.level === 'warn')).toBe(true);
   });
 
   it('killed with SIGKILL in the middle of a round, then restarted: every boost expired exactly once', async () => {

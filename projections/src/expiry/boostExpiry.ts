@@ -2,6 +2,7 @@ import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
 import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
+import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
 import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
 
@@ -13,6 +14,9 @@ export const expiryLimits = {
   concurrencyMax: 64,
   /** Longest sleep between rounds, so a clock that jumps (or a missed timer) is noticed soon. */
   idleSleepMsMax: 1000,
+  /** First and last pause after a failed round (doubling in between), so a locked or unreachable store is not hammered. */
+  retryBackoffMsMin: 100,
+  retryBackoffMsMax: 10_000,
 } as const;
 
 /** The durable pending set: one document per active boost, keyed by boost id. */
@@ -57,6 +61,8 @@ export class BoostExpiryScheduler implements Subscriber {
   #running = false;
   #stopped = true;
   #round: Promise<void> | undefined;
+  /** Rounds failed in a row (the pause before the next one doubles with each). */
+  #failedRounds = 0;
 
   constructor(options: {
     store: ReadModelStore;
@@ -73,7 +79,11 @@ export class BoostExpiryScheduler implements Subscriber {
   }
 
   #ensured(): Promise<void> {
-    this.#ready ??= this.#store.ensureCollection(pendingExpiries);
+    // A failure (the store locked or unreachable at start) is not remembered: the next call tries again.
+    this.#ready ??= this.#store.ensureCollection(pendingExpiries).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
     return this.#ready;
   }
 
@@ -224,9 +234,20 @@ export class BoostExpiryScheduler implements Subscriber {
     try {
       delayMs = await this.#sleepMs();
     } catch (error) {
-      this.#log?.error({ err: error }, 'could not read the next due time; retrying');
+      this.#logFailure(error, 'could not read the next due time; retrying');
+    }
+    // After failed rounds, wait (with backoff) even for boosts already due.
+    if (this.#failedRounds > 0) {
+      const backoffMs = expiryLimits.retryBackoffMsMin * 2 ** Math.min(this.#failedRounds - 1, 16);
+      delayMs = Math.max(delayMs, Math.min(expiryLimits.retryBackoffMsMax, backoffMs));
     }
     if (!this.#stopped && !this.#running) this.#schedule(delayMs);
+  }
+
+  /** A store briefly out of reach (a rebuild holding the embedded file's lock) is a warning, not an error. */
+  #logFailure(error: unknown, message: string): void {
+    if (error instanceof ReadModelStoreUnavailableError) this.#log?.warn({ err: error }, message);
+    else this.#log?.error({ err: error }, message);
   }
 
   #schedule(delayMs: number): void {
@@ -235,8 +256,13 @@ export class BoostExpiryScheduler implements Subscriber {
       this.#running = true;
       this.#round = this.expireDue()
         .then(
-          () => undefined,
-          (error: unknown) => this.#log?.error({ err: error }, 'expiry round failed; retrying'),
+          () => {
+            this.#failedRounds = 0;
+          },
+          (error: unknown) => {
+            this.#failedRounds++;
+            this.#logFailure(error, 'expiry round failed; retrying');
+          },
         )
         .finally(() => {
           this.#running = false;

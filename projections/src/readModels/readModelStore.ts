@@ -75,7 +75,11 @@ export interface ReadModelStore {
 
   /** The last log position a checkpoint records, or -1. */
   checkpoint(name: string): Promise<number>;
-  /** Applies the writes in order, then moves the checkpoint (if given) forward to `position`. */
+  /**
+   * Applies the writes, then moves the checkpoint (if given) forward to `position`. Writes to one
+   * collection are applied in the order given; writes to different collections are independent, and
+   * an adapter may group them by collection.
+   */
   commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void>;
 
   get(collection: string, id: string): Promise<StoredDoc | undefined>;

@@ -104,13 +104,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     return found;
   }
 
-  /** Runs a write; a write lock held by another connection for too long becomes a retryable error. */
+  /**
+   * Runs a write; a write lock held by another connection for too long becomes a retryable error.
+   * Write transactions begin IMMEDIATE (they take the write lock first): a transaction that read
+   * first would get SQLITE_BUSY at once when it tried to write, without waiting `lockWaitMs`.
+   */
   #write<T>(write: () => T): T {
     try {
       return write();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      // Extended codes too (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
+      if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
         throw new ReadModelStoreUnavailableError(
           'read-model file is locked by another writer (a rebuild in another process?); retry later',
           { cause: error },
@@ -123,16 +128,26 @@ export class SqliteReadModelStore implements ReadModelStore {
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const table = checkName(spec.name);
     this.#write(() =>
-      this.db.transaction(() => {
-        this.db.exec(
-          `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
-        );
-        spec.indexes.forEach((fields, i) => {
-          const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
-          this.db.exec(`CREATE INDEX IF NOT EXISTS "${table}__i${i}" ON "${table}" (${columns.join(', ')})`);
-        });
-        this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
-      })(),
+      this.db
+        .transaction(() => {
+          this.db.exec(
+            `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
+          );
+          spec.indexes.forEach((fields, i) => {
+            const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
+            const name = `${table}__i${i}`;
+            const sql = `CREATE INDEX "${name}" ON "${table}" (${columns.join(', ')})`;
+            // An index whose definition changed since it was created (a new version of the code) is
+            // rebuilt: an index matched by name alone would keep serving the old definition.
+            const existing = this.#statement("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as
+              { sql: string } | undefined;
+            if (existing?.sql === sql) return;
+            if (existing !== undefined) this.db.exec(`DROP INDEX "${name}"`);
+            this.db.exec(sql);
+          });
+          this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
+        })
+        .immediate(),
     );
     this.#known.add(table);
   }
@@ -140,10 +155,12 @@ export class SqliteReadModelStore implements ReadModelStore {
   async dropCollection(name: string): Promise<void> {
     const table = checkName(name);
     this.#write(() =>
-      this.db.transaction(() => {
-        this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
-        this.#statement('DELETE FROM collections WHERE name = ?').run(table);
-      })(),
+      this.db
+        .transaction(() => {
+          this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+          this.#statement('DELETE FROM collections WHERE name = ?').run(table);
+        })
+        .immediate(),
     );
     this.#known.delete(table);
     // Statements prepared against the dropped table are now invalid.
@@ -175,24 +192,26 @@ export class SqliteReadModelStore implements ReadModelStore {
       else group.push(write);
     }
     this.#write(() =>
-      this.db.transaction(() => {
-        for (const [collection, group] of groups) {
-          for (let from = 0; from < group.length;) {
-            const op = (group[from] as Write).op;
-            let to = from + 1;
-            while (to < group.length && group[to]?.op === op) to++;
-            this.#applyRun(op, collection, group, from, to);
-            from = to;
+      this.db
+        .transaction(() => {
+          for (const [collection, group] of groups) {
+            for (let from = 0; from < group.length;) {
+              const op = (group[from] as Write).op;
+              let to = from + 1;
+              while (to < group.length && group[to]?.op === op) to++;
+              this.#applyRun(op, collection, group, from, to);
+              from = to;
+            }
           }
-        }
-        if (checkpoint !== undefined) {
-          this.#statement(
-            `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
+          if (checkpoint !== undefined) {
+            this.#statement(
+              `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
            WHERE excluded.position > checkpoints.position`,
-          ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
-        }
-      })(),
+            ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
+          }
+        })
+        .immediate(),
     );
   }
 
@@ -287,12 +306,11 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async setActiveVersion(family: string, version: number): Promise<void> {
-    this.#write(() =>
-      this.#statement(
-        `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
+    const statement = this.#statement(
+      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
        ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
-      ).run(family, version, new Date().toISOString()),
     );
+    this.#write(() => this.db.transaction(() => statement.run(family, version, new Date().toISOString())).immediate());
   }
 
   async ping(): Promise<void> {
