@@ -222,6 +222,8 @@ describe('blue/green rebuild', () => {
     for (const p of projectors) await p.waitUntilCaughtUp();
     expect(liveBalances.version).toBe(2);
     expect(liveServices.version).toBe(2);
+    // Following a switch is not a failure: no retry counted, no backoff.
+    for (const p of projectors) expect((await p.status()).retries).toBe(0);
     const afterLive = await snapshot(models);
 
     // A clean rebuild of the same log into a fresh file is the reference.

@@ -1,6 +1,7 @@
 import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
 import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
+import { ReadModelVersionSwitchedError } from '../readModels/versionedProjection.js';
 import { batches } from './batches.js';
 
 /** Limits of the projection runtime, in one place. */
@@ -205,6 +206,11 @@ export class Projector {
       } catch (error) {
         controller.abort(); // release the subscription this attempt opened
         if (this.#stopping) break;
+        if (error instanceof ReadModelVersionSwitchedError) {
+          // A rebuild switched readers to a new version: expected, and nothing to wait for.
+          this.#log.info({ projector: this.name }, error.message);
+          continue;
+        }
         this.#state = 'retrying';
         this.#retries++;
         this.#lastError = (error as Error).message;
