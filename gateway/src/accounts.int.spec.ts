@@ -131,3 +131,28 @@ describe('service read-model routes', () => {
     expect((await app.app.inject({ url: '/api/gigs/ranking' })).statusCode).toBe(401);
   });
 });
+
+describe('reactors and client idempotency keys', () => {
+  it("a client's Idempotency-Key cannot take the key a reactor uses for its own command", async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana');
+    const boosted = (
+      await post(app, '/api/credits/boost/profile', { targetUserId: 'user123', amount: 100, duration: 1 }, 'ana')
+    ).json<{ boostId: string; expiresAt: string }>();
+    // The key the expiry scheduler uses for this boost's expiry, sent first by the booster.
+    const squatted = await app.app.inject({
+      method: 'POST',
+      url: '/api/credits/purchase',
+      payload: { amount: 1, paymentRef: 'q' },
+      headers: { ...bearer('ana'), 'idempotency-key': `expire-${boosted.boostId}@${boosted.expiresAt}` },
+    });
+    expect(squatted.statusCode).toBe(201);
+    await settle(app);
+    app.clock.advance({ hours: 2 });
+    const outcomes = (await app.projections?.expiry.expireDue()) ?? [];
+    expect(outcomes).toEqual([expect.objectContaining({ boostId: boosted.boostId, appended: true })]);
+    await settle(app);
+    const visibility = await app.app.inject({ url: '/api/users/user123/visibility', headers: bearer('ana') });
+    expect(visibility.json()).toMatchObject({ visibilityScore: 0, activeBoosts: [] });
+  });
+});

@@ -17,8 +17,10 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = b
   t.app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
 const get = (url: string, headers: Record<string, string> = bearer('booster456')) =>
   t.app.inject({ method: 'GET', url, headers });
+let payments = 0;
+/** A purchase with a payment reference of its own (a payment is credited once per account). */
 const buy = (amount: number, user = 'booster456') =>
-  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}` }, bearer(user));
+  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}-${payments++}` }, bearer(user));
 
 describe('commands', () => {
   it('boosts a profile with the seed body and answers 201 with the boost', async () => {
@@ -253,6 +255,34 @@ describe('idempotency keys', () => {
     const otherRoute = await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, withKey('k'));
     expect(otherRoute.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 25 });
+  });
+
+  it('credits a payment once: a purchase sent again without a key is answered from the log', async () => {
+    const body = { amount: 25, paymentRef: 'stripe_pi_9' };
+    const first = await post('/api/credits/purchase', body);
+    const webhookRetry = await post('/api/credits/purchase', body);
+    expect(webhookRetry.statusCode).toBe(201);
+    expect(webhookRetry.json()).toEqual(first.json());
+    expect(webhookRetry.headers['idempotent-replayed']).toBe('true');
+    const changed = await post('/api/credits/purchase', { amount: 26, paymentRef: 'stripe_pi_9' });
+    expect(changed.statusCode).toBe(422);
+    expect(changed.json()).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: expect.stringMatching(/paymentRef "stripe_pi_9" was already recorded/),
+    });
+    expect((await post('/api/credits/purchase', { amount: 25, paymentRef: 'stripe_pi_10' })).statusCode).toBe(201);
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 50, revision: 1 });
+  });
+
+  it('a key names the request, not how it was written: naming oneself as userId is the same request', async () => {
+    await buy(10);
+    const asSelf = { amount: 1, targetType: 'gig', targetId: 'g' };
+    const a = await post('/api/credits/spend', asSelf, withKey('spend-1'));
+    const b = await post('/api/credits/spend', { ...asSelf, userId: 'booster456' }, withKey('spend-1'));
+    expect(a.statusCode).toBe(201);
+    expect(b.statusCode).toBe(201);
+    expect(b.json()).toEqual(a.json());
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 9 });
   });
 
   it('charges once when the same request races itself', async () => {

@@ -140,6 +140,8 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     reply: FastifyReply,
     accountId: string,
     command: AccountCommand,
+    /** Deduplicates the command when the client sent no Idempotency-Key (a purchase: its paymentRef). */
+    implicit?: { readonly key: string; readonly reused: string },
   ): Promise<{ events: readonly CommittedAccountEvent[]; balance: number; revision: number }> => {
     const user = request.user;
     const key = request.headers['idempotency-key'];
@@ -149,16 +151,25 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     ) {
       throw new gatewayErrors.INVALID_IDEMPOTENCY_KEY(String(gatewayLimits.idempotencyKeyLengthMax));
     }
+    // Keys from clients live in their own namespace: a client can never send the key a reactor uses
+    // for its own command on the same account (`expire-…`, `settle-…`) and so block it.
+    const idempotencyKey = key !== undefined ? `client:${key}` : implicit?.key;
     const context: CommandContext = {
       actor: actorOf(user),
       correlationId: request.id,
       causationId: request.id,
-      ...(key === undefined ? {} : { idempotency: { key, fingerprint: fingerprint(request, accountId) } }),
+      ...(idempotencyKey === undefined
+        ? {}
+        : { idempotency: { key: idempotencyKey, fingerprint: fingerprint(request, accountId) } }),
     };
     const result = await handler.execute(accountId, command, context);
     if (!result.ok) {
       metrics.commandsRejected.inc({ code: result.rejection.code });
-      throw new RejectionHttpError(result.rejection);
+      const rejection =
+        key === undefined && implicit !== undefined && result.rejection.code === 'IDEMPOTENCY_KEY_REUSED'
+          ? { ...result.rejection, message: implicit.reused }
+          : result.rejection;
+      throw new RejectionHttpError(rejection);
     }
     if (result.replayed) reply.header('idempotent-replayed', 'true');
     else metrics.eventsAppended.inc(result.events.length);
@@ -247,12 +258,19 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     },
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
-      const result = await execute(request, reply, accountId, {
-        type: 'PurchaseCredits',
-        amount: request.body.amount,
-        paymentRef: request.body.paymentRef,
-        now: clock.now(),
-      });
+      const { amount, paymentRef } = request.body;
+      // A payment is credited once per account: a purchase sent again without an Idempotency-Key
+      // (a payment webhook retried) is answered from the log instead of being credited twice.
+      const result = await execute(
+        request,
+        reply,
+        accountId,
+        { type: 'PurchaseCredits', amount, paymentRef, now: clock.now() },
+        {
+          key: `payment:${paymentRef}`,
+          reused: `paymentRef ${JSON.stringify(paymentRef)} was already recorded for this account, with a different purchase`,
+        },
+      );
       return movement(result);
     },
   );
@@ -360,18 +378,25 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
   );
 };
 
-/** What the client asked for, so a reused key with a different request is recognised. */
-const fingerprint = (request: FastifyRequest, accountId: string): string =>
-  createHash('sha256')
+/**
+ * What the client asked for, so a reused key with a different request is recognised: the route, the
+ * account it resolved to, and the validated body without `userId` (already resolved into the account,
+ * so naming oneself or not is the same request).
+ */
+const fingerprint = (request: FastifyRequest, accountId: string): string => {
+  const body = (request.body ?? null) as JsonValue;
+  const { userId: _resolved, ...rest } = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {};
+  return createHash('sha256')
     .update(
       canonicalJson({
         method: request.method,
         route: request.routeOptions.url ?? request.url,
         accountId,
-        body: (request.body ?? null) as JsonValue,
+        body: body !== null && typeof body === 'object' && !Array.isArray(body) ? rest : body,
       }),
     )
     .digest('base64url');
+};
 
 const only = <T extends AccountEvent['type']>(
   events: readonly CommittedAccountEvent[],

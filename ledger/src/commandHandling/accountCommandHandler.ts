@@ -34,7 +34,9 @@ export interface CommandContext {
   /**
    * The client's idempotency key and a fingerprint of what it asked for. A command repeated with
    * the same key returns the original outcome and appends nothing; the same key with a different
-   * fingerprint is rejected with IDEMPOTENCY_KEY_REUSED.
+   * fingerprint is rejected with IDEMPOTENCY_KEY_REUSED. Keys are scoped to the account; callers
+   * that take keys from outside (the gateway) namespace them, so that they can never equal the keys
+   * the reactors use on the same account (`expire-…`, `settle-…`).
    */
   readonly idempotency?: { readonly key: string; readonly fingerprint: string };
 }

@@ -11,7 +11,7 @@ import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js'
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
-import { BoostExpiryScheduler } from './boostExpiry.js';
+import { BoostExpiryScheduler, expiryLimits, pendingExpiries } from './boostExpiry.js';
 import { readWholeLog } from '../../../ledger/src/testing/log.js';
 import { feed } from '../testing/feed.js';
 
@@ -124,6 +124,32 @@ describe('boost expiry', () => {
     expect((await scheduler.expireDue()).map((o) => o.boostId)).toEqual(['third']);
     expect(await expiredEvents(store)).toHaveLength(2);
   });
+
+  it('boosts that cannot be expired yet never hold up the ones due behind them', async () => {
+    const { models, clock, handler, scheduler, project } = open();
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'not-due', 24);
+    await boost(handler, clock, 'u1', 'due', 2);
+    await project();
+    // More pending rows than one page, all for a boost that is not due yet and all sorted first
+    // (a clock that ran ahead wrote them, say): each attempt is refused with BOOST_NOT_DUE.
+    const stuck = expiryLimits.dueBatchMax + 5;
+    await models.commit(
+      Array.from({ length: stuck }, (_, i) => {
+        const dueAt = new Date(Date.parse('2026-06-29T13:30:00.000Z') + i).toISOString();
+        return {
+          op: 'insert' as const,
+          collection: pendingExpiries.name,
+          id: JSON.stringify(['u1', 'not-due', dueAt]),
+          doc: { userId: 'u1', boostId: 'not-due', dueAtMs: Date.parse(dueAt), dueAt },
+        };
+      }),
+    );
+    clock.advance({ hours: 3 });
+    const outcomes = await scheduler.expireDue();
+    expect(outcomes.map((o) => o.boostId)).toEqual(['due']);
+    expect(await scheduler.pendingCount()).toBe(stuck + 1); // the stuck rows and the real not-due one stay
+  }, 60_000);
 
   it('expires 10,000 boosts due in the same second, each once', async () => {
     const { store, clock, handler, scheduler, project } = open();

@@ -61,8 +61,10 @@ export class BoostExpiryScheduler implements Subscriber {
   #running = false;
   #stopped = true;
   #round: Promise<void> | undefined;
-  /** Rounds failed in a row (the pause before the next one doubles with each). */
+  /** Rounds failed (or stuck) in a row: the pause before the next one doubles with each. */
   #failedRounds = 0;
+  /** The last round found boosts due and expired none of them. */
+  #stuck = false;
 
   constructor(options: {
     store: ReadModelStore;
@@ -140,8 +142,12 @@ export class BoostExpiryScheduler implements Subscriber {
    */
   async expireDue(): Promise<ExpiryOutcome[]> {
     const outcomes: ExpiryOutcome[] = [];
+    const now = this.#clock.now();
+    // Pages through everything due, past rows that cannot be expired yet, so that those never hold
+    // up the ones behind them.
+    let after: [number, string] | undefined;
+    let unexpirable = 0;
     for (;;) {
-      const now = this.#clock.now();
       await this.#ensured();
       const due = (
         await this.#store.find(pendingExpiries.name, {
@@ -151,9 +157,12 @@ export class BoostExpiryScheduler implements Subscriber {
             ['_id', 1],
           ],
           limit: expiryLimits.dueBatchMax,
+          ...(after === undefined ? {} : { after }),
         })
       ).map(toPending);
-      if (due.length === 0) return outcomes;
+      const last = due[due.length - 1];
+      if (last === undefined) break;
+      after = [last.dueAtMs, last.id];
       let index = 0;
       const done: string[] = []; // pending ids
       const worker = async (): Promise<void> => {
@@ -171,9 +180,13 @@ export class BoostExpiryScheduler implements Subscriber {
       // The projection removes expired boosts from the pending set when it sees their BoostExpired;
       // until then, remove the ones this round settled so the next round does not ask again.
       await this.#store.commit(done.map((id) => ({ op: 'delete', collection: pendingExpiries.name, id })));
-      if (done.length < due.length) return outcomes; // the rest is not expirable yet; the next round retries
-      if (due.length < expiryLimits.dueBatchMax) return outcomes;
+      unexpirable += due.length - done.length; // not expirable yet: the next round retries them
+      if (due.length < expiryLimits.dueBatchMax) break;
     }
+    // A round that found boosts due and could expire none of them backs off before the next one
+    // (instead of spinning on boosts that stay overdue).
+    this.#stuck = unexpirable > 0 && outcomes.length === 0;
+    return outcomes;
   }
 
   async #expire(userId: string, boostId: string, dueAt: string, dueAtMs: number): Promise<ExpiryOutcome | undefined> {
@@ -257,7 +270,7 @@ export class BoostExpiryScheduler implements Subscriber {
       this.#round = this.expireDue()
         .then(
           () => {
-            this.#failedRounds = 0;
+            this.#failedRounds = this.#stuck ? this.#failedRounds + 1 : 0;
           },
           (error: unknown) => {
             this.#failedRounds++;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDbFile as tempFile } from '../../testing/tempDir.js';
+import { EventStoreUnavailableError } from '../errors.js';
 import { runEventStoreContract } from '../eventStore.contract.js';
 import { SqliteEventStore } from './sqliteEventStore.js';
 
@@ -55,6 +56,20 @@ describe('embedded SQLite event store', () => {
     await expect(pending).resolves.toMatchObject({ nextExpectedRevision: 0 });
     const reopened = new SqliteEventStore({ path });
     expect(await reopened.readStream('s')).toHaveLength(1);
+    await reopened.close();
+  });
+
+  it('answers an append that arrives while it closes with a retryable error, and writes nothing', async () => {
+    const path = tempFile();
+    const store = new SqliteEventStore({ path });
+    const queued = store.append('s', [event()], { expectedRevision: 'no_stream' });
+    const closing = store.close();
+    const late = store.append('late', [event()], { expectedRevision: 'no_stream' });
+    await expect(late).rejects.toBeInstanceOf(EventStoreUnavailableError);
+    await closing;
+    await expect(queued).resolves.toMatchObject({ nextExpectedRevision: 0 });
+    const reopened = new SqliteEventStore({ path });
+    expect(await reopened.readStream('late')).toHaveLength(0);
     await reopened.close();
   });
 

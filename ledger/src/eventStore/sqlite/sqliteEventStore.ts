@@ -136,7 +136,8 @@ export class SqliteEventStore implements EventStore {
     events: readonly EventToAppend[],
     options: { expectedRevision: ExpectedRevision },
   ): Promise<AppendResult> {
-    assert.ok(!this.#closing, 'append on a closed event store');
+    // A request that slipped in while the process shuts down gets a retryable answer (503), not a crash.
+    if (this.#closing) return Promise.reject(new EventStoreUnavailableError('embedded event store is closing'));
     assert.ok(stream.length > 0, 'stream name must not be empty');
     assert.ok(events.length > 0 && events.length <= sqliteEventStoreLimits.appendEventsMax, 'append 1 to appendEventsMax events');
     const expected = options.expectedRevision;
