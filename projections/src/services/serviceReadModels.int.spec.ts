@@ -80,6 +80,9 @@ describe('service read models', () => {
       ['BoostActivated', 'b-fan'],
     ]);
     expect(events[0]).toMatchObject({ userId: 'booster456', subjectId: 'user123', data: { amount: 100 } });
+    // Filed under user123, the booster's entries do not show the booster's balance.
+    for (const entry of events) expect(entry.data).not.toHaveProperty('balanceAfter');
+    expect(events[1]?.data).toMatchObject({ counterparty: 'platform:boosts', expiresAt: '2026-06-30T13:30:00.000Z' });
     expect(Object.keys(events[0] ?? {}).sort()).toEqual([
       'data',
       'eventId',
@@ -105,6 +108,12 @@ describe('service read models', () => {
       creditsSpentOn: 9,
     });
     expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
+    // The gig's log shows the payment and the spend, not the buyer's balance; the buyer's own log does.
+    const gigLog = await models.find('gig_credit_events__v1', { where: { subjectId: 'gig-c' }, orderBy: [['_id', 1]] });
+    expect(gigLog.map((e) => e.type)).toEqual(['GigPaymentSent', 'CreditsSpent']);
+    for (const entry of gigLog) expect(entry.data).not.toHaveProperty('balanceAfter');
+    const buyerLog = await models.find('user_credit_events__v1', { where: { subjectId: 'buyer' }, orderBy: [['_id', 1]] });
+    expect(buyerLog.map((e) => (e.data as { balanceAfter: number }).balanceAfter)).toEqual([10_000, 9_290, 9_281]);
 
     const page1 = await projection.gigRanking(2);
     expect(page1.map((g) => g.gigId)).toEqual(['gig-c', 'gig-a']);

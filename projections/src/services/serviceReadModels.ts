@@ -330,7 +330,9 @@ export class ServiceReadModelsProjection extends VersionedProjection {
           subjectId,
           position,
           occurredAt: recorded.metadata.occurredAt ?? null,
-          data: event.data,
+          // Filed under someone else (a boosted user, a gig, a clan), the entry leaves out the acting
+          // account's balance: one user's balance is never shown in another's logs.
+          data: subjectId === actorId ? event.data : withoutBalance(event.data),
         },
       });
     };
@@ -555,6 +557,12 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     return docs.map(withoutStoreFields);
   }
 }
+
+const withoutBalance = (data: AccountEvent['data']): Omit<AccountEvent['data'], 'balanceAfter'> => {
+  if (!('balanceAfter' in data)) return data;
+  const { balanceAfter: _private, ...shared } = data;
+  return shared;
+};
 
 const withoutStoreFields = (doc: StoredDoc): Record<string, unknown> => {
   const { _id, _position, ...rest } = doc;
