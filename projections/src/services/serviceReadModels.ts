@@ -554,7 +554,12 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       orderBy: [['_id', -1]], // the zero-padded position
       limit,
     });
-    return docs.map(withoutStoreFields);
+    // Entries written before balances were left out of other subjects' logs lose them here too.
+    return docs
+      .map(withoutStoreFields)
+      .map((entry) =>
+        entry.userId === entry.subjectId ? entry : { ...entry, data: withoutBalance(entry.data as AccountEvent['data']) },
+      );
   }
 }
 
