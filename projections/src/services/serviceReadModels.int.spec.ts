@@ -82,6 +82,14 @@ describe('service read models', () => {
     expect(events[0]).toMatchObject({ userId: 'booster456', subjectId: 'user123', data: { amount: 100 } });
     // Filed under user123, the booster's entries do not show the booster's balance.
     for (const entry of events) expect(entry.data).not.toHaveProperty('balanceAfter');
+    // Nor does a boost of one's own profile: others can read that log too.
+    await run('fan', boost('b-self', 'profile', 'fan', 5, 1));
+    await project();
+    const own = await projection.userBoostEvents('fan', 10);
+    expect(own.map((e) => e.type)).toEqual(['BoostActivated']);
+    expect(own[0]?.data).not.toHaveProperty('balanceAfter');
+    const stored = await models.find('user_boost_events__v1', { where: { subjectId: 'fan' } });
+    expect(stored[0]?.data).not.toHaveProperty('balanceAfter');
     expect(events[1]?.data).toMatchObject({ counterparty: 'platform:boosts', expiresAt: '2026-06-30T13:30:00.000Z' });
     expect(Object.keys(events[0] ?? {}).sort()).toEqual([
       'data',

@@ -330,9 +330,9 @@ export class ServiceReadModelsProjection extends VersionedProjection {
           subjectId,
           position,
           occurredAt: recorded.metadata.occurredAt ?? null,
-          // Filed under someone else (a boosted user, a gig, a clan), the entry leaves out the acting
-          // account's balance: one user's balance is never shown in another's logs.
-          data: subjectId === actorId ? event.data : withoutBalance(event.data),
+          // Only a user's own credit log shows their balance; every other log (boosts received, a
+          // gig's or a clan's events), which others may read, leaves it out — a self-boost included.
+          data: log === 'user_credit_events' ? event.data : withoutBalance(event.data),
         },
       });
     };
@@ -554,12 +554,8 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       orderBy: [['_id', -1]], // the zero-padded position
       limit,
     });
-    // Entries written before balances were left out of other subjects' logs lose them here too.
-    return docs
-      .map(withoutStoreFields)
-      .map((entry) =>
-        entry.userId === entry.subjectId ? entry : { ...entry, data: withoutBalance(entry.data as AccountEvent['data']) },
-      );
+    // Entries written before balances were left out of these logs lose them here too.
+    return docs.map(withoutStoreFields).map((entry) => ({ ...entry, data: withoutBalance(entry.data as AccountEvent['data']) }));
   }
 }
 
