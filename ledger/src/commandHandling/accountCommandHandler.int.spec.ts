@@ -148,6 +148,39 @@ describe('account command handler', () => {
       expect(repeat).toMatchObject({ ok: true, balance: 0, replayed: true });
     });
 
+    it('tells a keyed repeat from its own write on an engine that accepts repeats silently (EventStoreDB)', async () => {
+      const store = openStore();
+      // EventStoreDB answers a repeat of stored ids at the original expected revision as a plain success.
+      const silent = new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'append') {
+            return async (...args: Parameters<EventStore['append']>) => ({
+              ...(await target.append(...args)),
+              idempotent: false,
+            });
+          }
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const a = new AccountCommandHandler(silent);
+      const b = new AccountCommandHandler(silent);
+      await a.execute('u1', purchase(100), context);
+      // Two processes race the same key with different requests: both miss it, both append; the
+      // log keeps the first, and the engine does not say the second was a repeat.
+      const [first, second] = await Promise.all([
+        a.execute('u1', spend(30), keyed('k-race', 'fp-a')),
+        b.execute('u1', spend(31), keyed('k-race', 'fp-b')),
+      ]);
+      expect(first).toMatchObject({ ok: true, balance: 70, replayed: false });
+      expect(second).toMatchObject({ ok: false, rejection: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+      expect((await b.read('u1')).balance).toBe(70);
+      // The same request repeated is answered with the original.
+      const same = await new AccountCommandHandler(silent).execute('u1', spend(30), keyed('k-race', 'fp-a'));
+      expect(same).toMatchObject({ ok: true, balance: 70, replayed: true });
+      expect(await store.readStream(accountStream('u1'))).toHaveLength(2);
+    });
+
     it('rejects the same key with a different request as IDEMPOTENCY_KEY_REUSED', async () => {
       const store = openStore();
       const handler = new AccountCommandHandler(store);

@@ -148,7 +148,7 @@ export class AccountCommandHandler {
         const result = await this.#store.append(stream, toAppend, {
           expectedRevision: account.revision === -1 ? 'no_stream' : account.revision,
         });
-        if (result.idempotent) {
+        if (result.idempotent || (context.idempotency !== undefined && !(await this.#storedAsSent(stream, toAppend)))) {
           // The ids were already there: a repeat that raced its original. Answer with the original.
           this.#cache.delete(stream);
           const original = await this.#store.findEventInStream(stream, eventIdAt(0));
@@ -216,6 +216,19 @@ export class AccountCommandHandler {
       prevHash = hash;
       return { id: eventIdAt(index), type: event.type, data, metadata: { ...metadata, hash } };
     });
+  }
+
+  /**
+   * Whether the log holds the events this keyed command just sent, rather than an original with the
+   * same (key-derived) ids. An engine may accept a repeat of stored ids without saying so:
+   * EventStoreDB answers a repeat at the original expected revision as a plain success. The first
+   * event's chain hash covers its content, so it tells the two apart in one read.
+   */
+  async #storedAsSent(stream: string, sent: readonly EventToAppend[]): Promise<boolean> {
+    const first = sent[0];
+    assert.ok(first !== undefined);
+    const stored = await this.#store.findEventInStream(stream, first.id);
+    return stored !== undefined && stored.metadata.hash === first.metadata.hash;
   }
 
   /** The outcome of an already-committed command, rebuilt from the log. */
