@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import {
   ANY,
   BACKWARDS,
+  CancelledError,
   END,
   EventStoreDBClient,
   excludeSystemEvents,
   FORWARDS,
   jsonEvent,
   NO_STREAM,
+  NotLeaderError,
   START,
   StreamNotFoundError,
+  TimeoutError,
   UnavailableError,
   DeadlineExceededError,
   WrongExpectedVersionError,
@@ -188,21 +191,33 @@ export class EsdbEventStore implements EventStore {
     const maxCount = bounded(options.maxCount);
     const events: RecordedEvent[] = [];
     try {
-      // fromPosition is inclusive for reads: ask for one more and drop the event at `after` itself.
-      for await (const resolved of this.#client.readAll({
-        direction: FORWARDS,
-        fromPosition: after < 0 ? START : fromPort(after),
-        maxCount: maxCount + 1,
-      })) {
-        const mapped = toRecorded(resolved);
-        if (mapped === undefined || isSystem(mapped) || mapped.position <= after) continue;
-        events.push(mapped);
-        if (events.length === maxCount) break;
+      // Client 6.2 has no server-side filter on readAll: system and foreign events come back too and
+      // are dropped here, so a page can hold fewer than maxCount of ours — even none while the log
+      // goes on. Read raw pages until there are maxCount, or a short page says the log has ended.
+      for (let from = after; ;) {
+        // fromPosition is inclusive for reads: ask for one more and drop the event at `from` itself.
+        let returned = 0;
+        let last = from;
+        for await (const resolved of this.#client.readAll({
+          direction: FORWARDS,
+          fromPosition: from < 0 ? START : fromPort(from),
+          maxCount: maxCount + 1,
+        })) {
+          returned++;
+          const raw = resolved.event?.position;
+          if (raw !== undefined) last = Math.max(last, toPort(raw));
+          const mapped = toRecorded(resolved);
+          // `from` itself (inclusive start) was seen on the page before, or is `after`.
+          if (mapped === undefined || isSystem(mapped) || mapped.position <= from) continue;
+          events.push(mapped);
+          if (events.length === maxCount) return events;
+        }
+        if (returned < maxCount + 1 || last === from) return events;
+        from = last;
       }
     } catch (error) {
       throw translate(error);
     }
-    return events;
   }
 
   async *subscribeToAll(options: SubscribeToAllOptions = {}): AsyncGenerator<RecordedEvent, void, undefined> {
@@ -233,14 +248,22 @@ export class EsdbEventStore implements EventStore {
 
   async headPosition(): Promise<number> {
     try {
-      for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 64 })) {
-        const mapped = toRecorded(resolved);
-        if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+      // Backwards from the end, past any run of system events (fromPosition is inclusive).
+      for (let from: Position | typeof END = END; ;) {
+        let returned = 0;
+        let oldest: Position | undefined;
+        for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: 64 })) {
+          returned++;
+          oldest = resolved.event?.position ?? oldest;
+          const mapped = toRecorded(resolved);
+          if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+        }
+        if (returned < 64 || oldest === undefined || (from !== END && oldest.commit === from.commit)) return -1;
+        from = oldest;
       }
     } catch (error) {
       throw translate(error);
     }
-    return -1;
   }
 
   async findEventInStream(stream: string, eventId: string): Promise<RecordedEvent | undefined> {
@@ -303,12 +326,19 @@ const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedE
 const unavailableGrpcCodes = new Set([14, 4]);
 
 /**
- * Connection failures become the port's EventStoreUnavailableError. Some client calls wrap them
- * (UnavailableError, DeadlineExceededError); the append path can surface the raw gRPC error.
+ * Connection failures become the port's EventStoreUnavailableError, so callers retry (HTTP 503)
+ * instead of failing hard. Some client calls wrap them (UnavailableError, DeadlineExceededError,
+ * TimeoutError); a leader change (NotLeaderError) and a call cancelled by a reconnection
+ * (CancelledError) are the client reconnecting on its own; a `discover://` connection that finds no
+ * node throws a plain Error; the append path can surface the raw gRPC error.
  */
 const translate = (error: unknown): unknown =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
+  error instanceof TimeoutError ||
+  error instanceof NotLeaderError ||
+  error instanceof CancelledError ||
+  (error instanceof Error && error.message.startsWith('Failed to discover')) ||
   (error instanceof Error && unavailableGrpcCodes.has((error as { code?: unknown }).code as number))
     ? new EventStoreUnavailableError(`EventStoreDB unavailable: ${error.message}`, { cause: error })
     : error;
