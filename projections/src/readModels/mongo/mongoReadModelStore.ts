@@ -346,20 +346,27 @@ const toFilter = (where: Readonly<Record<string, Condition>> | undefined): Filte
   return filter;
 };
 
-/** Server codes of a node that is unreachable, shutting down or not primary (the driver's retryable set). */
-const unavailableServerCodes = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
+/**
+ * Server codes of a node that is unreachable, shutting down, not primary or out of time (the
+ * driver's retryable set, `MONGODB_ERROR_CODES` in its lib/error.js), and a write concern that timed
+ * out (64, WriteConcernFailed).
+ */
+const unavailableServerCodes = new Set([6, 7, 64, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436]);
 
 /**
  * "No server" becomes the port's ReadModelStoreUnavailableError. A bulk write wraps a driver error
  * (network, server selection) in a MongoBulkWriteError whose `errorResponse` is the original.
  */
-const translate = (error: unknown): unknown => {
+export const translate = (error: unknown): unknown => {
   const inner = error instanceof MongoBulkWriteError && error.errorResponse instanceof Error ? error.errorResponse : error;
   const unavailable =
     inner instanceof MongoServerSelectionError ||
     inner instanceof MongoNetworkError ||
     inner instanceof MongoOperationTimeoutError ||
-    (inner instanceof MongoError && unavailableServerCodes.has(Number(inner.code)));
+    // The connection pool had no connection in time (not exported by the driver: matched by name).
+    (inner instanceof MongoError && inner.name === 'MongoWaitQueueTimeoutError') ||
+    (inner instanceof MongoError &&
+      (inner.hasErrorLabel('RetryableWriteError') || unavailableServerCodes.has(Number(inner.code))));
   return unavailable && inner instanceof Error
     ? new ReadModelStoreUnavailableError(`MongoDB unavailable: ${inner.message}`, { cause: error })
     : error;
