@@ -205,11 +205,25 @@ export class MongoReadModelStore implements ReadModelStore {
       ops.push(toOperation(write));
     }
     return this.#run(async () => {
+      // The registry is asked afresh (one query) rather than the cache: a rebuild in another process
+      // may have dropped an old version since, and MongoDB would silently recreate a dropped
+      // collection on write — without its indexes, and outside the registry.
+      const names = [...groups.keys()].map(checkName);
+      const registered = new Map<string, ReadModelDatabase>();
+      if (names.length > 0) {
+        for (const entry of await this.#meta(meta.registry)
+          .find({ _id: { $in: names } })
+          .toArray())
+          registered.set(entry._id, entry.database as ReadModelDatabase);
+      }
       const targets: [Collection<Stored>, AnyBulkWriteOperation<Stored>[]][] = [];
       for (const [name, ops] of groups) {
-        const collection = await this.#readable(name);
-        if (collection === undefined) throw new Error(`collection ${name} does not exist; ensureCollection first`);
-        targets.push([collection, ops]);
+        const database = registered.get(name);
+        if (database === undefined) {
+          this.#databases.delete(name);
+          throw new Error(`collection ${name} does not exist; ensureCollection first`);
+        }
+        targets.push([this.#collection(database, name), ops]);
       }
       for (const [collection, ops] of targets) await collection.bulkWrite(ops, { ordered: true });
       if (checkpoint !== undefined)
