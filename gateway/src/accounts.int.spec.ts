@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
 import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
@@ -154,5 +155,20 @@ describe('reactors and client idempotency keys', () => {
     await settle(app);
     const visibility = await app.app.inject({ url: '/api/users/user123/visibility', headers: bearer('ana') });
     expect(visibility.json()).toMatchObject({ visibilityScore: 0, activeBoosts: [] });
+  });
+});
+
+describe('read-model store failures', () => {
+  it('a read-model store out of reach answers 503 READ_MODEL_STORE_UNAVAILABLE, not 500', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    await settle(app);
+    const models = app.projections?.readModels;
+    if (models === undefined) throw new Error('projections expected');
+    // Fault injection on the real store: its engine went away (MongoDB down, say).
+    models.get = () => Promise.reject(new ReadModelStoreUnavailableError('MongoDB unavailable: connection refused'));
+    const response = await app.app.inject({ url: '/api/users/ana/visibility', headers: bearer('ana') });
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toMatchObject({ statusCode: 503, code: 'READ_MODEL_STORE_UNAVAILABLE' });
   });
 });

@@ -4,6 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Rejection } from '../../ledger/src/accounts/rejections.js';
 import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
 import { EventStoreUnavailableError } from '../../ledger/src/eventStore/errors.js';
+import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
 
 /**
  * Every error the gateway itself raises, each with its code and status. docs/reference/api.md lists
@@ -28,6 +29,7 @@ export const gatewayErrors = {
     'the event store is unavailable; retry later with the same Idempotency-Key',
     503,
   ),
+  READ_MODEL_STORE_UNAVAILABLE: createError('READ_MODEL_STORE_UNAVAILABLE', 'the read models are unavailable; retry later', 503),
 } as const;
 
 /** Codes Fastify itself produces for client errors, which the API documents too. */
@@ -104,6 +106,10 @@ export const installErrorHandling = (app: FastifyInstance): void => {
     if (error instanceof EventStoreUnavailableError) {
       request.log.error({ err: error }, 'event store unavailable');
       return send(reply, new gatewayErrors.EVENT_STORE_UNAVAILABLE());
+    }
+    if (error instanceof ReadModelStoreUnavailableError) {
+      request.log.warn({ err: error }, 'read-model store unavailable');
+      return send(reply, new gatewayErrors.READ_MODEL_STORE_UNAVAILABLE());
     }
     const status = (error as FastifyError).statusCode;
     // Client errors (Fastify's own and ours) and our own coded 5xx answers go out as they are.

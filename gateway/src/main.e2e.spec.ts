@@ -10,9 +10,12 @@ import { readWholeLog } from '../../ledger/src/testing/log.js';
 
 afterAll(removeTempDirs);
 
+/** These tests check the embedded default's files: a production URL in the environment must not leak in. */
+const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '', AMQP_URL: '' };
+
 const startMain = async (env: Record<string, string>) => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ...embeddedOnly, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -67,7 +70,7 @@ describe('npm start (gateway/src/main.ts)', () => {
 
   it('refuses to start in production without a JWT secret', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
-      env: { ...process.env, NODE_ENV: 'production', JWT_SECRET: '', PORT: '0', LEDGER_DATA_DIR: tempDir() },
+      env: { ...process.env, ...embeddedOnly, NODE_ENV: 'production', JWT_SECRET: '', PORT: '0', LEDGER_DATA_DIR: tempDir() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

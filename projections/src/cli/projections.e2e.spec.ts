@@ -14,9 +14,12 @@ import { rebuildLeases } from '../rebuild.js';
 afterAll(removeTempDirs);
 
 /** `npm run projections -- …args` against a data directory, as an operator would run it. */
+/** These tests check the embedded default's files: a production URL in the environment must not leak in. */
+const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '' };
+
 const cli = async (dataDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), ...args], {
-    env: { ...process.env, LEDGER_DATA_DIR: dataDir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
+    env: { ...process.env, ...embeddedOnly, LEDGER_DATA_DIR: dataDir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -115,7 +118,7 @@ describe('npm run projections (operator CLI)', () => {
       process.execPath,
       ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), 'rebuild', 'service_read_models', '--json'],
       {
-        env: { ...process.env, LEDGER_DATA_DIR: dir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
+        env: { ...process.env, ...embeddedOnly, LEDGER_DATA_DIR: dir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
