@@ -19,5 +19,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 4005
 VOLUME ["/data"]
-# npm forwards SIGTERM, so the server shuts down gracefully.
+# node runs as PID 1's direct command (no npm or shell in between), so SIGTERM reaches the server and it shuts down gracefully.
 CMD ["node", "--import", "tsx", "gateway/src/main.ts"]

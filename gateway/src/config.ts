@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -22,15 +22,22 @@ export const gatewayLimits = {
   shutdownIdleSweepMs: 25,
 } as const;
 
+/** A whole number written in plain decimal digits (no '', '0x50', '8e3' or ' 80'). */
+const decimal = (name: string) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, `${name} must be a whole number`)
+    .transform(Number);
+
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
-  PORT: z.coerce.number().int().min(0).max(65_535).default(4005),
+  PORT: decimal('PORT').pipe(z.number().max(65_535)).default(4005),
   HOST: z.string().default('0.0.0.0'),
   LEDGER_DATA_DIR: z.string().default('./data'),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   /** PEM of an RS256 public key; when set, tokens are verified with it instead of JWT_SECRET. */
   JWT_PUBLIC_KEY: z.string().optional(),
-  RATE_LIMIT_PER_USER_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+  RATE_LIMIT_PER_USER_PER_MINUTE: decimal('RATE_LIMIT_PER_USER_PER_MINUTE').default(6000),
   EVENTSTORE_URL: z.string().optional(),
   MONGODB_URL: z.string().optional(),
   AMQP_URL: z.string().optional(),
@@ -60,19 +67,38 @@ export class ConfigError extends Error {
  * development secret is generated once into the data directory, so `npm start` and `npm run token`
  * agree without any setup; in production a missing secret is a refusal to start.
  */
-export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
-  const parsed = envSchema.safeParse(env);
+const parseEnv = (env: NodeJS.ProcessEnv): z.infer<typeof envSchema> => {
+  // An empty variable is an unset one (compose and shells pass `FOO=` for "not configured").
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     throw new ConfigError(
       `invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const e = parsed.data;
+  return parsed.data;
+};
+
+/** Where the data lives, for tools that never verify tokens (the projections CLI): no secret needed. */
+export const loadStorageConfig = (
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<GatewayConfig, 'dataDir' | 'eventStoreUrl' | 'mongodbUrl'> => {
+  const e = parseEnv(env);
+  return { dataDir: resolve(e.LEDGER_DATA_DIR), eventStoreUrl: e.EVENTSTORE_URL, mongodbUrl: e.MONGODB_URL };
+};
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
+  const e = parseEnv(env);
   const production = e.NODE_ENV === 'production';
   const dataDir = resolve(e.LEDGER_DATA_DIR);
   let auth: GatewayConfig['auth'];
-  if (e.JWT_PUBLIC_KEY !== undefined) auth = { algorithm: 'RS256', publicKey: e.JWT_PUBLIC_KEY };
-  else if (e.JWT_SECRET !== undefined) auth = { algorithm: 'HS256', secret: e.JWT_SECRET };
+  if (e.JWT_PUBLIC_KEY !== undefined) {
+    try {
+      createPublicKey(e.JWT_PUBLIC_KEY);
+    } catch (error) {
+      throw new ConfigError(`JWT_PUBLIC_KEY is not a PEM public key: ${(error as Error).message}`);
+    }
+    auth = { algorithm: 'RS256', publicKey: e.JWT_PUBLIC_KEY };
+  } else if (e.JWT_SECRET !== undefined) auth = { algorithm: 'HS256', secret: e.JWT_SECRET };
   else if (production) throw new ConfigError('NODE_ENV=production needs JWT_SECRET (or JWT_PUBLIC_KEY); refusing to start');
   else auth = { algorithm: 'HS256', secret: developmentSecret(dataDir) };
   return {
@@ -93,15 +119,26 @@ export const developmentSecretFile = (dataDir: string): string => join(dataDir, 
 
 const developmentSecret = (dataDir: string): string => {
   const file = developmentSecretFile(dataDir);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return readSecret(file);
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');
+  // Written whole under a private name, then linked into place: the file appears with its content or
+  // not at all, and only once (link fails if another process — the server, `npm run token` — won).
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    linkSync(draft, file);
     return secret;
   } catch (error) {
-    // Another process (the server, or `npm run token`) created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readSecret(file);
     throw error;
+  } finally {
+    rmSync(draft, { force: true });
   }
+};
+
+const readSecret = (file: string): string => {
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret.length < 32) throw new ConfigError(`${file} does not hold a usable secret; delete it to have a new one made`);
+  return secret;
 };

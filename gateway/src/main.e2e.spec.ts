@@ -13,11 +13,15 @@ afterAll(removeTempDirs);
 /** These tests check the embedded default's files: a production URL in the environment must not leak in. */
 const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '', AMQP_URL: '' };
 
-const startMain = async (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
+/** The server as `npm start` runs it (`viaNpm`: through npm itself, which must hand signals on), or node directly. */
+const startMain = async (env: Record<string, string>, viaNpm = false) => {
+  const options = {
     env: { ...process.env, ...embeddedOnly, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+  };
+  const child = viaNpm
+    ? spawn('npm', ['start', '--silent'], { ...options, cwd: join(import.meta.dirname, '..', '..') })
+    : spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], options);
   const lines: string[] = [];
   const stderr: string[] = [];
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -33,9 +37,10 @@ const startMain = async (env: Record<string, string>) => {
 };
 
 describe('npm start (gateway/src/main.ts)', () => {
-  it('finishes the requests in flight on SIGTERM, flushes them to disk, and exits 0', async () => {
+  it('finishes the requests in flight on SIGTERM sent to npm start, flushes them to disk, and exits 0', async () => {
     const dataDir = tempDir();
-    const { child, address, lines } = await startMain({ LEDGER_DATA_DIR: dataDir, JWT_SECRET: testSecret });
+    // Signalled as a supervisor would: the npm process, which must hand SIGTERM on to the server.
+    const { child, address, lines } = await startMain({ LEDGER_DATA_DIR: dataDir, JWT_SECRET: testSecret }, true);
     const purchase = (i: number) =>
       fetch(`${address}/api/credits/purchase`, {
         method: 'POST',

@@ -52,7 +52,7 @@ const main = async (): Promise<void> => {
     stopping = true;
     app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
     const forced = setTimeout(() => {
-      app.log.error('requests still running after the grace period; exiting');
+      app.log.error('shutdown (requests in flight, projectors, the expiry round) still running after the grace period; exiting');
       process.exit(1);
     }, gatewayLimits.shutdownGraceMs);
     forced.unref();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
@@ -13,10 +14,10 @@ import { rebuildLeases } from '../rebuild.js';
 
 afterAll(removeTempDirs);
 
-/** `npm run projections -- …args` against a data directory, as an operator would run it. */
 /** These tests check the embedded default's files: a production URL in the environment must not leak in. */
 const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '' };
 
+/** `npm run projections -- …args` against a data directory, as an operator would run it. */
 const cli = async (dataDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), ...args], {
     env: { ...process.env, ...embeddedOnly, LEDGER_DATA_DIR: dataDir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
@@ -134,6 +135,20 @@ describe('npm run projections (operator CLI)', () => {
     expect(await models.get(rebuildLeases.name, 'service_read_models')).toBeUndefined();
     await models.close();
   }, 60_000);
+
+  it('needs no JWT secret, also with NODE_ENV=production (it verifies no tokens), and makes none', async () => {
+    const dir = await seeded();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), 'status', '--json'], {
+      env: { ...process.env, ...embeddedOnly, LEDGER_DATA_DIR: dir, NODE_ENV: 'production', JWT_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'account_balances' })]));
+    expect(existsSync(join(dir, 'dev-jwt-secret'))).toBe(false);
+  }, 30_000);
 
   it('asks for a read model by name', async () => {
     const unknown = await cli(await seeded(), 'rebuild', 'no_such_model');

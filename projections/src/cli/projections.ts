@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
-import { loadConfig } from '../../../gateway/src/config.js';
+import { loadStorageConfig } from '../../../gateway/src/config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
@@ -46,7 +46,7 @@ program
   )
   .option('--json', 'machine-readable output')
   .action(async (options: { json?: boolean }) => {
-    const config = loadConfig();
+    const config = loadStorageConfig();
     const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
     const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     try {
@@ -94,7 +94,7 @@ program
       }
       names.push(name as ReadModelName);
     }
-    const config = loadConfig();
+    const config = loadStorageConfig();
     const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
     const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
     // Ctrl-C or SIGTERM stops between batches: readers stay on the old version and the lease is released.
@@ -114,6 +114,9 @@ program
           : new SingleBar({
               format: `${label} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
               hideCursor: true,
+              // Not a terminal (a log file, CI): a line every few seconds instead of silence.
+              noTTYOutput: true,
+              notTTYSchedule: 5000,
             });
       let started = false;
       const results = await rebuildTogether({

@@ -121,9 +121,23 @@ export class Projector {
     this.#watchdog.unref();
   }
 
-  /** Stops after the batch in hand (its checkpoint is written), then resolves. */
+  /** Ends a pause before resubscribing early, when the projector stops. */
+  #endPause: (() => void) | undefined;
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#endPause = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Stops after the batch in hand (its checkpoint is written), then resolves; a pause before a retry ends at once. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#endPause?.();
     clearInterval(this.#watchdog);
     this.#current?.abort();
     await this.#running;
@@ -220,7 +234,7 @@ export class Projector {
           this.#log.warn({ err: error, projector: this.name, backoffMs }, 'read-model store unavailable; retrying');
         else
           this.#log.error({ err: error, projector: this.name, backoffMs }, 'projector failed; resubscribing from its checkpoint');
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        await this.#pause(backoffMs);
         backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
       }
     }
