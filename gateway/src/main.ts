@@ -68,6 +68,8 @@ const main = async (): Promise<void> => {
     } catch (error) {
       app.log.error({ err: error }, 'error while shutting down');
       process.exitCode = 1;
+    } finally {
+      clearInterval(sweep);
     }
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

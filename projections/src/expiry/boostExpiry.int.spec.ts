@@ -151,6 +151,26 @@ describe('boost expiry', () => {
     expect(await scheduler.pendingCount()).toBe(stuck + 1); // the stuck rows and the real not-due one stay
   }, 60_000);
 
+  it('a stop ends a long round between pages; what is left stays pending for the next start', async () => {
+    const { clock, handler, scheduler, project } = open();
+    const users = Array.from({ length: 11 }, (_, u) => `u${u}`);
+    await Promise.all(
+      users.map(async (u) => {
+        await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
+        for (let b = 0; b < 100; b++) await boost(handler, clock, u, `${u}-b${b}`, 1);
+      }),
+    );
+    await project();
+    clock.advance({ hours: 2 });
+    const round = scheduler.expireDue();
+    await scheduler.stop(); // asked while the first page is being expired
+    expect(await round).toHaveLength(expiryLimits.dueBatchMax);
+    expect(await scheduler.pendingCount()).toBe(1100 - expiryLimits.dueBatchMax);
+    scheduler.start();
+    closers.push(() => scheduler.stop());
+    await vi.waitFor(async () => expect(await scheduler.pendingCount()).toBe(0), { timeout: 10_000, interval: 20 });
+  }, 60_000);
+
   it('expires 10,000 boosts due in the same second, each once', async () => {
     const { store, clock, handler, scheduler, project } = open();
     const users = Array.from({ length: 100 }, (_, u) => `u${u}`);

@@ -65,6 +65,8 @@ export class BoostExpiryScheduler implements Subscriber {
   #failedRounds = 0;
   /** The last round found boosts due and expired none of them. */
   #stuck = false;
+  /** `stop` was called: a round in progress ends after its current page. */
+  #stopRequested = false;
 
   constructor(options: {
     store: ReadModelStore;
@@ -182,6 +184,9 @@ export class BoostExpiryScheduler implements Subscriber {
       await this.#store.commit(done.map((id) => ({ op: 'delete', collection: pendingExpiries.name, id })));
       unexpirable += due.length - done.length; // not expirable yet: the next round retries them
       if (due.length < expiryLimits.dueBatchMax) break;
+      // A stop ends a long backlog between pages: what is left is still pending, and the next start
+      // (here or elsewhere) expires it.
+      if (this.#stopRequested) break;
     }
     // A round that found boosts due and could expire none of them backs off before the next one
     // (instead of spinning on boosts that stay overdue).
@@ -215,11 +220,13 @@ export class BoostExpiryScheduler implements Subscriber {
   /** Runs rounds on a timer: right away (everything that came due while down), then at each due time. */
   start(): void {
     this.#stopped = false;
+    this.#stopRequested = false;
     this.#schedule(0);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopRequested = true;
     clearTimeout(this.#timer);
     await this.#round;
   }
