@@ -130,7 +130,18 @@ const developmentSecret = (dataDir: string): string => {
     linkSync(draft, file);
     return secret;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readSecret(file);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return readSecret(file);
+    // A filesystem without hard links (FAT, some network mounts): an exclusive create instead.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP') {
+      try {
+        writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+        return secret;
+      } catch (exclusive) {
+        if ((exclusive as NodeJS.ErrnoException).code === 'EEXIST') return readSecret(file);
+        throw exclusive;
+      }
+    }
     throw error;
   } finally {
     rmSync(draft, { force: true });

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountCommand } from '../accounts/commands.js';
 import { accountStream } from '../accounts/events.js';
+import { StreamRevisionConflictError } from '../eventStore/errors.js';
 import type { EventStore, EventToAppend, ExpectedRevision } from '../eventStore/eventStore.js';
 import { SqliteEventStore } from '../eventStore/sqlite/sqliteEventStore.js';
 import { eventHash, genesisHash } from '../shared/hashChain.js';
@@ -178,6 +179,39 @@ describe('account command handler', () => {
       // The same request repeated is answered with the original.
       const same = await new AccountCommandHandler(silent).execute('u1', spend(30), keyed('k-race', 'fp-a'));
       expect(same).toMatchObject({ ok: true, balance: 70, replayed: true });
+      expect(await store.readStream(accountStream('u1'))).toHaveLength(2);
+    });
+
+    it('after a conflict, a keyed command whose key another process already used answers from the log', async () => {
+      const store = openStore();
+      let appends = 0;
+      // EventStoreDB: an append at a stale expected revision is a conflict, whatever its ids.
+      const conflicting = new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'append') {
+            return async (...args: Parameters<EventStore['append']>) => {
+              appends++;
+              const result = await target.append(...args);
+              if (result.idempotent) throw new StreamRevisionConflictError(args[0], args[2].expectedRevision, undefined);
+              return result;
+            };
+          }
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const a = new AccountCommandHandler(conflicting);
+      const b = new AccountCommandHandler(conflicting);
+      await a.execute('u1', purchase(100), context);
+      await b.read('u1'); // b's cache: revision 0
+      appends = 0;
+      const [first, second] = await Promise.all([
+        a.execute('u1', spend(30), keyed('k-two-gateways')),
+        b.execute('u1', spend(30), keyed('k-two-gateways')),
+      ]);
+      expect(first).toMatchObject({ ok: true, balance: 70, replayed: false });
+      expect(second).toMatchObject({ ok: true, balance: 70, replayed: true });
+      expect(appends).toBe(2); // b tried once, saw the conflict, and found its key in the log
       expect(await store.readStream(accountStream('u1'))).toHaveLength(2);
     });
 

@@ -7,7 +7,7 @@ import { accountEventSchemaVersion, accountStream, validateAccountEvent, type Ac
 import { reject, type Rejection } from '../accounts/rejections.js';
 import { evolve, initialState, type AccountState } from '../accounts/state.js';
 import { StreamRevisionConflictError } from '../eventStore/errors.js';
-import type { EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventStore/eventStore.js';
+import type { AppendResult, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventStore/eventStore.js';
 import { eventHash, genesisHash } from '../shared/hashChain.js';
 
 export const commandHandlerLimits = {
@@ -148,7 +148,7 @@ export class AccountCommandHandler {
         const result = await this.#store.append(stream, toAppend, {
           expectedRevision: account.revision === -1 ? 'no_stream' : account.revision,
         });
-        if (result.idempotent || (context.idempotency !== undefined && !(await this.#storedAsSent(stream, toAppend)))) {
+        if (result.idempotent || (context.idempotency !== undefined && !(await this.#storedAsSent(stream, toAppend, result)))) {
           // The ids were already there: a repeat that raced its original. Answer with the original.
           this.#cache.delete(stream);
           const original = await this.#store.findEventInStream(stream, eventIdAt(0));
@@ -181,6 +181,13 @@ export class AccountCommandHandler {
         // pause breaks the lockstep of two processes that keep colliding on one hot account.
         await delay(Math.random() * Math.min(commandHandlerLimits.conflictBackoffMsMax, 2 ** attempt));
         account = await this.#load(userId, stream, account);
+        // The writer that got in first may have been this very command (the same key, from another
+        // process): answer from the log instead of appending again. An engine without a global id
+        // index (EventStoreDB) would otherwise store a second copy at the new revision.
+        if (context.idempotency !== undefined) {
+          const original = await this.#store.findEventInStream(stream, eventIdAt(0));
+          if (original !== undefined) return this.#replay(userId, stream, original, context.idempotency.fingerprint);
+        }
       }
     }
     this.#cache.delete(stream);
@@ -224,11 +231,15 @@ export class AccountCommandHandler {
    * EventStoreDB answers a repeat at the original expected revision as a plain success. The first
    * event's chain hash covers its content, so it tells the two apart in one read.
    */
-  async #storedAsSent(stream: string, sent: readonly EventToAppend[]): Promise<boolean> {
+  async #storedAsSent(stream: string, sent: readonly EventToAppend[], result: AppendResult): Promise<boolean> {
     const first = sent[0];
     assert.ok(first !== undefined);
-    const stored = await this.#store.findEventInStream(stream, first.id);
-    return stored !== undefined && stored.metadata.hash === first.metadata.hash;
+    // One event, read at the revision the append reported for it (not a search by id).
+    const [stored] = await this.#store.readStream(stream, {
+      fromRevision: result.nextExpectedRevision - sent.length + 1,
+      maxCount: 1,
+    });
+    return stored !== undefined && stored.id === first.id && stored.metadata.hash === first.metadata.hash;
   }
 
   /** The outcome of an already-committed command, rebuilt from the log. */

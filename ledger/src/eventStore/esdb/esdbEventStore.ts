@@ -43,6 +43,8 @@ export const esdbEventStoreLimits = {
    * conflict. Retries come soon after the original, so the window covers any realistic retry.
    */
   idempotencyScanEventsMax: 10_000,
+  /** Smallest raw page `readAll` asks the server for (system events are dropped from it here). */
+  rawPageEventsMin: 500,
 } as const;
 
 /**
@@ -194,6 +196,8 @@ export class EsdbEventStore implements EventStore {
       // Client 6.2 has no server-side filter on readAll: system and foreign events come back too and
       // are dropped here, so a page can hold fewer than maxCount of ours — even none while the log
       // goes on. Read raw pages until there are maxCount, or a short page says the log has ended.
+      // Raw pages are never tiny, so a caller asking for one event does not crawl through system events.
+      const rawPage = Math.max(maxCount + 1, esdbEventStoreLimits.rawPageEventsMin);
       for (let from = after; ;) {
         // fromPosition is inclusive for reads: ask for one more and drop the event at `from` itself.
         let returned = 0;
@@ -201,7 +205,7 @@ export class EsdbEventStore implements EventStore {
         for await (const resolved of this.#client.readAll({
           direction: FORWARDS,
           fromPosition: from < 0 ? START : fromPort(from),
-          maxCount: maxCount + 1,
+          maxCount: rawPage,
         })) {
           returned++;
           const raw = resolved.event?.position;
@@ -212,7 +216,7 @@ export class EsdbEventStore implements EventStore {
           events.push(mapped);
           if (events.length === maxCount) return events;
         }
-        if (returned < maxCount + 1 || last === from) return events;
+        if (returned < rawPage || last === from) return events;
         from = last;
       }
     } catch (error) {
