@@ -220,6 +220,32 @@ describe('auth: scheme and RS256', () => {
   });
 });
 
+describe('auth: audience and issuer', () => {
+  it('with JWT_AUDIENCE and JWT_ISSUER set, accepts only tokens that carry both', async () => {
+    const app = await openTestApp({ config: { jwtAudience: 'credit-ledger', jwtIssuer: 'https://id.example' } });
+    try {
+      const sign = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 60_000 });
+      const balance = (token: string) =>
+        app.app.inject({ method: 'GET', url: '/api/credits/balance', headers: { authorization: `Bearer ${token}` } });
+      const claims = { sub: 'u1', roles: ['user'] };
+      expect((await balance(sign({ ...claims, aud: 'credit-ledger', iss: 'https://id.example' }))).statusCode).toBe(200);
+      expect((await balance(sign({ ...claims, aud: ['other', 'credit-ledger'], iss: 'https://id.example' }))).statusCode).toBe(
+        200,
+      );
+      for (const bad of [
+        { ...claims },
+        { ...claims, aud: 'credit-ledger' },
+        { ...claims, iss: 'https://id.example' },
+        { ...claims, aud: 'other-service', iss: 'https://id.example' },
+        { ...claims, aud: 'credit-ledger', iss: 'https://evil.example' },
+      ])
+        expect((await balance(sign(bad))).statusCode, JSON.stringify(bad)).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('idempotency keys', () => {
   const withKey = (key: string, user = 'booster456') => ({ ...bearer(user), 'idempotency-key': key });
 

@@ -42,7 +42,14 @@ export const registerAuth = (app: FastifyInstance, config: GatewayConfig): void 
   const verify = createVerifier({
     key: config.auth.algorithm === 'HS256' ? config.auth.secret : config.auth.publicKey,
     algorithms: [config.auth.algorithm],
-    requiredClaims: ['sub', 'exp'],
+    requiredClaims: [
+      'sub',
+      'exp',
+      ...(config.jwtAudience === undefined ? [] : ['aud']),
+      ...(config.jwtIssuer === undefined ? [] : ['iss']),
+    ],
+    ...(config.jwtAudience === undefined ? {} : { allowedAud: config.jwtAudience }),
+    ...(config.jwtIssuer === undefined ? {} : { allowedIss: config.jwtIssuer }),
     cache: gatewayLimits.verifiedTokensCachedMax,
   });
   const users = new WeakMap<object, AuthUser>();

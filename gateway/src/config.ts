@@ -37,6 +37,9 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   /** PEM of an RS256 public key; when set, tokens are verified with it instead of JWT_SECRET. */
   JWT_PUBLIC_KEY: z.string().optional(),
+  /** When set, a token must carry this audience (`aud`) / issuer (`iss`): for tokens from a shared identity provider. */
+  JWT_AUDIENCE: z.string().optional(),
+  JWT_ISSUER: z.string().optional(),
   RATE_LIMIT_PER_USER_PER_MINUTE: decimal('RATE_LIMIT_PER_USER_PER_MINUTE').default(6000),
   EVENTSTORE_URL: z.string().optional(),
   MONGODB_URL: z.string().optional(),
@@ -51,6 +54,9 @@ export interface GatewayConfig {
   readonly dataDir: string;
   readonly auth:
     { readonly algorithm: 'HS256'; readonly secret: string } | { readonly algorithm: 'RS256'; readonly publicKey: string };
+  /** Required `aud` and `iss` of tokens, when configured. */
+  readonly jwtAudience?: string | undefined;
+  readonly jwtIssuer?: string | undefined;
   readonly rateLimitPerUserPerMinute: number;
   readonly eventStoreUrl: string | undefined;
   readonly mongodbUrl: string | undefined;
@@ -107,6 +113,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     host: e.HOST,
     dataDir,
     auth,
+    jwtAudience: e.JWT_AUDIENCE,
+    jwtIssuer: e.JWT_ISSUER,
     rateLimitPerUserPerMinute: e.RATE_LIMIT_PER_USER_PER_MINUTE,
     eventStoreUrl: e.EVENTSTORE_URL,
     mongodbUrl: e.MONGODB_URL,
