@@ -384,17 +384,10 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
  * so naming oneself or not is the same request).
  */
 const fingerprint = (request: FastifyRequest, accountId: string): string => {
-  const body = (request.body ?? null) as JsonValue;
-  const { userId: _resolved, ...rest } = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {};
+  // Every command route validates its body as an object (a strict zod object).
+  const { userId: _resolved, ...body } = request.body as Record<string, JsonValue>;
   return createHash('sha256')
-    .update(
-      canonicalJson({
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        accountId,
-        body: body !== null && typeof body === 'object' && !Array.isArray(body) ? rest : body,
-      }),
-    )
+    .update(canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body }))
     .digest('base64url');
 };
 

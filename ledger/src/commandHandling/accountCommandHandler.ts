@@ -132,8 +132,8 @@ export class AccountCommandHandler {
       key === undefined ? (index === 0 ? commandId : uuidv7()) : uuidv5(`${stream}\n${key}\n${index}`, eventIdNamespace);
 
     if (context.idempotency !== undefined) {
-      const original = await this.#store.findEventInStream(stream, eventIdAt(0));
-      if (original !== undefined) return this.#replay(userId, stream, original, context.idempotency.fingerprint);
+      const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency.fingerprint);
+      if (answered !== undefined) return answered;
     }
 
     // Optimistic: a cached account is used as it is; if another process moved the stream, the
@@ -151,9 +151,9 @@ export class AccountCommandHandler {
         if (result.idempotent || (context.idempotency !== undefined && !(await this.#storedAsSent(stream, toAppend, result)))) {
           // The ids were already there: a repeat that raced its original. Answer with the original.
           this.#cache.delete(stream);
-          const original = await this.#store.findEventInStream(stream, eventIdAt(0));
-          assert.ok(original !== undefined, 'an idempotent append found its events');
-          return this.#replay(userId, stream, original, context.idempotency?.fingerprint);
+          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency?.fingerprint);
+          assert.ok(answered !== undefined, 'an idempotent append found its events');
+          return answered;
         }
         let state = account.state;
         for (const event of decision.events) state = evolve(state, event);
@@ -185,8 +185,8 @@ export class AccountCommandHandler {
         // process): answer from the log instead of appending again. An engine without a global id
         // index (EventStoreDB) would otherwise store a second copy at the new revision.
         if (context.idempotency !== undefined) {
-          const original = await this.#store.findEventInStream(stream, eventIdAt(0));
-          if (original !== undefined) return this.#replay(userId, stream, original, context.idempotency.fingerprint);
+          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency.fingerprint);
+          if (answered !== undefined) return answered;
         }
       }
     }
@@ -240,6 +240,17 @@ export class AccountCommandHandler {
       maxCount: 1,
     });
     return stored !== undefined && stored.id === first.id && stored.metadata.hash === first.metadata.hash;
+  }
+
+  /** The outcome of the command whose first event is `firstEventId`, if the log holds it. */
+  async #answerFromLog(
+    userId: string,
+    stream: string,
+    firstEventId: string,
+    fingerprint: string | undefined,
+  ): Promise<CommandResult | undefined> {
+    const original = await this.#store.findEventInStream(stream, firstEventId);
+    return original === undefined ? undefined : this.#replay(userId, stream, original, fingerprint);
   }
 
   /** The outcome of an already-committed command, rebuilt from the log. */

@@ -53,6 +53,17 @@ const boost = async (
   if (!result.ok) throw new Error(result.rejection.code);
 };
 
+/** `users` accounts (u0, u1, …), each buying credits and then activating `perUser` 1-hour profile boosts. */
+const boostEach = async (handler: AccountCommandHandler, clock: ManualClock, users: number, perUser: number) => {
+  await Promise.all(
+    Array.from({ length: users }, async (_, n) => {
+      const u = `u${n}`;
+      await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
+      for (let b = 0; b < perUser; b++) await boost(handler, clock, u, `${u}-b${b}`, 1);
+    }),
+  );
+};
+
 const expiredEvents = (store: SqliteEventStore) => readWholeLog(store, 'BoostExpired');
 
 describe('boost expiry', () => {
@@ -153,13 +164,7 @@ describe('boost expiry', () => {
 
   it('a stop ends a long round between pages; what is left stays pending for the next start', async () => {
     const { clock, handler, scheduler, project } = open();
-    const users = Array.from({ length: 11 }, (_, u) => `u${u}`);
-    await Promise.all(
-      users.map(async (u) => {
-        await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
-        for (let b = 0; b < 100; b++) await boost(handler, clock, u, `${u}-b${b}`, 1);
-      }),
-    );
+    await boostEach(handler, clock, 11, 100);
     await project();
     clock.advance({ hours: 2 });
     const round = scheduler.expireDue();
@@ -173,13 +178,7 @@ describe('boost expiry', () => {
 
   it('expires 10,000 boosts due in the same second, each once', async () => {
     const { store, clock, handler, scheduler, project } = open();
-    const users = Array.from({ length: 100 }, (_, u) => `u${u}`);
-    await Promise.all(
-      users.map(async (u) => {
-        await handler.execute(u, { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p', now: clock.now() }, context);
-        for (let b = 0; b < 100; b++) await boost(handler, clock, u, `${u}-b${b}`, 1);
-      }),
-    );
+    await boostEach(handler, clock, 100, 100);
     await project();
     expect(await scheduler.pendingCount()).toBe(10_000);
     clock.advance({ hours: 1, milliseconds: 500 });

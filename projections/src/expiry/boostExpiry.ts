@@ -63,8 +63,6 @@ export class BoostExpiryScheduler implements Subscriber {
   #round: Promise<void> | undefined;
   /** Rounds failed (or stuck) in a row: the pause before the next one doubles with each. */
   #failedRounds = 0;
-  /** The last round found boosts due and expired none of them. */
-  #stuck = false;
   /** `stop` was called: a round in progress ends after its current page. */
   #stopRequested = false;
 
@@ -139,10 +137,15 @@ export class BoostExpiryScheduler implements Subscriber {
   // ---- the scheduler half ----
 
   /**
-   * One round: expires every boost due at the clock's `now` (up to `dueBatchMax`, then again).
+   * One round: expires every boost due at the clock's `now`, `dueBatchMax` at a time.
    * Tests call it after moving the clock; `start` calls it on a timer.
    */
   async expireDue(): Promise<ExpiryOutcome[]> {
+    return (await this.#expireRound()).outcomes;
+  }
+
+  /** One round, and whether it was stuck: it found boosts due and could expire none of them. */
+  async #expireRound(): Promise<{ outcomes: ExpiryOutcome[]; stuck: boolean }> {
     const outcomes: ExpiryOutcome[] = [];
     const now = this.#clock.now();
     // Pages through everything due, past rows that cannot be expired yet, so that those never hold
@@ -188,10 +191,8 @@ export class BoostExpiryScheduler implements Subscriber {
       // (here or elsewhere) expires it.
       if (this.#stopRequested) break;
     }
-    // A round that found boosts due and could expire none of them backs off before the next one
-    // (instead of spinning on boosts that stay overdue).
-    this.#stuck = unexpirable > 0 && outcomes.length === 0;
-    return outcomes;
+    // A stuck round backs off before the next one (instead of spinning on boosts that stay overdue).
+    return { outcomes, stuck: unexpirable > 0 && outcomes.length === 0 };
   }
 
   async #expire(userId: string, boostId: string, dueAt: string, dueAtMs: number): Promise<ExpiryOutcome | undefined> {
@@ -274,10 +275,10 @@ export class BoostExpiryScheduler implements Subscriber {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#running = true;
-      this.#round = this.expireDue()
+      this.#round = this.#expireRound()
         .then(
-          () => {
-            this.#failedRounds = this.#stuck ? this.#failedRounds + 1 : 0;
+          ({ stuck }) => {
+            this.#failedRounds = stuck ? this.#failedRounds + 1 : 0;
           },
           (error: unknown) => {
             this.#failedRounds++;

@@ -105,13 +105,14 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   /**
-   * Runs a write; a write lock held by another connection for too long becomes a retryable error.
-   * Write transactions begin IMMEDIATE (they take the write lock first): a transaction that read
-   * first would get SQLITE_BUSY at once when it tried to write, without waiting `lockWaitMs`.
+   * Runs `work` as one write transaction. It begins IMMEDIATE, taking the write lock before it reads:
+   * a transaction that read first would get SQLITE_BUSY at once when it tried to write, without
+   * waiting `lockWaitMs`. A lock held by another connection for longer than that becomes a retryable
+   * ReadModelStoreUnavailableError.
    */
-  #write<T>(write: () => T): T {
+  #transaction(work: () => void): void {
     try {
-      return write();
+      this.db.transaction(work).immediate();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       // Extended codes too (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
@@ -127,41 +128,33 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const table = checkName(spec.name);
-    this.#write(() =>
-      this.db
-        .transaction(() => {
-          this.db.exec(
-            `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
-          );
-          spec.indexes.forEach((fields, i) => {
-            const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
-            const name = `${table}__i${i}`;
-            const sql = `CREATE INDEX "${name}" ON "${table}" (${columns.join(', ')})`;
-            // An index whose definition changed since it was created (a new version of the code) is
-            // rebuilt: an index matched by name alone would keep serving the old definition.
-            const existing = this.#statement("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as
-              { sql: string } | undefined;
-            if (existing?.sql === sql) return;
-            if (existing !== undefined) this.db.exec(`DROP INDEX "${name}"`);
-            this.db.exec(sql);
-          });
-          this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
-        })
-        .immediate(),
-    );
+    this.#transaction(() => {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS "${table}" (id TEXT PRIMARY KEY, position INTEGER, doc TEXT NOT NULL) WITHOUT ROWID`,
+      );
+      spec.indexes.forEach((fields, i) => {
+        const columns = fields.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`);
+        const name = `${table}__i${i}`;
+        const sql = `CREATE INDEX "${name}" ON "${table}" (${columns.join(', ')})`;
+        // An index whose definition changed since it was created (a new version of the code) is
+        // rebuilt: an index matched by name alone would keep serving the old definition.
+        const existing = this.#statement("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as
+          { sql: string } | undefined;
+        if (existing?.sql === sql) return;
+        if (existing !== undefined) this.db.exec(`DROP INDEX "${name}"`);
+        this.db.exec(sql);
+      });
+      this.#statement('INSERT OR IGNORE INTO collections (name, database) VALUES (?, ?)').run(table, spec.database);
+    });
     this.#known.add(table);
   }
 
   async dropCollection(name: string): Promise<void> {
     const table = checkName(name);
-    this.#write(() =>
-      this.db
-        .transaction(() => {
-          this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
-          this.#statement('DELETE FROM collections WHERE name = ?').run(table);
-        })
-        .immediate(),
-    );
+    this.#transaction(() => {
+      this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+      this.#statement('DELETE FROM collections WHERE name = ?').run(table);
+    });
     this.#known.delete(table);
     // Statements prepared against the dropped table are now invalid.
     for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
@@ -191,28 +184,24 @@ export class SqliteReadModelStore implements ReadModelStore {
       if (group === undefined) groups.set(write.collection, [write]);
       else group.push(write);
     }
-    this.#write(() =>
-      this.db
-        .transaction(() => {
-          for (const [collection, group] of groups) {
-            for (let from = 0; from < group.length;) {
-              const op = (group[from] as Write).op;
-              let to = from + 1;
-              while (to < group.length && group[to]?.op === op) to++;
-              this.#applyRun(op, collection, group, from, to);
-              from = to;
-            }
-          }
-          if (checkpoint !== undefined) {
-            this.#statement(
-              `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
+    this.#transaction(() => {
+      for (const [collection, group] of groups) {
+        for (let from = 0; from < group.length;) {
+          const op = (group[from] as Write).op;
+          let to = from + 1;
+          while (to < group.length && group[to]?.op === op) to++;
+          this.#applyRun(op, collection, group, from, to);
+          from = to;
+        }
+      }
+      if (checkpoint !== undefined) {
+        this.#statement(
+          `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
            WHERE excluded.position > checkpoints.position`,
-            ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
-          }
-        })
-        .immediate(),
-    );
+        ).run(checkpoint.name, checkpoint.position, new Date().toISOString());
+      }
+    });
   }
 
   /** A prepared multi-row write, looked up by a short key (the SQL itself is long). */
@@ -310,7 +299,7 @@ export class SqliteReadModelStore implements ReadModelStore {
       `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
        ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
     );
-    this.#write(() => this.db.transaction(() => statement.run(family, version, new Date().toISOString())).immediate());
+    this.#transaction(() => statement.run(family, version, new Date().toISOString()));
   }
 
   async ping(): Promise<void> {
