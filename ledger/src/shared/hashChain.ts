@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JsonObject } from '../eventStore/eventStore.js';
 import { canonicalJson } from './canonicalJson.js';
 
@@ -18,15 +18,16 @@ export const eventHash = (input: {
   readonly metadata: JsonObject;
 }): string => {
   const { hash: _ignored, ...metadataWithoutHash } = input.metadata;
-  return createHash('sha256')
-    .update(
-      canonicalJson({
-        stream: input.stream,
-        revision: input.revision,
-        type: input.type,
-        data: input.data,
-        metadata: metadataWithoutHash,
-      }),
-    )
-    .digest('hex');
+  // One-shot hash (Node ≥ 20.12): no Hash object per event.
+  return hash(
+    'sha256',
+    canonicalJson({
+      stream: input.stream,
+      revision: input.revision,
+      type: input.type,
+      data: input.data,
+      metadata: metadataWithoutHash,
+    }),
+    'hex',
+  );
 };

@@ -86,9 +86,23 @@ export abstract class VersionedProjection implements Subscriber {
     return this.#requestedVersion !== undefined;
   }
 
+  /** Physical names of the version being written, made once per version (asked for on every event). */
+  readonly #writingNames = new Map<string, string>();
+  #writingNamesVersion = -1;
+
   /** The physical name of one of this read model's collections in the version this instance writes. */
   protected writing(collection: string): string {
-    return physicalCollection(collection, this.version);
+    const version = this.version;
+    if (version !== this.#writingNamesVersion) {
+      this.#writingNames.clear();
+      this.#writingNamesVersion = version;
+    }
+    let name = this.#writingNames.get(collection);
+    if (name === undefined) {
+      name = physicalCollection(collection, version);
+      this.#writingNames.set(collection, name);
+    }
+    return name;
   }
 
   /** The version readers use (the first version before any build). */

@@ -219,6 +219,12 @@ interface BatchState {
   readonly contributed: Map<string, Set<string>>;
 }
 
+const targetDocs = (
+  state: BatchState,
+  targetType: 'profile' | 'gig' | 'clan',
+): BatchDocuments<StoredUser | StoredGig | StoredClan> =>
+  targetType === 'profile' ? state.users : targetType === 'gig' ? state.gigs : state.clans;
+
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
   readonly collections = serviceReadModelCollections;
@@ -312,32 +318,37 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     ];
   }
 
-  #apply(state: BatchState, { recorded, actorId, event }: Decoded): void {
+  /**
+   * Appends an event's entry to one of the event logs. (A method, not a closure inside #apply: a
+   * closure made per event costs an allocation, and under tsx a naming call, for every event.)
+   */
+  #logEntry(state: BatchState, { recorded, actorId, event }: Decoded, log: EventLog, subjectId: string): void {
     const position = recorded.position;
-    const logEntry = (log: EventLog, subjectId: string): void => {
-      state.logs.push({
-        op: 'insert',
-        collection: this.writing(log),
-        // Keyed by log position (an event appears at most once per log): ids only ever grow, so
-        // entries are appended to the end of the collection's key order instead of scattered in it.
-        id: logEntryId(position),
-        // The event's envelope with its data nested (as in the history route): one document shape for
-        // every event type, which also keeps folding and serialising these, the bulk of a rebuild, cheap.
-        doc: {
-          eventId: recorded.id,
-          type: event.type,
-          userId: actorId,
-          subjectId,
-          position,
-          occurredAt: recorded.metadata.occurredAt ?? null,
-          // Only a user's own credit log shows their balance; every other log (boosts received, a
-          // gig's or a clan's events), which others may read, leaves it out — a self-boost included.
-          data: log === 'user_credit_events' ? event.data : withoutBalance(event.data),
-        },
-      });
-    };
-    const target = (targetType: 'profile' | 'gig' | 'clan'): BatchDocuments<StoredUser | StoredGig | StoredClan> =>
-      targetType === 'profile' ? state.users : targetType === 'gig' ? state.gigs : state.clans;
+    state.logs.push({
+      op: 'insert',
+      collection: this.writing(log),
+      // Keyed by log position (an event appears at most once per log): ids only ever grow, so
+      // entries are appended to the end of the collection's key order instead of scattered in it.
+      id: logEntryId(position),
+      // The event's envelope with its data nested (as in the history route): one document shape for
+      // every event type, which also keeps folding and serialising these, the bulk of a rebuild, cheap.
+      doc: {
+        eventId: recorded.id,
+        type: event.type,
+        userId: actorId,
+        subjectId,
+        position,
+        occurredAt: recorded.metadata.occurredAt ?? null,
+        // Only a user's own credit log shows their balance; every other log (boosts received, a
+        // gig's or a clan's events), which others may read, leaves it out — a self-boost included.
+        data: log === 'user_credit_events' ? event.data : withoutBalance(event.data),
+      },
+    });
+  }
+
+  #apply(state: BatchState, decoded: Decoded): void {
+    const { recorded, actorId, event } = decoded;
+    const position = recorded.position;
     switch (event.type) {
       case 'BoostActivated': {
         const { boostId, targetType, targetId, amount, expiresAt, activatedAt } = event.data;
@@ -350,11 +361,13 @@ export class ServiceReadModelsProjection extends VersionedProjection {
           id,
           doc: { boostId, targetType, targetId, boosterId: actorId, amount, expiresAt, position },
         });
-        logEntry(
+        this.#logEntry(
+          state,
+          decoded,
           targetType === 'profile' ? 'user_boost_events' : targetType === 'gig' ? 'gig_boost_events' : 'clan_boost_events',
           targetId,
         );
-        target(targetType).update(targetId, position, (doc) => {
+        targetDocs(state, targetType).update(targetId, position, (doc) => {
           const boosted = {
             ...doc,
             activeBoostCount: doc.activeBoostCount + 1,
@@ -376,11 +389,13 @@ export class ServiceReadModelsProjection extends VersionedProjection {
         const { boostId, targetType, targetId, amount } = event.data;
         const id = activeBoostId(actorId, boostId);
         state.activeBoosts.set(id, { op: 'delete', collection: this.writing('active_boosts'), id });
-        logEntry(
+        this.#logEntry(
+          state,
+          decoded,
           targetType === 'profile' ? 'user_boost_events' : targetType === 'gig' ? 'gig_boost_events' : 'clan_boost_events',
           targetId,
         );
-        target(targetType).update(targetId, position, (doc) => {
+        targetDocs(state, targetType).update(targetId, position, (doc) => {
           return {
             ...doc,
             activeBoostCount: doc.activeBoostCount - 1,
@@ -392,24 +407,24 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       case 'CreditsPurchased':
       case 'CreditsEarned':
       case 'GigPaymentReceived':
-        logEntry('user_credit_events', actorId);
+        this.#logEntry(state, decoded, 'user_credit_events', actorId);
         return;
       case 'CreditsSpent': {
-        logEntry('user_credit_events', actorId);
+        this.#logEntry(state, decoded, 'user_credit_events', actorId);
         const { targetType, targetId, amount } = event.data;
         if (targetType === 'gig') {
-          logEntry('gig_credit_events', targetId);
+          this.#logEntry(state, decoded, 'gig_credit_events', targetId);
           state.gigs.update(targetId, position, (doc) => ({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) }));
         } else if (targetType === 'clan') {
-          logEntry('clan_credit_events', targetId);
+          this.#logEntry(state, decoded, 'clan_credit_events', targetId);
           state.clans.update(targetId, position, (doc) => ({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) }));
         }
         return;
       }
       case 'GigPaymentSent': {
-        logEntry('user_credit_events', actorId);
+        this.#logEntry(state, decoded, 'user_credit_events', actorId);
         const { gigId, amount } = event.data;
-        logEntry('gig_credit_events', gigId);
+        this.#logEntry(state, decoded, 'gig_credit_events', gigId);
         state.gigs.update(gigId, position, (doc) => ({
           ...doc,
           paymentsTotal: addCredits(doc.paymentsTotal, amount),
@@ -419,8 +434,8 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       }
       case 'ClanContributionMade': {
         const { clanId, amount } = event.data;
-        logEntry('user_credit_events', actorId);
-        logEntry('clan_credit_events', clanId);
+        this.#logEntry(state, decoded, 'user_credit_events', actorId);
+        this.#logEntry(state, decoded, 'clan_credit_events', clanId);
         const key = contributorId(clanId, actorId);
         state.contributors.update(key, position, (doc) => ({
           ...doc,
