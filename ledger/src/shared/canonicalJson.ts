@@ -32,6 +32,8 @@ export const canonicalJson = (value: JsonValue): string => {
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
+    default:
+      break; // null, an array or an object
   }
   if (value === null) return 'null';
   if (Array.isArray(value)) {
