@@ -24,17 +24,12 @@ const quote = (key: string): string => {
  * keys quoted once per process, and a key list sorted only when it is not in order already.
  */
 export const canonicalJson = (value: JsonValue): string => {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      assert.ok(Number.isFinite(value), 'canonical JSON has no NaN or Infinity');
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    default:
-      break; // null, an array or an object
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    assert.ok(Number.isFinite(value), 'canonical JSON has no NaN or Infinity');
+    return JSON.stringify(value);
   }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value === null) return 'null';
   if (Array.isArray(value)) {
     let out = '[';
