@@ -119,6 +119,34 @@ describe('service read-model routes', () => {
     expect((await get(app, '/api/clans/ranking')).json().items.map((c: { clanId: string }) => c.clanId)).toEqual(['clan456']);
   });
 
+  it('reads back ids of the longest valid length in any script through path parameters (414 only past that)', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    const gigId = 'g'.repeat(128);
+    const userId = '用'.repeat(128); // 9 characters each once percent-encoded
+    expect((await post(app, '/api/credits/purchase', { amount: 50, paymentRef: 'p' }, userId)).statusCode).toBe(201);
+    expect((await post(app, '/api/credits/boost/gig', { targetGigId: gigId, amount: 5, duration: 1 }, userId)).statusCode).toBe(
+      201,
+    );
+    expect(
+      (await post(app, '/api/credits/boost/profile', { targetUserId: userId, amount: 7, duration: 1 }, userId)).statusCode,
+    ).toBe(201);
+    await settle(app);
+    expect((await get(app, `/api/gigs/${gigId}`)).json()).toMatchObject({ gigId, rankScore: 500 });
+    const encoded = encodeURIComponent(userId);
+    expect((await get(app, `/api/users/${encoded}/visibility`)).json()).toMatchObject({ userId, visibilityScore: 7 });
+    expect((await get(app, `/api/users/${encoded}/boosts`)).statusCode).toBe(200);
+    const admin = await app.app.inject({
+      url: `/api/accounts/${encodeURIComponent(`user:${userId}`)}/balance`,
+      headers: bearer('root', ['admin']),
+    });
+    expect(admin.json()).toMatchObject({ account: `user:${userId}`, balance: 38 });
+
+    const tooLong = await get(app, `/api/gigs/${'g'.repeat(3000)}`);
+    expect(tooLong.statusCode).toBe(414);
+    expect(tooLong.json()).toMatchObject({ statusCode: 414, code: 'FST_ERR_MAX_PARAM_LENGTH', error: 'URI Too Long' });
+    expect(tooLong.headers['x-request-id']).toBeTypeOf('string');
+  });
+
   it('answers 503 with the lag while the read models have never caught up, and 401 without a token', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
     for (const p of app.projections?.projectors ?? []) await p.stop();

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
+import { tokenCacheKey } from './auth.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
 import { bearer, openTestApp, testSecret, type TestApp } from './testing/testApp.js';
@@ -189,6 +190,15 @@ describe('auth', () => {
     }
     expect((await get('/api/credits/balance', headers as Record<string, string>)).statusCode).toBe(401);
     expect(await t.store.headPosition()).toBe(-1);
+  });
+
+  it('caches tokens under a fixed-size digest, so huge forged tokens cannot fill memory', async () => {
+    const huge = `${otherSigner({ sub: 'u1', roles: ['user'], padding: 'x'.repeat(12_000) })}`;
+    expect(huge.length).toBeGreaterThan(12_000);
+    expect(tokenCacheKey(huge)).toHaveLength(44);
+    expect(tokenCacheKey(huge)).not.toBe(tokenCacheKey(`${huge}x`));
+    const response = await post('/api/credits/purchase', { amount: 1, paymentRef: 'p' }, { authorization: `Bearer ${huge}` });
+    expect(response.statusCode).toBe(401);
   });
 });
 

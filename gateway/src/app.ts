@@ -9,7 +9,7 @@ import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../ledger/src/shared/clock.js';
 import { authenticate, registerAuth } from './auth.js';
 import { gatewayLimits, type GatewayConfig } from './config.js';
-import { gatewayErrors, installErrorHandling } from './errors.js';
+import { frameworkErrors, gatewayErrors, installErrorHandling } from './errors.js';
 import { serializerCompiler } from './serialization.js';
 import { createMetrics, trackProjectionLag, type Metrics } from './metrics.js';
 import { commandRoutes } from './routes/commands.js';
@@ -43,6 +43,10 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     logger: deps.logger ?? { level: deps.config.logLevel },
     bodyLimit: gatewayLimits.bodyBytesMax,
+    // Ids in paths (users, gigs, clans, accounts) may be up to 128 characters of any script, which
+    // percent-encoded is up to 9 characters each: the router's default of 100 refused valid ids.
+    routerOptions: { maxParamLength: gatewayLimits.pathParamLengthMax },
+    frameworkErrors,
     // The caller's X-Request-Id (if sane) becomes the correlation id recorded in every event.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -55,6 +59,9 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  // Bodies are JSON only: without this, a JSON text sent as text/plain would reach validation as a
+  // string (a 400) instead of being refused for its media type (415).
+  app.removeContentTypeParser('text/plain');
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise each time.
   app.addHook('onRequest', (request, reply, done) => {

@@ -5,6 +5,11 @@ import { z } from 'zod';
 
 /** Limits of the HTTP edge, in one place. */
 export const gatewayLimits = {
+  /**
+   * Longest path parameter as sent (percent-encoded): an account id (`user:` and 128 characters, up
+   * to 9 encoded characters each) fits; longer ones get 414.
+   */
+  pathParamLengthMax: 2048,
   /** Largest request body; larger ones get 413. */
   bodyBytesMax: 16 * 1024,
   /** Longest Idempotency-Key header. */

@@ -1,5 +1,5 @@
 import createError from '@fastify/error';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Rejection } from '../../ledger/src/accounts/rejections.js';
 import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
@@ -39,6 +39,8 @@ export const fastifyClientErrorCodes = [
   'FST_ERR_CTP_INVALID_MEDIA_TYPE',
   'FST_ERR_CTP_EMPTY_JSON_BODY',
   'FST_ERR_CTP_INVALID_JSON_BODY',
+  'FST_ERR_BAD_URL',
+  'FST_ERR_MAX_PARAM_LENGTH',
 ] as const;
 
 /** A business rejection as an HTTP error: 422 with the ledger's code and its details. */
@@ -61,6 +63,7 @@ const statusText: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
@@ -77,7 +80,8 @@ export const installErrorHandling = (app: FastifyInstance): void => {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = error.validation.map((v) => ({
-        path: `${error.validationContext ?? 'body'}${v.instancePath.replaceAll('/', '.') || ''}`,
+        // `/a/b` → `body.a.b`; the root itself (`` or `/`) → `body`.
+        path: `${error.validationContext ?? 'body'}${v.instancePath.length > 1 ? v.instancePath.replaceAll('/', '.') : ''}`,
         message: v.message ?? 'invalid',
       }));
       return reply.code(400).send({
@@ -123,6 +127,12 @@ export const installErrorHandling = (app: FastifyInstance): void => {
   app.setNotFoundHandler((request, reply) =>
     send(reply, new gatewayErrors.NOT_FOUND(`route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)),
   );
+};
+
+/** Errors the router raises before any route runs (a malformed URL, an over-long path parameter). */
+export const frameworkErrors = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+  reply.header('x-request-id', reply.request.id);
+  return send(reply, error);
 };
 
 const send = (reply: FastifyReply, error: FastifyError) => {

@@ -130,6 +130,8 @@ describe('fuzzing every command route', () => {
             payload: c.payload,
           });
           await expectClientError(response, c.what);
+          if (c.contentType !== 'application/json')
+            expect(response.json(), c.what).toMatchObject({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' });
         }
       });
 
