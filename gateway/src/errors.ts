@@ -130,9 +130,9 @@ export const installErrorHandling = (app: FastifyInstance): void => {
 };
 
 /** Errors the router raises before any route runs (a malformed URL, an over-long path parameter). */
-export const frameworkErrors = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+export const frameworkErrors = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void => {
   reply.header('x-request-id', reply.request.id);
-  return send(reply, error);
+  void send(reply, error);
 };
 
 const send = (reply: FastifyReply, error: FastifyError) => {
