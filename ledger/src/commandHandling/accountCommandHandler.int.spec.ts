@@ -305,6 +305,38 @@ describe('account command handler', () => {
       expect(reads).toEqual([]); // the common case reads nothing at all
     });
 
+    it('confirms a rejection decided on cached state against the log before answering', async () => {
+      const path = tempDbFile();
+      const a = new AccountCommandHandler(openStore(path));
+      const b = new AccountCommandHandler(openStore(path));
+      await a.execute('u1', purchase(5), context);
+      // Another process credits the account: a's cache still says 5.
+      await b.execute('u1', purchase(100), context);
+      expect(await a.execute('u1', spend(50), context)).toMatchObject({ ok: true, balance: 55 });
+
+      // And a boost another process activated can be expired by this one (not BOOST_NOT_FOUND).
+      const boost: AccountCommand = {
+        type: 'ActivateBoost',
+        boostId: 'b-1',
+        targetType: 'profile',
+        targetId: 'star',
+        amount: 5,
+        durationHours: 1,
+        now,
+      };
+      expect(await b.execute('u1', boost, context)).toMatchObject({ ok: true });
+      const expire: AccountCommand = { type: 'ExpireBoost', boostId: 'b-1', now: now.plus({ hours: 2 }) };
+      expect(await a.execute('u1', expire, context)).toMatchObject({ ok: true, events: [{ event: { type: 'BoostExpired' } }] });
+
+      // A rejection that holds on the current log is still a rejection (and appends nothing).
+      const head = await openStore(path).headPosition();
+      expect(await a.execute('u1', spend(1000), context)).toMatchObject({
+        ok: false,
+        rejection: { code: 'INSUFFICIENT_CREDITS', details: { balance: 50, required: 1000 } },
+      });
+      expect(await openStore(path).headPosition()).toBe(head);
+    });
+
     it('gives up with a typed error when the stream keeps moving under every attempt', async () => {
       const store = openStore();
       const interferer = new AccountCommandHandler(store);

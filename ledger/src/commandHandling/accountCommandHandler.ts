@@ -138,9 +138,21 @@ export class AccountCommandHandler {
 
     // Optimistic: a cached account is used as it is; if another process moved the stream, the
     // append says so and only then is the tail read.
-    let account = this.#cached(stream) ?? (await this.#load(userId, stream, undefined));
+    const cached = this.#cached(stream);
+    let account = cached ?? (await this.#load(userId, stream, undefined));
+    /** Whether `account` may be behind the log (it came from the cache and has not been checked since). */
+    let unconfirmed = cached !== undefined;
     for (let attempt = 1; attempt <= commandHandlerLimits.appendAttemptsMax; attempt++) {
-      const decision = decide(command, account.state);
+      let decision = decide(command, account.state);
+      if (!decision.ok && unconfirmed) {
+        // An append would reveal a stale cache (its revision conflicts); a rejection would not, and
+        // another process's events (a credit, a boost it activated) may change the answer. So a
+        // rejection decided on cached state is confirmed against the log's tail first.
+        unconfirmed = false;
+        const before = account.revision;
+        account = await this.#load(userId, stream, account);
+        if (account.revision !== before) decision = decide(command, account.state);
+      }
       if (!decision.ok) return decision;
 
       const toAppend = this.#toAppend(stream, account, decision.events, commandId, eventIdAt, command, context);
