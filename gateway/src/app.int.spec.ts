@@ -288,9 +288,36 @@ describe('idempotency keys', () => {
     const reused = await post('/api/credits/purchase', { amount: 26, paymentRef: 'a' }, withKey('k'));
     expect(reused.statusCode).toBe(422);
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
-    const otherRoute = await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, withKey('k'));
+    const spend = { amount: 1, targetType: 'gig', targetId: 'g' };
+    expect((await post('/api/credits/spend', spend, withKey('k2'))).statusCode).toBe(201);
+    const otherBody = await post('/api/credits/spend', { ...spend, amount: 2 }, withKey('k2'));
+    expect(otherBody.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const otherRoute = await post('/api/credits/purchase', { amount: 5, paymentRef: 'b' }, withKey('k2'));
     expect(otherRoute.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
-    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 25 });
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 24 });
+  });
+
+  it('credits a payment once whatever keys its deliveries carry (a key, none, another key)', async () => {
+    const body = { amount: 7, paymentRef: 'pp' };
+    const first = await post('/api/credits/purchase', body, withKey('delivery-1'));
+    expect(first.statusCode).toBe(201);
+    for (const headers of [bearer('booster456'), withKey('delivery-2'), withKey('delivery-1')]) {
+      const again = await post('/api/credits/purchase', body, headers);
+      expect(again.statusCode).toBe(201);
+      expect(again.json()).toEqual(first.json());
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    }
+    // The other order too: a delivery without a key first, then one with a key.
+    const unkeyed = await post('/api/credits/purchase', { amount: 3, paymentRef: 'qq' });
+    const keyed = await post('/api/credits/purchase', { amount: 3, paymentRef: 'qq' }, withKey('delivery-3'));
+    expect(keyed.json()).toEqual(unkeyed.json());
+    const changed = await post('/api/credits/purchase', { amount: 4, paymentRef: 'qq' }, withKey('delivery-4'));
+    expect(changed.statusCode).toBe(422);
+    expect(changed.json()).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: expect.stringMatching(/paymentRef "qq" was already recorded/),
+    });
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 10, revision: 1 });
   });
 
   it('credits a payment once: a purchase sent again without a key is answered from the log', async () => {

@@ -140,7 +140,11 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     reply: FastifyReply,
     accountId: string,
     command: AccountCommand,
-    /** Deduplicates the command when the client sent no Idempotency-Key (a purchase: its paymentRef). */
+    /**
+     * The command's own key, whatever the client sends (a purchase: its paymentRef, so a payment is
+     * credited once per account). The client's Idempotency-Key, if any, is then an alias looked up
+     * first: a key already used for another request is still refused.
+     */
     implicit?: { readonly key: string; readonly reused: string },
   ): Promise<{ events: readonly CommittedAccountEvent[]; balance: number; revision: number }> => {
     const user = request.user;
@@ -153,23 +157,29 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     }
     // Keys from clients live in their own namespace: a client can never send the key a reactor uses
     // for its own command on the same account (`expire-…`, `settle-…`) and so block it.
-    const idempotencyKey = key !== undefined ? `client:${key}` : implicit?.key;
+    const clientKey = key === undefined ? undefined : `client:${key}`;
+    let idempotency: CommandContext['idempotency'];
+    if (implicit !== undefined) {
+      const requestFingerprint = fingerprint(request, accountId);
+      idempotency = {
+        key: implicit.key,
+        fingerprint: requestFingerprint,
+        reused: implicit.reused,
+        ...(clientKey === undefined ? {} : { aliases: [{ key: clientKey, fingerprint: requestFingerprint }] }),
+      };
+    } else if (clientKey !== undefined) {
+      idempotency = { key: clientKey, fingerprint: fingerprint(request, accountId) };
+    }
     const context: CommandContext = {
       actor: actorOf(user),
       correlationId: request.id,
       causationId: request.id,
-      ...(idempotencyKey === undefined
-        ? {}
-        : { idempotency: { key: idempotencyKey, fingerprint: fingerprint(request, accountId) } }),
+      ...(idempotency === undefined ? {} : { idempotency }),
     };
     const result = await handler.execute(accountId, command, context);
     if (!result.ok) {
       metrics.commandsRejected.inc({ code: result.rejection.code });
-      const rejection =
-        key === undefined && implicit !== undefined && result.rejection.code === 'IDEMPOTENCY_KEY_REUSED'
-          ? { ...result.rejection, message: implicit.reused }
-          : result.rejection;
-      throw new RejectionHttpError(rejection);
+      throw new RejectionHttpError(result.rejection);
     }
     if (result.replayed) reply.header('idempotent-replayed', 'true');
     else metrics.eventsAppended.inc(result.events.length);
@@ -259,8 +269,9 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     async (request, reply) => {
       const accountId = accountFor(request.user, request.body.userId);
       const { amount, paymentRef } = request.body;
-      // A payment is credited once per account: a purchase sent again without an Idempotency-Key
-      // (a payment webhook retried) is answered from the log instead of being credited twice.
+      // A payment is credited once per account: a purchase sent again (a payment webhook retried,
+      // with or without an Idempotency-Key, the same key or another) is answered from the log
+      // instead of being credited twice.
       const result = await execute(
         request,
         reply,

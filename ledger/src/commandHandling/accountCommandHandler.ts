@@ -38,7 +38,21 @@ export interface CommandContext {
    * that take keys from outside (the gateway) namespace them, so that they can never equal the keys
    * the reactors use on the same account (`expire-…`, `settle-…`).
    */
-  readonly idempotency?: { readonly key: string; readonly fingerprint: string };
+  readonly idempotency?: IdempotencyCheck & {
+    readonly key: string;
+    /**
+     * Other keys this request may already have been recorded under, looked up first (same
+     * fingerprint check). The gateway's purchases are keyed by their paymentRef, so that a payment
+     * is credited once whatever keys its deliveries carry; the client's own key is an alias.
+     */
+    readonly aliases?: readonly (IdempotencyCheck & { readonly key: string })[];
+  };
+}
+
+export interface IdempotencyCheck {
+  readonly fingerprint: string;
+  /** The message of the IDEMPOTENCY_KEY_REUSED rejection when this key names a different request. */
+  readonly reused?: string;
 }
 
 /** An account event as committed, with its place in the stream and the log. */
@@ -129,10 +143,14 @@ export class AccountCommandHandler {
     const key = context.idempotency?.key;
     const commandId = key ?? uuidv7();
     const eventIdAt = (index: number): string =>
-      key === undefined ? (index === 0 ? commandId : uuidv7()) : uuidv5(`${stream}\n${key}\n${index}`, eventIdNamespace);
+      key === undefined ? (index === 0 ? commandId : uuidv7()) : keyedEventId(stream, key, index);
 
     if (context.idempotency !== undefined) {
-      const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency.fingerprint);
+      for (const alias of context.idempotency.aliases ?? []) {
+        const answered = await this.#answerFromLog(userId, stream, keyedEventId(stream, alias.key, 0), alias);
+        if (answered !== undefined) return answered;
+      }
+      const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
       if (answered !== undefined) return answered;
     }
 
@@ -163,7 +181,7 @@ export class AccountCommandHandler {
         if (result.idempotent || (context.idempotency !== undefined && !(await this.#storedAsSent(stream, toAppend, result)))) {
           // The ids were already there: a repeat that raced its original. Answer with the original.
           this.#cache.delete(stream);
-          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency?.fingerprint);
+          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
           assert.ok(answered !== undefined, 'an idempotent append found its events');
           return answered;
         }
@@ -197,7 +215,7 @@ export class AccountCommandHandler {
         // process): answer from the log instead of appending again. An engine without a global id
         // index (EventStoreDB) would otherwise store a second copy at the new revision.
         if (context.idempotency !== undefined) {
-          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency.fingerprint);
+          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
           if (answered !== undefined) return answered;
         }
       }
@@ -259,10 +277,10 @@ export class AccountCommandHandler {
     userId: string,
     stream: string,
     firstEventId: string,
-    fingerprint: string | undefined,
+    check: IdempotencyCheck | undefined,
   ): Promise<CommandResult | undefined> {
     const original = await this.#store.findEventInStream(stream, firstEventId);
-    return original === undefined ? undefined : this.#replay(userId, stream, original, fingerprint);
+    return original === undefined ? undefined : this.#replay(userId, stream, original, check);
   }
 
   /** The outcome of an already-committed command, rebuilt from the log. */
@@ -270,12 +288,15 @@ export class AccountCommandHandler {
     userId: string,
     stream: string,
     original: RecordedEvent,
-    fingerprint: string | undefined,
+    check: IdempotencyCheck | undefined,
   ): Promise<CommandResult> {
-    if (fingerprint !== undefined && original.metadata.idempotencyFingerprint !== fingerprint) {
+    if (check !== undefined && original.metadata.idempotencyFingerprint !== check.fingerprint) {
       return {
         ok: false,
-        rejection: reject('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was already used for a different request'),
+        rejection: reject(
+          'IDEMPOTENCY_KEY_REUSED',
+          check.reused ?? 'this idempotency key was already used for a different request',
+        ),
       };
     }
     const commandId = original.metadata.commandId;
@@ -338,6 +359,10 @@ export class AccountCommandHandler {
     return account;
   }
 }
+
+/** The id of a keyed command's `index`-th event: the same key on the same account, the same ids. */
+const keyedEventId = (stream: string, key: string, index: number): string =>
+  uuidv5(`${stream}\n${key}\n${index}`, eventIdNamespace);
 
 /**
  * Each recorded event object is validated once: consumers that share a read (a rebuild feeding several
