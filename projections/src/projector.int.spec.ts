@@ -177,6 +177,42 @@ describe('projection runtime', () => {
     expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
   });
 
+  it('is not live, nor serving as caught up, while a source that pauses mid catch-up is still behind', async () => {
+    const { store, models, handler } = open();
+    await workload(handler, 4);
+    expect(await store.headPosition()).toBeGreaterThan(60);
+    // A network store (EventStoreDB) can pause in the middle of a catch-up: short batches then
+    // mean "paused", not "at the head".
+    const pausing = Object.assign(Object.create(store) as SqliteEventStore, {
+      headPosition: () => store.headPosition(),
+      subscribeToAll: async function* (options: Parameters<SqliteEventStore['subscribeToAll']>[0]) {
+        let delivered = 0;
+        for await (const event of store.subscribeToAll(options)) {
+          yield event;
+          if (++delivered % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+      },
+    });
+    const balances = new AccountBalancesProjection(models);
+    const seen: { state: string; caughtUpOnce: boolean }[] = [];
+    const projector: Projector = new Projector(pausing, {
+      name: 'observed',
+      loadCheckpoint: () => balances.loadCheckpoint(),
+      handle: async (batch) => {
+        const { state, caughtUpOnce } = await projector.status();
+        seen.push({ state, caughtUpOnce });
+        await balances.handle(batch);
+      },
+    });
+    projector.start();
+    closers.push(() => projector.stop());
+    await projector.waitUntilCaughtUp(10_000);
+    expect(seen.length).toBeGreaterThan(3);
+    // Every batch but the last arrived while the projector was behind the head.
+    for (const status of seen) expect(status).toEqual({ state: 'catching-up', caughtUpOnce: false });
+    expect((await projector.status()).state).toBe('live');
+  });
+
   it('restarts a subscription that stopped delivering while the log moved on (stall watchdog)', async () => {
     const { store, models, handler } = open();
     let subscriptions = 0;

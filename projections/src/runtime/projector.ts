@@ -209,7 +209,12 @@ export class Projector {
           this.#lastProgressMs = this.#now();
           this.#oldestUnhandledRecordedMs = undefined;
           backoffMs = projectorLimits.retryBackoffMsMin;
-          if (batch.length < projectorLimits.batchEventsMax) this.#markLive();
+          // A short batch means the source paused, not that it reached the head (a network store
+          // pauses mid catch-up too): until the first time it is live, ask where the head is.
+          if (batch.length < projectorLimits.batchEventsMax && !this.#isLive()) {
+            this.#head = await this.#store.headPosition();
+            if (this.#checkpoint >= this.#head) this.#markLive();
+          }
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
@@ -238,6 +243,10 @@ export class Projector {
         backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
       }
     }
+  }
+
+  #isLive(): boolean {
+    return this.#state === 'live';
   }
 
   #markLive(): void {
