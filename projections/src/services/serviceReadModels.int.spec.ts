@@ -163,6 +163,29 @@ describe('service read models', () => {
     expect(await projection.clanReputation('clan456')).toMatchObject({ reputation: 220, activeBoosts: [] });
   });
 
+  it('top contributors tied at the cut are the same one event at a time as in one batch (store string order)', async () => {
+    // Ids past U+FFFF (emoji) and in U+E000–U+FFFF (fullwidth letters) sort differently by UTF-16
+    // code unit (JavaScript) and by code point (the stores).
+    const tied = ['😀a', '😀b', '！a', '！b', '！c', '！d', '！e'];
+    for (const user of [...tied, '😀0']) {
+      await run(user, { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
+      await run(user, { type: 'ContributeToClan', clanId: 'c', amount: 10 });
+    }
+    const events = await store.readAll();
+    for (const event of events) await projection.handle([event]);
+    const oneByOne = (await projection.clanReputation('c')).topContributors;
+
+    const other = new SqliteReadModelStore(join(tempDir(), 'readmodels.db'));
+    try {
+      const inOneBatch = new ServiceReadModelsProjection(other);
+      await inOneBatch.handle(events);
+      expect((await inOneBatch.clanReputation('c')).topContributors).toEqual(oneByOne);
+    } finally {
+      await other.close();
+    }
+    expect(oneByOne.map((c) => c.userId)).toEqual(['！a', '！b', '！c', '！d', '！e']); // U+FF01 < U+1F600
+  });
+
   it('the same batch delivered twice changes nothing', async () => {
     await run('u', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p' });
     await run('u', boost('b', 'gig', 'g', 10, 5));

@@ -477,7 +477,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       for (const userId of changed) totals.set(userId, state.contributors.get(contributorId(clanId, userId)).total);
       const topContributors = [...totals]
         .map(([userId, total]) => ({ userId, total }))
-        .sort((a, b) => b.total - a.total || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        .sort((a, b) => b.total - a.total || byCodePoint(a.userId, b.userId))
         .slice(0, topContributorsMax);
       state.clans.set(clanId, { ...state.clans.get(clanId), topContributors });
     }
@@ -573,6 +573,13 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     return docs.map(withoutStoreFields).map((entry) => ({ ...entry, data: withoutBalance(entry.data as AccountEvent['data']) }));
   }
 }
+
+/**
+ * String order as the stores sort (SQLite and MongoDB compare UTF-8 bytes, which is code point
+ * order). JavaScript's `<` compares UTF-16 code units, which differs for characters past U+FFFF
+ * against U+E000–U+FFFF: the top contributors merged here must be cut in the order the store used.
+ */
+export const byCodePoint = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 const withoutBalance = (data: AccountEvent['data']): Omit<AccountEvent['data'], 'balanceAfter'> => {
   if (!('balanceAfter' in data)) return data;
