@@ -77,11 +77,36 @@ const snapshot = async (models: SqliteReadModelStore) => ({
 });
 
 const rebuildAll = async (store: SqliteEventStore, models: SqliteReadModelStore): Promise<void> => {
-  await rebuild({ store, models, readModel: 'account_balances' });
-  await rebuild({ store, models, readModel: 'service_read_models' });
+  await rebuild({ dropOldVersionsAfterMs: 0, store, models, readModel: 'account_balances' });
+  await rebuild({ dropOldVersionsAfterMs: 0, store, models, readModel: 'service_read_models' });
 };
 
 describe('blue/green rebuild', () => {
+  it('keeps the old version for a grace period after readers switch, then drops it', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 2, 5);
+    await rebuild({ dropOldVersionsAfterMs: 0, store, models, readModel: 'account_balances' });
+    const calls: { call: string; at: number }[] = [];
+    const watched = new Proxy(models, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (property === 'setActiveVersion' || property === 'dropCollection')
+            calls.push({ call: `${property} ${String(args[0])}`, at: performance.now() });
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await rebuild({ dropOldVersionsAfterMs: 300, store, models: watched, readModel: 'account_balances' });
+    const switched = calls.find((c) => c.call === 'setActiveVersion account_balances');
+    const dropped = calls.find((c) => c.call === 'dropCollection account_balances__v2');
+    expect(switched).toBeDefined();
+    expect(dropped).toBeDefined();
+    expect((dropped?.at ?? 0) - (switched?.at ?? 0)).toBeGreaterThanOrEqual(290);
+    expect(await builtVersions(models, 'account_balances')).toEqual([3]);
+  });
+
   it('two rebuilds produce identical read models, and old versions are dropped', async () => {
     const { store, models, handler } = open();
     await traffic(handler, 10, 20);
@@ -116,7 +141,7 @@ describe('blue/green rebuild', () => {
     expect(once.services.active_boosts?.length).toBeGreaterThan(10);
     // Odd sizes, so that commits fall mid-batch and a boost's activation and expiry fall in different commits.
     for (const readModel of ['account_balances', 'service_read_models'] as const)
-      await rebuild({ store, models, readModel, readBatchEvents: 13, builderFlushEvents: 29 });
+      await rebuild({ dropOldVersionsAfterMs: 0, store, models, readModel, readBatchEvents: 13, builderFlushEvents: 29 });
     expect(await snapshot(models)).toEqual(once);
     expect(await models.activeVersion('service_read_models')).toBe(3);
   });
@@ -142,6 +167,7 @@ describe('blue/green rebuild', () => {
     });
     const progress: { readModel: string; version: number; done: boolean }[] = [];
     const results = await rebuildTogether({
+      dropOldVersionsAfterMs: 0,
       store: counting,
       models,
       readModels: ['account_balances', 'service_read_models'],
@@ -173,7 +199,7 @@ describe('blue/green rebuild', () => {
       { op: 'insert', collection: rebuildLeases.name, id: 'service_read_models', doc: { owner: 'other', startedAt: 'x' } },
     ]);
     await expect(
-      rebuildTogether({ store, models, readModels: ['account_balances', 'service_read_models'] }),
+      rebuildTogether({ dropOldVersionsAfterMs: 0, store, models, readModels: ['account_balances', 'service_read_models'] }),
     ).rejects.toBeInstanceOf(RebuildInProgressError);
     // The lease it did take is released, the other one is untouched, and no version was switched.
     expect(await models.get(rebuildLeases.name, 'account_balances')).toBeUndefined();
@@ -194,6 +220,7 @@ describe('blue/green rebuild', () => {
 
     const seenDuringBuild: Promise<number | undefined>[] = [];
     await rebuild({
+      dropOldVersionsAfterMs: 0,
       store,
       models,
       readModel: 'account_balances',
@@ -240,6 +267,7 @@ describe('blue/green rebuild', () => {
     await traffic(handler, 6, 40);
     let tookOver = false;
     const build = rebuild({
+      dropOldVersionsAfterMs: 0,
       store,
       models,
       readModel: 'account_balances',

@@ -3,7 +3,7 @@ import { AccountBalancesProjection } from './balances/accountBalances.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore.js';
 import {
   builtVersions,
@@ -38,7 +38,14 @@ export interface RebuildProgress {
 }
 
 /** Rebuild limits, in one place. */
-export const rebuildLimits = { readBatchEventsMax: 5000 } as const;
+export const rebuildLimits = {
+  readBatchEventsMax: 5000,
+  /**
+   * After readers switch, how long the old version is kept before it is dropped: a request that
+   * resolved the old version just before the switch (in this process or another) still finishes on it.
+   */
+  dropOldVersionsAfterMs: 2000,
+} as const;
 
 export interface RebuildOptions {
   readonly store: EventStore;
@@ -56,6 +63,8 @@ export interface RebuildOptions {
   /** Events read per batch and folded per commit (defaults in `rebuildLimits`/`projectionLimits`; tests make them small). */
   readonly readBatchEvents?: number;
   readonly builderFlushEvents?: number;
+  /** Grace before the old versions are dropped (default `rebuildLimits.dropOldVersionsAfterMs`). */
+  readonly dropOldVersionsAfterMs?: number;
 }
 
 /** Several read models rebuilt from one pass over the log (`--all`). */
@@ -212,12 +221,16 @@ const rebuildHoldingLeases = async (
   // the old ones go (the live projectors, following the switch, may write the same documents: the
   // position guards make that harmless).
   await catchUp();
+  for (const { builder } of builders) await builder.flush();
+  // The figures are the build's: measured now, reported once the old versions are gone.
+  const done = progress(true);
+  await delay(options.dropOldVersionsAfterMs ?? rebuildLimits.dropOldVersionsAfterMs);
   for (const { version, builder } of builders) {
-    await builder.flush();
     for (const spec of builder.collections) {
       for (const old of await builtVersions(models, spec.name))
         if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));
     }
   }
-  return report(true);
+  if (options.onProgress !== undefined) for (const one of done) options.onProgress(one);
+  return done;
 };

@@ -55,7 +55,7 @@ describe('npm run projections (operator CLI)', () => {
     // The oldest unhandled event was appended before the CLI started: it has been waiting a while.
     expect(rows.find((r) => r.name === 'account_balances')?.lagMs).toBeGreaterThan(0);
 
-    const built = await cli(dir, 'rebuild', 'account_balances', '--json');
+    const built = await cli(dir, 'rebuild', 'account_balances', '--json', '--grace', '0');
     expect(built.code).toBe(0);
     const progress = built.stdout
       .trim()
@@ -72,7 +72,7 @@ describe('npm run projections (operator CLI)', () => {
     expect(after.find((r) => r.name === 'account_balances')).toMatchObject({ version: 2, lagEvents: 0, lagMs: 0 });
 
     // --all: one pass, a progress line per read model, each switched to its next version.
-    const all = await cli(dir, 'rebuild', '--all', '--json');
+    const all = await cli(dir, 'rebuild', '--all', '--json', '--grace', '0');
     expect(all.code).toBe(0);
     const finals = all.stdout
       .trim()
@@ -103,9 +103,9 @@ describe('npm run projections (operator CLI)', () => {
     expect(refused.stderr).toContain('--force');
     expect(refused.stderr).not.toContain('    at '); // one line, no stack trace
 
-    const forced = await cli(dir, 'rebuild', 'account_balances', '--force', '--json');
+    const forced = await cli(dir, 'rebuild', 'account_balances', '--force', '--json', '--grace', '0');
     expect(forced.code).toBe(0);
-    const again = await cli(dir, 'rebuild', 'account_balances', '--json'); // the lease was released
+    const again = await cli(dir, 'rebuild', 'account_balances', '--json', '--grace', '0'); // the lease was released
     expect(again.code).toBe(0);
   }, 30_000);
 
@@ -117,7 +117,16 @@ describe('npm run projections (operator CLI)', () => {
     await store.close();
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'projections.ts'), 'rebuild', 'service_read_models', '--json'],
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'projections.ts'),
+        'rebuild',
+        'service_read_models',
+        '--json',
+        '--grace',
+        '0',
+      ],
       {
         env: { ...process.env, ...embeddedOnly, LEDGER_DATA_DIR: dir, JWT_SECRET: 'cli-test-secret-cli-test-secret-cli-test' },
         stdio: ['ignore', 'pipe', 'pipe'],

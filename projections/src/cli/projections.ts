@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
 import { loadStorageConfig } from '../../../gateway/src/config.js';
 import { SingleBar } from 'cli-progress';
@@ -8,6 +8,7 @@ import {
   isReadModelName,
   rebuildableReadModels,
   RebuildInProgressError,
+  rebuildLimits,
   rebuildTogether,
   type ReadModelName,
 } from '../rebuild.js';
@@ -86,7 +87,16 @@ program
   .option('--all', 'rebuild every read model')
   .option('--json', 'print machine-readable progress, one JSON object per line')
   .option('--force', 'take over from a rebuild of the same read model that crashed or was killed')
-  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; force?: boolean }) => {
+  .option(
+    '--grace <seconds>',
+    'how long the old version is kept after readers switch, for requests already reading it',
+    (value: string) => {
+      if (!/^\d{1,4}(\.\d{1,3})?$/.test(value)) throw new InvalidArgumentError('a number of seconds, e.g. 2 or 0.5');
+      return Number(value);
+    },
+    rebuildLimits.dropOldVersionsAfterMs / 1000,
+  )
+  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; force?: boolean; grace: number }) => {
     const names: ReadModelName[] = options.all === true ? (Object.keys(rebuildableReadModels) as ReadModelName[]) : [];
     if (options.all !== true) {
       if (name === undefined || !isReadModelName(name)) {
@@ -125,6 +135,7 @@ program
         readModels: names,
         force: options.force === true,
         signal: stop.signal,
+        dropOldVersionsAfterMs: options.grace * 1000,
         onProgress: (progress) => {
           if (options.json === true) {
             process.stdout.write(`${JSON.stringify(progress)}\n`);

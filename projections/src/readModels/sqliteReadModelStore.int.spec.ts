@@ -79,6 +79,26 @@ describe('SQLite read-model store: sharing the file with another process', () =>
     expect(await store.checkpoint('cp')).toBe(1);
   });
 
+  it('a collection another connection dropped is a retryable ReadModelStoreUnavailableError on every read', async () => {
+    const { path, store } = open();
+    const other = new SqliteReadModelStore(path);
+    closers.push(() => other.close());
+    for (const read of [
+      () => store.get('docs', 'a'),
+      () => store.getMany('docs', ['a']),
+      () => store.find('docs', { where: { kind: 'x' } }),
+      () => store.count('docs'),
+    ]) {
+      await store.ensureCollection(spec);
+      await store.commit([{ op: 'insert', collection: 'docs', id: 'a', doc: { kind: 'x' } }]);
+      await read(); // this connection now knows the collection
+      await other.dropCollection('docs');
+      await expect(read()).rejects.toBeInstanceOf(ReadModelStoreUnavailableError);
+      // Then forgotten: a missing collection, not an error.
+      await read();
+    }
+  });
+
   it('an index whose definition changed is rebuilt when the collection is opened again', async () => {
     const { store } = open();
     await store.ensureCollection({

@@ -126,6 +126,28 @@ export class SqliteReadModelStore implements ReadModelStore {
     }
   }
 
+  /**
+   * Runs a read of one collection. A collection this connection knew may have been dropped by
+   * another one since (a rebuild in another process letting an old version go, after its grace):
+   * that is a retryable ReadModelStoreUnavailableError — the next request reads the version readers
+   * use now — not a crash.
+   */
+  #read<T>(table: string, read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('no such table')) throw error;
+      this.#known.delete(table);
+      for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
+      throw new ReadModelStoreUnavailableError(
+        `read-model collection ${table} was dropped (a rebuild switched versions); retry`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const table = checkName(spec.name);
     this.#transaction(() => {
@@ -236,7 +258,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   async get(collection: string, id: string): Promise<StoredDoc | undefined> {
     const table = checkName(collection);
     if (!this.#exists(table)) return undefined;
-    const row = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.#read(table, () => this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id = ?`).get(id)) as
+      Row | undefined;
     return row === undefined ? undefined : toStored(row);
   }
 
@@ -245,8 +268,10 @@ export class SqliteReadModelStore implements ReadModelStore {
     const found = new Map<string, StoredDoc>();
     if (ids.length === 0 || !this.#exists(table)) return found;
     // json_each takes the ids as one parameter, so one statement serves every batch size.
-    const rows = this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id IN (SELECT value FROM json_each(?))`).all(
-      JSON.stringify(ids),
+    const rows = this.#read(table, () =>
+      this.#statement(`SELECT id, position, doc FROM "${table}" WHERE id IN (SELECT value FROM json_each(?))`).all(
+        JSON.stringify(ids),
+      ),
     ) as Row[];
     for (const row of rows) found.set(row.id, toStored(row));
     return found;
@@ -276,7 +301,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
     if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
     const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order} LIMIT ?`;
-    const rows = this.#statement(sql).all(...params, limit) as Row[];
+    const rows = this.#read(table, () => this.#statement(sql).all(...params, limit)) as Row[];
     return rows.map(toStored);
   }
 
@@ -285,7 +310,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (!this.#exists(table)) return 0;
     const { clauses, params } = whereSql(where);
     const sql = `SELECT COUNT(*) AS n FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}`;
-    return (this.#statement(sql).get(...params) as { n: number }).n;
+    return (this.#read(table, () => this.#statement(sql).get(...params)) as { n: number }).n;
   }
 
   async activeVersion(family: string): Promise<number | undefined> {
