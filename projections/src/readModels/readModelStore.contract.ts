@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from './readModelStore.js';
+import { readModelStoreLimits, type CollectionSpec, type ReadModelStore, type StoredDoc, type Write } from './readModelStore.js';
 
 /**
  * The read-model store contract: what every adapter must do, run against each (SQLite always,
@@ -123,6 +123,23 @@ export const runReadModelStoreContract = (
       const kept = await store.find(entries.name, { orderBy: [['position', 1]] });
       expect(kept.map((d) => d.position)).toEqual(Array.from({ length: 15 }, (_, i) => i + 5));
       expect(await store.checkpoint('big')).toBe(500);
+    });
+
+    it('takes ids up to idLengthMax (a composite id of the longest, most escaped ledger ids fits) and refuses longer ones', async () => {
+      const store = await opened();
+      await store.ensureCollection(entries);
+      const longest = JSON.stringify(['"'.repeat(128), '\\'.repeat(128)]);
+      expect(longest.length).toBe(519);
+      const atLimit = 'x'.repeat(readModelStoreLimits.idLengthMax);
+      await store.commit([
+        { op: 'put', collection: entries.name, id: longest, position: 1, doc: { n: 1 } },
+        { op: 'put', collection: entries.name, id: atLimit, position: 1, doc: { n: 2 } },
+      ]);
+      expect((await store.getMany(entries.name, [longest, atLimit])).size).toBe(2);
+      await expect(
+        store.commit([{ op: 'insert', collection: entries.name, id: `${atLimit}x`, doc: {} }], { name: 'ids-cp', position: 5 }),
+      ).rejects.toThrow(/id longer than/);
+      expect(await store.checkpoint('ids-cp')).toBe(-1); // nothing of a refused commit is kept
     });
 
     it('gets many documents by id, leaving out the missing ones', async () => {

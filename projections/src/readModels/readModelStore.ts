@@ -100,8 +100,11 @@ export interface ReadModelStore {
 
 /** Limits every adapter enforces, in one place. */
 export const readModelStoreLimits = {
-  /** Longest id, in UTF-16 code units. */
-  idLengthMax: 512,
+  /**
+   * Longest id, in UTF-16 code units. Composite ids (a contributor: the JSON of a clan id and a user
+   * id) reach 519 when both ledger ids (at most 128 each) are made of characters JSON escapes.
+   */
+  idLengthMax: 1024,
   /** Largest page a query returns. */
   findLimitMax: 10_000,
 } as const;

@@ -246,6 +246,8 @@ export class SqliteReadModelStore implements ReadModelStore {
       const params: (string | number | null)[] = [];
       for (let i = at; i < at + rows; i++) {
         const write = writes[i] as Write;
+        if (write.id.length > readModelStoreLimits.idLengthMax)
+          throw new TypeError(`id longer than ${readModelStoreLimits.idLengthMax}`);
         if (write.op === 'put') params.push(write.id, write.position, JSON.stringify(write.doc));
         else if (write.op === 'insert') params.push(write.id, JSON.stringify(write.doc));
         else params.push(write.id);
