@@ -92,14 +92,14 @@ describe('blue/green rebuild', () => {
         const value = Reflect.get(target, property, receiver) as unknown;
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (property === 'setActiveVersion' || property === 'dropCollection')
+          if (property === 'switchVersionIfCaughtUp' || property === 'dropCollection')
             calls.push({ call: `${property} ${String(args[0])}`, at: performance.now() });
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
     });
     await rebuild({ dropOldVersionsAfterMs: 300, store, models: watched, readModel: 'account_balances' });
-    const switched = calls.find((c) => c.call === 'setActiveVersion account_balances');
+    const switched = calls.find((c) => c.call === 'switchVersionIfCaughtUp account_balances');
     const dropped = calls.find((c) => c.call === 'dropCollection account_balances__v2');
     expect(switched).toBeDefined();
     expect(dropped).toBeDefined();
@@ -260,6 +260,38 @@ describe('blue/green rebuild', () => {
     expect(afterLive).toEqual(await snapshot(reference));
     // The books balance on the read side too (unsettled payments sit in the transit account).
     expect((await liveBalances.totals()).total).toBe(0);
+  });
+
+  it('switches readers only once the new version has everything the live one showed (readers never step back)', async () => {
+    const { store, models, handler } = open();
+    await handler.execute('ana', { type: 'PurchaseCredits', amount: 200, paymentRef: 'p1', now: clock.now() }, context);
+    const live = new AccountBalancesProjection(models);
+    await feed(store, live);
+    const attempts: boolean[] = [];
+    const watched = new Proxy(models, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property !== 'switchVersionIfCaughtUp') return value.bind(target) as unknown;
+        return async (...args: Parameters<SqliteReadModelStore['switchVersionIfCaughtUp']>) => {
+          if (attempts.length === 0) {
+            // Just before the first switch: a purchase lands and the live projector shows it.
+            await handler.execute('ana', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p2', now: clock.now() }, context);
+            await feed(store, live);
+            expect((await live.balanceOf('ana'))?.balance).toBe(1200);
+          }
+          const switched = await target.switchVersionIfCaughtUp(...args);
+          attempts.push(switched);
+          // Whenever readers are on the new version, they see at least what they saw before.
+          if (switched) expect((await new AccountBalancesProjection(target).balanceOf('ana'))?.balance).toBe(1200);
+          return switched;
+        };
+      },
+    });
+    await rebuild({ dropOldVersionsAfterMs: 0, store, models: watched, readModel: 'account_balances' });
+    expect(attempts).toEqual([false, true]);
+    expect(await models.activeVersion('account_balances')).toBe(2);
+    expect((await new AccountBalancesProjection(models).balanceOf('ana'))?.balance).toBe(1200);
   });
 
   it('a rebuild whose lease was taken over (--force) stops without switching readers or releasing the new lease', async () => {

@@ -186,6 +186,8 @@ const rebuildHoldingLeases = async (
   };
   /** Once readers have switched, stopping would only leave the old versions behind: the rebuild finishes. */
   let switched = false;
+  /** The builders still filling their versions (a switched one takes no more writes: the live projector has it). */
+  let feeding = builders;
   const catchUp = async (): Promise<void> => {
     for (;;) {
       // A turn of the event loop per batch: the embedded store answers synchronously, and without it
@@ -197,31 +199,38 @@ const rebuildHoldingLeases = async (
         maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
       });
       if (batch.length === 0) return;
-      for (const { builder } of builders) await builder.handle(batch);
+      for (const { builder } of feeding) await builder.handle(batch);
       position = batch[batch.length - 1]?.position ?? position;
       events += batch.length;
       report(false);
     }
   };
   await catchUp();
-  // Caught up: index the new versions, and catch up again with what arrived meanwhile (so readers do
-  // not step back from what the live versions already showed), then switch every reader of each read
-  // model to its new version at once and let go of the old versions.
+  // Caught up: index the new versions, catch up again with what arrived meanwhile, and switch each
+  // read model's readers to its new version — only once the new version has everything the version
+  // readers use now has (its checkpoint is at least as far), compared and switched in one step, so
+  // readers never step back from what they were shown. Until then: catch up, flush, try again.
   for (const { builder } of builders) await builder.finishBuild();
-  await catchUp();
-  for (const { builder } of builders) await builder.flush();
-  await stillOurs();
-  // Each read model switches on its own (one atomic write each); should one switch fail, the read
-  // models before it already serve their new versions, and the rest keep their old ones.
-  for (const { readModel, version } of builders) {
-    await models.setActiveVersion(readModel, version);
-    switched = true;
+  for (;;) {
+    await catchUp();
+    for (const { builder } of feeding) await builder.flush();
+    await stillOurs();
+    // Each read model switches on its own (one atomic write each); should one switch fail, the read
+    // models before it already serve their new versions, and the rest keep their old ones.
+    const waiting: typeof builders = [];
+    for (const entry of feeding) {
+      const { readModel, version, builder } = entry;
+      const current = (await models.activeVersion(readModel)) ?? 1;
+      const caughtUp = await models.switchVersionIfCaughtUp(readModel, version, {
+        candidate: builder.checkpointName,
+        current: `${readModel}@v${current}`,
+      });
+      if (caughtUp) switched = true;
+      else waiting.push(entry);
+    }
+    feeding = waiting;
+    if (feeding.length === 0) break;
   }
-  // What arrived during the last flush went only to the old versions: bring the new ones level before
-  // the old ones go (the live projectors, following the switch, may write the same documents: the
-  // position guards make that harmless).
-  await catchUp();
-  for (const { builder } of builders) await builder.flush();
   // The figures are the build's: measured now, reported once the old versions are gone.
   const done = progress(true);
   await delay(options.dropOldVersionsAfterMs ?? rebuildLimits.dropOldVersionsAfterMs);

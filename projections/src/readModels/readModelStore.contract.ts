@@ -233,6 +233,27 @@ export const runReadModelStoreContract = (
       expect(await store.get('family_a__v1', 'x')).toBeUndefined();
     });
 
+    it('switches readers to a version only when its checkpoint has reached the current one', async () => {
+      const store = await opened();
+      await store.setActiveVersion('contract_switch', 1);
+      await store.commit([], { name: 'contract_switch@v1', position: 10 });
+      await store.commit([], { name: 'contract_switch@v2', position: 9 });
+      const checkpoints = { candidate: 'contract_switch@v2', current: 'contract_switch@v1' };
+      expect(await store.switchVersionIfCaughtUp('contract_switch', 2, checkpoints)).toBe(false);
+      expect(await store.activeVersion('contract_switch')).toBe(1);
+      await store.commit([], { name: 'contract_switch@v2', position: 10 });
+      expect(await store.switchVersionIfCaughtUp('contract_switch', 2, checkpoints)).toBe(true);
+      expect(await store.activeVersion('contract_switch')).toBe(2);
+      // A family nobody built yet (no current checkpoint) switches at once.
+      expect(
+        await store.switchVersionIfCaughtUp('contract_fresh', 2, {
+          candidate: 'contract_fresh@v2',
+          current: 'contract_fresh@v1',
+        }),
+      ).toBe(true);
+      expect(await store.activeVersion('contract_fresh')).toBe(2);
+    });
+
     it('records which version of a read model readers use', async () => {
       const store = await opened();
       expect(await store.activeVersion('family')).toBeUndefined();

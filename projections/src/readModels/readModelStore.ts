@@ -92,6 +92,19 @@ export interface ReadModelStore {
   activeVersion(family: string): Promise<number | undefined>;
   /** Points readers of a family at `version` (one atomic write). */
   setActiveVersion(family: string, version: number): Promise<void>;
+  /**
+   * Points readers of a family at `version` only if checkpoint `candidate` (the new version's) has
+   * reached checkpoint `current` (the version readers use now); answers whether it switched. The
+   * embedded adapter compares and switches in one transaction, so no commit to the current version
+   * slips in between and readers never step back. MongoDB has no multi-document transaction here:
+   * the comparison and the switch are two operations, and a commit landing between them is shown to
+   * readers a moment later, when the live projector follows the switch.
+   */
+  switchVersionIfCaughtUp(
+    family: string,
+    version: number,
+    checkpoints: { readonly candidate: string; readonly current: string },
+  ): Promise<boolean>;
 
   /** Answers when the engine is reachable (readiness). */
   ping(): Promise<void>;

@@ -329,6 +329,26 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.#transaction(() => statement.run(family, version, new Date().toISOString()));
   }
 
+  async switchVersionIfCaughtUp(
+    family: string,
+    version: number,
+    checkpoints: { readonly candidate: string; readonly current: string },
+  ): Promise<boolean> {
+    const position = this.#statement('SELECT position FROM checkpoints WHERE name = ?');
+    const switchTo = this.#statement(
+      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
+       ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
+    );
+    let switched = false;
+    this.#transaction(() => {
+      const at = (name: string): number => (position.get(name) as { position: number } | undefined)?.position ?? -1;
+      if (at(checkpoints.candidate) < at(checkpoints.current)) return;
+      switchTo.run(family, version, new Date().toISOString());
+      switched = true;
+    });
+    return switched;
+  }
+
   async ping(): Promise<void> {
     this.#statement('SELECT 1').get();
   }

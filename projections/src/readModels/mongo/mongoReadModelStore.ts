@@ -302,6 +302,17 @@ export class MongoReadModelStore implements ReadModelStore {
     });
   }
 
+  async switchVersionIfCaughtUp(
+    family: string,
+    version: number,
+    checkpoints: { readonly candidate: string; readonly current: string },
+  ): Promise<boolean> {
+    // Two operations (see the port): the comparison, then the switch.
+    if ((await this.checkpoint(checkpoints.candidate)) < (await this.checkpoint(checkpoints.current))) return false;
+    await this.setActiveVersion(family, version);
+    return true;
+  }
+
   async ping(): Promise<void> {
     return this.#run(async () => {
       await this.#client.db(this.#prefix + 'ledger').command({ ping: 1 });
