@@ -19,7 +19,7 @@ export const expiryLimits = {
   retryBackoffMsMax: 10_000,
 } as const;
 
-/** The durable pending set: one document per active boost, keyed by boost id. */
+/** The durable pending set: one document per active boost, keyed by booster, boost id and due time (`pendingId`). */
 export const pendingExpiries: CollectionSpec = {
   name: 'pending_expiries',
   database: 'ledger',
