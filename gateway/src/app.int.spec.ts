@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
-import { tokenCacheKey } from './auth.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
 import { bearer, openTestApp, testSecret, type TestApp } from './testing/testApp.js';
@@ -192,11 +191,9 @@ describe('auth', () => {
     expect(await t.store.headPosition()).toBe(-1);
   });
 
-  it('caches tokens under a fixed-size digest, so huge forged tokens cannot fill memory', async () => {
+  it('refuses a huge forged token with 401', async () => {
     const huge = `${otherSigner({ sub: 'u1', roles: ['user'], padding: 'x'.repeat(12_000) })}`;
     expect(huge.length).toBeGreaterThan(12_000);
-    expect(tokenCacheKey(huge)).toHaveLength(44);
-    expect(tokenCacheKey(huge)).not.toBe(tokenCacheKey(`${huge}x`));
     const response = await post('/api/credits/purchase', { amount: 1, paymentRef: 'p' }, { authorization: `Bearer ${huge}` });
     expect(response.statusCode).toBe(401);
   });
@@ -318,6 +315,16 @@ describe('idempotency keys', () => {
       message: expect.stringMatching(/paymentRef "qq" was already recorded/),
     });
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 10, revision: 1 });
+
+    // A retried keyed purchase is answered by its paymentRef even after its key was reused for a
+    // spend (whose reuse of the key a purchase cannot see: documented).
+    expect(
+      (await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, withKey('delivery-1'))).statusCode,
+    ).toBe(201);
+    const retried = await post('/api/credits/purchase', body, withKey('delivery-1'));
+    expect(retried.statusCode).toBe(201);
+    expect(retried.json()).toEqual(first.json());
+    expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 9 });
   });
 
   it('credits a payment once: a purchase sent again without a key is answered from the log', async () => {

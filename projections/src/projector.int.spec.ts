@@ -213,6 +213,30 @@ describe('projection runtime', () => {
     expect((await projector.status()).state).toBe('live');
   });
 
+  it('goes live once it reaches the head it started from, even while traffic keeps the head moving', async () => {
+    const { store, models, handler } = open();
+    await workload(handler, 10);
+    const startHead = await store.headPosition();
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        await handler.execute(
+          `w${n % 7}`,
+          { type: 'PurchaseCredits', amount: 1, paymentRef: `w-${n++}`, now: clock.now() },
+          context,
+        );
+      }
+    })();
+    const projector = run(store, new AccountBalancesProjection(models));
+    await projector.waitFor(startHead, 10_000);
+    const status = await projector.status();
+    writing = false;
+    await writer;
+    expect(n).toBeGreaterThan(0);
+    expect(status).toMatchObject({ state: 'live', caughtUpOnce: true });
+  });
+
   it('restarts a subscription that stopped delivering while the log moved on (stall watchdog)', async () => {
     const { store, models, handler } = open();
     let subscriptions = 0;

@@ -142,8 +142,8 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     command: AccountCommand,
     /**
      * The command's own key, whatever the client sends (a purchase: its paymentRef, so a payment is
-     * credited once per account). The client's Idempotency-Key, if any, is then an alias looked up
-     * first: a key already used for another request is still refused.
+     * credited once per account). The client's Idempotency-Key, if any, is then an alias, looked up
+     * when the command's own key finds nothing: a key already used for another request is refused.
      */
     implicit?: { readonly key: string; readonly reused: string },
   ): Promise<{ events: readonly CommittedAccountEvent[]; balance: number; revision: number }> => {

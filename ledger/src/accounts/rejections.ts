@@ -39,6 +39,16 @@ export const rejectionCodes = [
 
 export type RejectionCode = (typeof rejectionCodes)[number];
 
+/** Codes that depend on the account's state (the rest on the command alone): a newer state may answer differently. */
+export const stateDependentRejections: ReadonlySet<RejectionCode> = new Set<RejectionCode>([
+  'BOOST_ALREADY_ACTIVE',
+  'BOOST_NOT_FOUND',
+  'BOOST_NOT_DUE',
+  'TOO_MANY_ACTIVE_BOOSTS',
+  'BALANCE_OVER_LIMIT',
+  'INSUFFICIENT_CREDITS',
+]);
+
 export interface Rejection {
   readonly code: RejectionCode;
   readonly message: string;

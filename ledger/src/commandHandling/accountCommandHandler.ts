@@ -4,7 +4,7 @@ import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { AccountCommand } from '../accounts/commands.js';
 import { decide } from '../accounts/decide.js';
 import { accountEventSchemaVersion, accountStream, validateAccountEvent, type AccountEvent } from '../accounts/events.js';
-import { reject, type Rejection } from '../accounts/rejections.js';
+import { reject, stateDependentRejections, type Rejection } from '../accounts/rejections.js';
 import { evolve, initialState, type AccountState } from '../accounts/state.js';
 import { StreamRevisionConflictError } from '../eventStore/errors.js';
 import type { AppendResult, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventStore/eventStore.js';
@@ -41,7 +41,7 @@ export interface CommandContext {
   readonly idempotency?: IdempotencyCheck & {
     readonly key: string;
     /**
-     * Other keys this request may already have been recorded under, looked up first (same
+     * Other keys this request may already have been recorded under, looked up after `key` (same
      * fingerprint check). The gateway's purchases are keyed by their paymentRef, so that a payment
      * is credited once whatever keys its deliveries carry; the client's own key is an alias.
      */
@@ -146,12 +146,14 @@ export class AccountCommandHandler {
       key === undefined ? (index === 0 ? commandId : uuidv7()) : keyedEventId(stream, key, index);
 
     if (context.idempotency !== undefined) {
-      for (const alias of context.idempotency.aliases ?? []) {
-        const answered = await this.#answerFromLog(userId, stream, keyedEventId(stream, alias.key, 0), alias);
-        if (answered !== undefined) return answered;
-      }
+      // The command's own key first (a retried purchase is answered by its paymentRef even if its
+      // client key was since reused), then what its aliases were used for.
       const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
       if (answered !== undefined) return answered;
+      for (const alias of context.idempotency.aliases ?? []) {
+        const aliased = await this.#answerFromLog(userId, stream, keyedEventId(stream, alias.key, 0), alias);
+        if (aliased !== undefined) return aliased;
+      }
     }
 
     // Optimistic: a cached account is used as it is; if another process moved the stream, the
@@ -162,7 +164,7 @@ export class AccountCommandHandler {
     let unconfirmed = cached !== undefined;
     for (let attempt = 1; attempt <= commandHandlerLimits.appendAttemptsMax; attempt++) {
       let decision = decide(command, account.state);
-      if (!decision.ok && unconfirmed) {
+      if (!decision.ok && unconfirmed && stateDependentRejections.has(decision.rejection.code)) {
         // An append would reveal a stale cache (its revision conflicts); a rejection would not, and
         // another process's events (a credit, a boost it activated) may change the answer. So a
         // rejection decided on cached state is confirmed against the log's tail first.

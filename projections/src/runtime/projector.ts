@@ -199,6 +199,11 @@ export class Projector {
         for (const waiter of [...this.#caughtUpWaiters]) waiter();
         this.#lastProgressMs = this.#now();
         this.#state = 'catching-up';
+        // Caught up = at the head as it was when this subscription started: a short batch only
+        // means the source paused (a network store pauses mid catch-up), and under steady traffic
+        // the head keeps moving, so "at the head right now" may never be seen.
+        const caughtUpAt = await this.#store.headPosition();
+        if (this.#checkpoint >= caughtUpAt) this.#markLive();
         const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });
         for await (const batch of batches(source, projectorLimits.batchEventsMax, projectorLimits.batchWaitMs)) {
           this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
@@ -209,12 +214,7 @@ export class Projector {
           this.#lastProgressMs = this.#now();
           this.#oldestUnhandledRecordedMs = undefined;
           backoffMs = projectorLimits.retryBackoffMsMin;
-          // A short batch means the source paused, not that it reached the head (a network store
-          // pauses mid catch-up too): until the first time it is live, ask where the head is.
-          if (batch.length < projectorLimits.batchEventsMax && !this.#isLive()) {
-            this.#head = await this.#store.headPosition();
-            if (this.#checkpoint >= this.#head) this.#markLive();
-          }
+          if (this.#checkpoint >= caughtUpAt && !this.#isLive()) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
