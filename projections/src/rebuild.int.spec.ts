@@ -294,6 +294,40 @@ describe('blue/green rebuild', () => {
     expect((await new AccountBalancesProjection(models).balanceOf('ana'))?.balance).toBe(1200);
   });
 
+  it('switches to the new version when the live one is ahead of the log itself (a log restored from a backup)', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 2, 3);
+    await models.setActiveVersion('account_balances', 1);
+    await models.commit([], { name: 'account_balances@v1', position: 1_000_000 });
+    await rebuild({ dropOldVersionsAfterMs: 0, store, models, readModel: 'account_balances' });
+    expect(await models.activeVersion('account_balances')).toBe(2);
+  });
+
+  it('a stop request still stops a rebuild that keeps waiting for the live version', async () => {
+    const { store, models, handler } = open();
+    await traffic(handler, 2, 3);
+    let attempts = 0;
+    const stop = new AbortController();
+    const neverCaughtUp = new Proxy(models, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property === 'switchVersionIfCaughtUp') {
+          return () => {
+            if (++attempts === 3) stop.abort(new Error('stopped'));
+            return Promise.resolve(false);
+          };
+        }
+        return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+      },
+    });
+    await expect(
+      rebuild({ dropOldVersionsAfterMs: 0, store, models: neverCaughtUp, readModel: 'account_balances', signal: stop.signal }),
+    ).rejects.toThrow('stopped');
+    expect(attempts).toBe(3);
+    expect(await models.activeVersion('account_balances')).toBeUndefined();
+    expect(await models.get(rebuildLeases.name, 'account_balances')).toBeUndefined(); // released
+  });
+
   it('a rebuild whose lease was taken over (--force) stops without switching readers or releasing the new lease', async () => {
     const { store, models, handler } = open();
     await traffic(handler, 6, 40);

@@ -45,7 +45,18 @@ export const rebuildLimits = {
    * resolved the old version just before the switch (in this process or another) still finishes on it.
    */
   dropOldVersionsAfterMs: 2000,
+  /** Longest pause between attempts to switch readers while the live version keeps moving ahead. */
+  switchRetryPauseMsMax: 500,
 } as const;
+
+/** Waits `ms`, or less if the signal fires (the caller checks it). */
+const pause = async (ms: number, signal: AbortSignal | undefined): Promise<void> => {
+  try {
+    await delay(ms, undefined, signal === undefined ? {} : { signal });
+  } catch {
+    // Aborted: the next catch-up throws the signal's reason.
+  }
+};
 
 export interface RebuildOptions {
   readonly store: EventStore;
@@ -184,8 +195,6 @@ const rebuildHoldingLeases = async (
     if (options.onProgress !== undefined) for (const one of all) options.onProgress(one);
     return all;
   };
-  /** Once readers have switched, stopping would only leave the old versions behind: the rebuild finishes. */
-  let switched = false;
   /** The builders still filling their versions (a switched one takes no more writes: the live projector has it). */
   let feeding = builders;
   const catchUp = async (): Promise<void> => {
@@ -193,7 +202,7 @@ const rebuildHoldingLeases = async (
       // A turn of the event loop per batch: the embedded store answers synchronously, and without it
       // a signal (Ctrl-C) would only be seen once the whole rebuild was over.
       await setImmediate();
-      if (!switched) options.signal?.throwIfAborted();
+      options.signal?.throwIfAborted();
       const batch = await store.readAll({
         after: position,
         maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
@@ -211,33 +220,39 @@ const rebuildHoldingLeases = async (
   // readers use now has (its checkpoint is at least as far), compared and switched in one step, so
   // readers never step back from what they were shown. Until then: catch up, flush, try again.
   for (const { builder } of builders) await builder.finishBuild();
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     await catchUp();
     for (const { builder } of feeding) await builder.flush();
     await stillOurs();
     // Each read model switches on its own (one atomic write each); should one switch fail, the read
-    // models before it already serve their new versions, and the rest keep their old ones.
+    // models before it already serve their new versions, and the rest keep their old ones (a stop
+    // request still stops those).
     const waiting: typeof builders = [];
     for (const entry of feeding) {
       const { readModel, version, builder } = entry;
-      const current = (await models.activeVersion(readModel)) ?? 1;
-      const caughtUp = await models.switchVersionIfCaughtUp(readModel, version, {
-        candidate: builder.checkpointName,
-        current: `${readModel}@v${current}`,
-      });
-      if (caughtUp) switched = true;
-      else waiting.push(entry);
+      const current = `${readModel}@v${(await models.activeVersion(readModel)) ?? 1}`;
+      if (await models.switchVersionIfCaughtUp(readModel, version, { candidate: builder.checkpointName, current })) continue;
+      // A live version ahead of the log itself (the log was restored from a backup) is never caught
+      // up with: the new version, built from the log as it is, is the one to serve.
+      if ((await models.checkpoint(current)) > (await store.headPosition())) {
+        await models.setActiveVersion(readModel, version);
+        continue;
+      }
+      waiting.push(entry);
     }
     feeding = waiting;
     if (feeding.length === 0) break;
+    // The live projector committed more meanwhile: give it a moment to settle, then catch up again.
+    await pause(Math.min(rebuildLimits.switchRetryPauseMsMax, 2 ** attempt), options.signal);
   }
   // The figures are the build's: measured now, reported once the old versions are gone.
   const done = progress(true);
   await delay(options.dropOldVersionsAfterMs ?? rebuildLimits.dropOldVersionsAfterMs);
   for (const { version, builder } of builders) {
     for (const spec of builder.collections) {
+      // Only older versions: a newer one belongs to a rebuild that took over (--force) meanwhile.
       for (const old of await builtVersions(models, spec.name))
-        if (old !== version) await models.dropCollection(physicalCollection(spec.name, old));
+        if (old < version) await models.dropCollection(physicalCollection(spec.name, old));
     }
   }
   if (options.onProgress !== undefined) for (const one of done) options.onProgress(one);
