@@ -10,8 +10,9 @@ type SerializerCompiler = Parameters<typeof zodSerializerCompiler>[0];
  * form decides which fields go out, as zod's own `encode` would, at a fraction of its cost per
  * response (it is on every command's path). A schema JSON Schema cannot express falls back to zod.
  *
- * Responses are built by this code, not taken from clients, so the check zod would make on the way
- * out guards against our own mistakes only; the route tests assert every answer's exact shape.
+ * Unlike zod, fast-json-stringify coerces a value of the wrong type instead of failing (a missing
+ * required field still fails). Responses are built by this code from typed values, never taken from
+ * clients; the route tests assert every answer's exact shape.
  */
 export const serializerCompiler = (route: SerializerCompiler): ((data: unknown) => string) => {
   const schema = route.schema as unknown;
