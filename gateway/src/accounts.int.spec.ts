@@ -19,6 +19,14 @@ const settle = async (app: TestApp): Promise<void> => {
   }
 };
 
+/** An app over a log with one purchase, whose projectors have not caught up with it (and never will). */
+const openStalled = async (): Promise<TestApp> => {
+  const seeding = await openTestApp();
+  await post(seeding, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+  await seeding.close();
+  return openTestApp({ path: seeding.path, withProjections: true, stalledProjections: true });
+};
+
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string) =>
   app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
 
@@ -51,9 +59,7 @@ describe('GET /api/accounts/:accountId/balance', () => {
   });
 
   it('answers 503 with the lag while the read model has never caught up', async () => {
-    const app = (t = await openTestApp({ withProjections: true }));
-    for (const p of app.projections?.projectors ?? []) await p.stop();
-    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    const app = (t = await openStalled());
     const response = await app.app.inject({ url: '/api/accounts/ana/balance', headers: bearer('ops', ['admin']) });
     expect(response.statusCode, response.body).toBe(503);
     expect(response.json()).toMatchObject({ code: 'READ_MODEL_NOT_READY', message: expect.stringMatching(/1 events behind/) });
@@ -148,9 +154,7 @@ describe('service read-model routes', () => {
   });
 
   it('answers 503 with the lag while the read models have never caught up, and 401 without a token', async () => {
-    const app = (t = await openTestApp({ withProjections: true }));
-    for (const p of app.projections?.projectors ?? []) await p.stop();
-    await post(app, '/api/credits/purchase', { amount: 5, paymentRef: 'p' }, 'ana');
+    const app = (t = await openStalled());
     const response = await get(app, '/api/gigs/ranking');
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({

@@ -42,9 +42,28 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The store as projectors see it, with a subscription that delivers nothing until it is stopped. */
+const stalled = (store: SqliteEventStore): SqliteEventStore =>
+  Object.assign(Object.create(store) as SqliteEventStore, {
+    headPosition: () => store.headPosition(),
+    subscribeToAll: async function* (options?: { signal?: AbortSignal }) {
+      await new Promise<void>((resolve) => {
+        if (options?.signal?.aborted === true) resolve();
+        options?.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+      yield* [];
+    },
+  });
+
 /** The real app around a real embedded store in a temporary file, with a manual clock. */
 export const openTestApp = async (
-  options: { path?: string; config?: Partial<GatewayConfig>; withProjections?: boolean } = {},
+  options: {
+    path?: string;
+    config?: Partial<GatewayConfig>;
+    withProjections?: boolean;
+    /** Projectors whose subscription never delivers (read models that never catch up). */
+    stalledProjections?: boolean;
+  } = {},
 ): Promise<TestApp> => {
   const path = options.path ?? tempDbFile();
   const store = new SqliteEventStore({ path });
@@ -52,7 +71,12 @@ export const openTestApp = async (
   const handler = new AccountCommandHandler(store);
   const projections =
     options.withProjections === true
-      ? startProjections({ store, readModels: new SqliteReadModelStore(join(dirname(path), 'readmodels.db')), handler, clock })
+      ? startProjections({
+          store: options.stalledProjections === true ? stalled(store) : store,
+          readModels: new SqliteReadModelStore(join(dirname(path), 'readmodels.db')),
+          handler,
+          clock,
+        })
       : undefined;
   const app = await buildApp({
     config: testConfig(options.config),
