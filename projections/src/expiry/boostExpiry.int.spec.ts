@@ -14,6 +14,7 @@ import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { BoostExpiryScheduler, expiryLimits, pendingExpiries } from './boostExpiry.js';
 import { readWholeLog } from '../../../ledger/src/testing/log.js';
 import { feed } from '../testing/feed.js';
+import { Projector } from '../runtime/projector.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -162,15 +163,16 @@ describe('boost expiry', () => {
     expect(await scheduler.pendingCount()).toBe(stuck + 1); // the stuck rows and the real not-due one stay
   }, 60_000);
 
-  it('a stop ends a long round between pages; what is left stays pending for the next start', async () => {
+  it('a stop ends a long round once the commands in flight finish; what is left stays pending for the next start', async () => {
     const { clock, handler, scheduler, project } = open();
     await boostEach(handler, clock, 11, 100);
     await project();
     clock.advance({ hours: 2 });
     const round = scheduler.expireDue();
     await scheduler.stop(); // asked while the first page is being expired
-    expect(await round).toHaveLength(expiryLimits.dueBatchMax);
-    expect(await scheduler.pendingCount()).toBe(1100 - expiryLimits.dueBatchMax);
+    const outcomes = await round;
+    expect(outcomes.length).toBeLessThan(expiryLimits.dueBatchMax);
+    expect(await scheduler.pendingCount()).toBe(1100 - outcomes.length);
     scheduler.start();
     closers.push(() => scheduler.stop());
     await vi.waitFor(async () => expect(await scheduler.pendingCount()).toBe(0), { timeout: 10_000, interval: 20 });
@@ -308,6 +310,82 @@ describe('boost expiry', () => {
     closers.push(() => timed.stop());
     expect(await expired).toBe('due-while-down');
     expect(await expiredEvents(store)).toHaveLength(1);
+  });
+
+  it('after a failed round, steady traffic does not keep postponing the retry', async () => {
+    const { store, models, clock, handler } = open();
+    let failures = 1;
+    const flaky = Object.assign(Object.create(handler) as AccountCommandHandler, {
+      execute: (...args: Parameters<AccountCommandHandler['execute']>) =>
+        args[1].type === 'ExpireBoost' && failures-- > 0 ? Promise.reject(new Error('store hiccup')) : handler.execute(...args),
+    });
+    let resolveExpired: (boostId: string) => void = () => undefined;
+    const expired = new Promise<string>((resolve) => (resolveExpired = resolve));
+    const scheduler = new BoostExpiryScheduler({
+      store: models,
+      handler: flaky,
+      clock,
+      onExpired: (o) => resolveExpired(o.boostId),
+    });
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'due', 1);
+    clock.advance({ hours: 2 });
+    const projector = new Projector(store, scheduler);
+    projector.start();
+    scheduler.start();
+    closers.push(
+      () => scheduler.stop(),
+      () => projector.stop(),
+    );
+    // Traffic every 20 ms: each batch wakes the scheduler, which must not push its retry back.
+    let done = false;
+    void expired.then(() => (done = true));
+    let sent = 0;
+    while (!done && sent < 150) {
+      await handler.execute('u2', { type: 'PurchaseCredits', amount: 1, paymentRef: `t${sent++}`, now: clock.now() }, context);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await expired).toBe('due');
+    expect(failures).toBe(-1); // it failed once, then went through
+    expect(sent).toBeLessThan(100); // expired while the traffic was still flowing
+  });
+
+  it('a round that fails waits for the commands it started before it ends (stop finds nothing running)', async () => {
+    const { store, clock, handler, models } = open();
+    const steps: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = Object.assign(Object.create(handler) as AccountCommandHandler, {
+      execute: async (...args: Parameters<AccountCommandHandler['execute']>) => {
+        const command = args[1];
+        if (command.type !== 'ExpireBoost') return handler.execute(...args);
+        if (command.boostId === 'b0') {
+          steps.push('failed');
+          throw new Error('boom');
+        }
+        await gate;
+        const result = await handler.execute(...args);
+        steps.push('expired');
+        return result;
+      },
+    });
+    const scheduler = new BoostExpiryScheduler({ store: models, handler: gated, clock });
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    for (let b = 0; b < 4; b++) await boost(handler, clock, 'u1', `b${b}`, 1);
+    await feed(store, scheduler);
+    clock.advance({ hours: 2 });
+    const round = scheduler.expireDue().then(
+      () => 'resolved',
+      (error: unknown) => {
+        steps.push('round ended');
+        return (error as Error).message;
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(steps).toEqual(['failed']); // the other three are still running: the round waits for them
+    release();
+    expect(await round).toBe('boom');
+    expect(steps).toEqual(['failed', 'expired', 'expired', 'expired', 'round ended']);
   });
 
   it('a read-model file locked at start (a rebuild in another process) only delays it: warnings, then it expires', async () => {

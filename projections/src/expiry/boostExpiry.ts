@@ -58,6 +58,10 @@ export class BoostExpiryScheduler implements Subscriber {
   readonly #onExpired: ((outcome: ExpiryOutcome) => void) | undefined;
   #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (`performance.now()` time), while one is pending. */
+  #timerAt: number | undefined;
+  /** After failed rounds, no round before this (`performance.now()` time), whatever wakes the scheduler. */
+  #backoffUntil = 0;
   #running = false;
   #stopped = true;
   #round: Promise<void> | undefined;
@@ -169,22 +173,30 @@ export class BoostExpiryScheduler implements Subscriber {
       if (last === undefined) break;
       after = [last.dueAtMs, last.id];
       let index = 0;
+      let failure: { error: unknown } | undefined;
       const done: string[] = []; // pending ids
       const worker = async (): Promise<void> => {
-        while (index < due.length) {
+        // A failure or a stop ends every worker's loop, and the round waits for all of them: no
+        // command is left running behind a round that has ended (or a store that stop() closes).
+        while (index < due.length && failure === undefined && !this.#stopRequested) {
           const row = due[index++];
           if (row === undefined) return;
-          const outcome = await this.#expire(row.userId, row.boostId, row.dueAt, row.dueAtMs);
-          if (outcome === undefined) continue;
-          done.push(row.id);
-          outcomes.push(outcome);
-          this.#onExpired?.(outcome);
+          try {
+            const outcome = await this.#expire(row.userId, row.boostId, row.dueAt, row.dueAtMs);
+            if (outcome === undefined) continue;
+            done.push(row.id);
+            outcomes.push(outcome);
+            this.#onExpired?.(outcome);
+          } catch (error) {
+            failure ??= { error };
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(expiryLimits.concurrencyMax, due.length) }, worker));
       // The projection removes expired boosts from the pending set when it sees their BoostExpired;
       // until then, remove the ones this round settled so the next round does not ask again.
       await this.#store.commit(done.map((id) => ({ op: 'delete', collection: pendingExpiries.name, id })));
+      if (failure !== undefined) throw failure.error;
       unexpirable += due.length - done.length; // not expirable yet: the next round retries them
       if (due.length < expiryLimits.dueBatchMax) break;
       // A stop ends a long backlog between pages: what is left is still pending, and the next start
@@ -229,6 +241,7 @@ export class BoostExpiryScheduler implements Subscriber {
     this.#stopped = true;
     this.#stopRequested = true;
     clearTimeout(this.#timer);
+    this.#timerAt = undefined;
     await this.#round;
   }
 
@@ -257,11 +270,8 @@ export class BoostExpiryScheduler implements Subscriber {
     } catch (error) {
       this.#logFailure(error, 'could not read the next due time; retrying');
     }
-    // After failed rounds, wait (with backoff) even for boosts already due.
-    if (this.#failedRounds > 0) {
-      const backoffMs = expiryLimits.retryBackoffMsMin * 2 ** Math.min(this.#failedRounds - 1, 16);
-      delayMs = Math.max(delayMs, Math.min(expiryLimits.retryBackoffMsMax, backoffMs));
-    }
+    // After failed rounds, wait out the backoff even for boosts already due.
+    delayMs = Math.max(delayMs, this.#backoffUntil - performance.now());
     if (!this.#stopped && !this.#running) this.#schedule(delayMs);
   }
 
@@ -271,9 +281,14 @@ export class BoostExpiryScheduler implements Subscriber {
     else this.#log?.error({ err: error }, message);
   }
 
+  /** Sets the timer for the next round; a wake-up only ever brings a pending timer forward. */
   #schedule(delayMs: number): void {
+    const at = performance.now() + delayMs;
+    if (this.#timerAt !== undefined && at >= this.#timerAt) return;
     clearTimeout(this.#timer);
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
+      this.#timerAt = undefined;
       this.#running = true;
       this.#round = this.#expireRound()
         .then(
@@ -285,6 +300,16 @@ export class BoostExpiryScheduler implements Subscriber {
             this.#logFailure(error, 'expiry round failed; retrying');
           },
         )
+        .then(() => {
+          const backoffMs =
+            this.#failedRounds === 0
+              ? 0
+              : Math.min(
+                  expiryLimits.retryBackoffMsMax,
+                  expiryLimits.retryBackoffMsMin * 2 ** Math.min(this.#failedRounds - 1, 16),
+                );
+          this.#backoffUntil = performance.now() + backoffMs;
+        })
         .finally(() => {
           this.#running = false;
           if (!this.#stopped) void this.#scheduleNext();
