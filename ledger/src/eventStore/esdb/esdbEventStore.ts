@@ -60,6 +60,7 @@ export const esdbEventStoreLimits = {
  * - Event ids are unique per stream here, not across the whole log: the server keeps no global id
  *   index, so an id reused in another stream is not detected (`capabilities.globalEventIdIndex`).
  * - Idempotent repeats are recognised within the last `idempotencyScanEventsMax` events of a stream.
+ * - An append with an expected revision costs two round trips (see `append`).
  */
 export class EsdbEventStore implements EventStore {
   readonly engine = 'esdb' as const;
@@ -75,10 +76,11 @@ export class EsdbEventStore implements EventStore {
   }
 
   /**
-   * One round trip in the common case. The server itself treats a repeat of the same ids at the same
-   * expected revision as a success without writing; the adapter recognises that answer (the
-   * revision does not move by the batch's size) and any other repeat (a wrong expected revision whose
-   * ids are already in the stream), and reports both as `idempotent` with the original position.
+   * The server treats a repeat of the same ids at the same expected revision as a success without
+   * writing, and answers it exactly as it answered the original write (same revision; the position
+   * may be missing), so the adapter cannot tell the two apart from the answer: it reads the one event
+   * at the revision the batch would start at first (two round trips), and reports a repeat found
+   * there, or behind a wrong expected revision, as `idempotent` with the original position.
    */
   async append(
     stream: string,
@@ -87,40 +89,59 @@ export class EsdbEventStore implements EventStore {
   ): Promise<AppendResult> {
     assert.ok(events.length > 0, 'append at least one event');
     const expected = options.expectedRevision;
-    if (expected === 'any') {
+    const writtenFrom = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : undefined;
+    if (writtenFrom === undefined) {
       // ANY skips the server's revision check, and with it most of its idempotency: look first.
       const repeat = await this.#findRepeat(stream, events);
       if (repeat !== undefined) return repeat;
+    } else {
+      const [there] = await this.#read(stream, { direction: FORWARDS, fromRevision: BigInt(writtenFrom), maxCount: 1 });
+      if (there !== undefined && there.id === events[0]?.id) {
+        const repeat = await this.#findRepeat(stream, events);
+        if (repeat !== undefined) return repeat;
+      }
     }
+    let result: Awaited<ReturnType<EventStoreDBClient['appendToStream']>>;
     try {
-      const result = await this.#client.appendToStream(
+      result = await this.#client.appendToStream(
         stream,
         events.map((event) => jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata })),
         { expectedRevision: toEsdbExpected(expected) },
       );
-      const nextExpectedRevision = toSafeNumber(result.nextExpectedRevision);
-      const writtenFrom = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : undefined;
-      if (writtenFrom !== undefined && nextExpectedRevision !== writtenFrom + events.length - 1) {
-        // The server accepted the batch as a repeat of an earlier write of the same ids.
-        const repeat = await this.#findRepeat(stream, events);
-        assert.ok(repeat !== undefined, 'the server reported an idempotent write, so the events are there');
-        return repeat;
-      }
-      assert.ok(result.position !== undefined, 'EventStoreDB 22.6+ reports the position of an append');
-      return { nextExpectedRevision, position: toPort(result.position), idempotent: false };
     } catch (error) {
-      if (error instanceof WrongExpectedVersionError) {
-        const repeat = await this.#findRepeat(stream, events);
-        if (repeat !== undefined) return repeat;
-        const actual = error.actualVersion;
-        throw new StreamRevisionConflictError(
-          stream,
-          expected,
-          actual === NO_STREAM ? -1 : typeof actual === 'bigint' ? toSafeNumber(actual) : undefined,
-        );
-      }
-      throw translate(error);
+      if (!(error instanceof WrongExpectedVersionError)) throw translate(error);
+      return this.#repeatOrConflict(stream, events, expected, error.actualVersion);
     }
+    // Only with `throwOnAppendFailure=false` in the connection string: a wrong expected revision.
+    if (!result.success) return this.#repeatOrConflict(stream, events, expected, undefined);
+    if (result.position === undefined) {
+      // The server answers a repeat it could not find in its index yet without a position: the same
+      // ids raced this append in (another process sent the same command).
+      const repeat = await this.#findRepeat(stream, events);
+      if (repeat !== undefined) return repeat;
+      throw new EventStoreUnavailableError('EventStoreDB answered an append without its position; retry');
+    }
+    return {
+      nextExpectedRevision: toSafeNumber(result.nextExpectedRevision),
+      position: toPort(result.position),
+      idempotent: false,
+    };
+  }
+
+  /** A wrong expected revision: a repeat of a write that went through meanwhile, or a conflict. */
+  async #repeatOrConflict(
+    stream: string,
+    events: readonly EventToAppend[],
+    expected: ExpectedRevision,
+    actual: bigint | string | undefined,
+  ): Promise<AppendResult> {
+    const repeat = await this.#findRepeat(stream, events);
+    if (repeat !== undefined) return repeat;
+    throw new StreamRevisionConflictError(
+      stream,
+      expected,
+      actual === NO_STREAM ? -1 : typeof actual === 'bigint' ? toSafeNumber(actual) : undefined,
+    );
   }
 
   /** The original result when every id of `events` is already in the stream; a conflict when only some are. */
@@ -202,19 +223,24 @@ export class EsdbEventStore implements EventStore {
         // fromPosition is inclusive for reads: ask for one more and drop the event at `from` itself.
         let returned = 0;
         let last = from;
-        for await (const resolved of this.#client.readAll({
+        const read = this.#client.readAll({
           direction: FORWARDS,
           fromPosition: from < 0 ? START : fromPort(from),
           maxCount: rawPage,
-        })) {
-          returned++;
-          const raw = resolved.event?.position;
-          if (raw !== undefined) last = Math.max(last, toPort(raw));
-          const mapped = toRecorded(resolved);
-          // `from` itself (inclusive start) was seen on the page before, or is `after`.
-          if (mapped === undefined || isSystem(mapped) || mapped.position <= from) continue;
-          events.push(mapped);
-          if (events.length === maxCount) return events;
+        });
+        try {
+          for await (const resolved of read) {
+            returned++;
+            const raw = resolved.event?.position;
+            if (raw !== undefined) last = Math.max(last, toPort(raw));
+            const mapped = toRecorded(resolved);
+            // `from` itself (inclusive start) was seen on the page before, or is `after`.
+            if (mapped === undefined || isSystem(mapped) || mapped.position <= from) continue;
+            events.push(mapped);
+            if (events.length === maxCount) return events;
+          }
+        } finally {
+          await cancelUnfinished(read);
         }
         if (returned < rawPage || last === from) return events;
         from = last;
@@ -225,6 +251,8 @@ export class EsdbEventStore implements EventStore {
   }
 
   async *subscribeToAll(options: SubscribeToAllOptions = {}): AsyncGenerator<RecordedEvent, void, undefined> {
+    // An abort listener added after the abort never fires: a stopped caller gets nothing at all.
+    if (isAborted(options.signal)) return;
     const after = options.after ?? -1;
     const subscription = this.#client.subscribeToAll({
       fromPosition: after < 0 ? START : fromPort(after),
@@ -256,11 +284,16 @@ export class EsdbEventStore implements EventStore {
       for (let from: Position | typeof END = END; ;) {
         let returned = 0;
         let oldest: Position | undefined;
-        for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: 64 })) {
-          returned++;
-          oldest = resolved.event?.position ?? oldest;
-          const mapped = toRecorded(resolved);
-          if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+        const read = this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: 64 });
+        try {
+          for await (const resolved of read) {
+            returned++;
+            oldest = resolved.event?.position ?? oldest;
+            const mapped = toRecorded(resolved);
+            if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+          }
+        } finally {
+          await cancelUnfinished(read);
         }
         if (returned < 64 || oldest === undefined || (from !== END && oldest.commit === from.commit)) return -1;
         from = oldest;
@@ -283,6 +316,17 @@ export class EsdbEventStore implements EventStore {
     await this.#client.dispose();
   }
 }
+
+/**
+ * Leaving a read early ends the stream the client hands out, but not the gRPC call feeding it: that
+ * one stays open on both ends until it is cancelled (or the client is disposed).
+ */
+const cancelUnfinished = async (read: { readonly readableEnded?: boolean; cancel?: () => Promise<void> }): Promise<void> => {
+  if (read.readableEnded === true) return;
+  await read.cancel?.().catch(() => undefined);
+};
+
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
   expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : BigInt(expected);
