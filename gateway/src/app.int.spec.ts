@@ -349,9 +349,15 @@ describe('idempotency keys', () => {
     const asSelf = { amount: 1, targetType: 'gig', targetId: 'g' };
     const a = await post('/api/credits/spend', asSelf, withKey('spend-1'));
     const b = await post('/api/credits/spend', { ...asSelf, userId: 'booster456' }, withKey('spend-1'));
+    // An empty reason is no reason: the same command.
+    const c = await post('/api/credits/spend', { ...asSelf, reason: '' }, withKey('spend-1'));
     expect(a.statusCode).toBe(201);
     expect(b.statusCode).toBe(201);
     expect(b.json()).toEqual(a.json());
+    expect(c.json()).toEqual(a.json());
+    expect((await post('/api/credits/spend', { ...asSelf, reason: 'x' }, withKey('spend-1'))).json()).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 9 });
   });
 

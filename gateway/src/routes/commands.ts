@@ -392,11 +392,13 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
 /**
  * What the client asked for, so a reused key with a different request is recognised: the route, the
  * account it resolved to, and the validated body without `userId` (already resolved into the account,
- * so naming oneself or not is the same request).
+ * so naming oneself or not is the same request) and without an empty `reason` (the command is the
+ * same with or without one).
  */
 const fingerprint = (request: FastifyRequest, accountId: string): string => {
   // Every command route validates its body as an object (a strict zod object).
   const { userId: _resolved, ...body } = request.body as Record<string, JsonValue>;
+  if (body.reason === '') delete body.reason;
   return hash(
     'sha256',
     canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body }),

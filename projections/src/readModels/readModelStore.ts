@@ -53,7 +53,11 @@ export type Condition = Scalar | { readonly lte?: number; readonly gte?: number;
 export interface Query {
   /** Every condition must hold. */
   readonly where?: Readonly<Record<string, Condition>>;
-  /** Sort keys, most significant first; end with `_id` for a total order. */
+  /**
+   * Sort keys, most significant first; end with `_id` for a total order. Sort fields must hold
+   * non-null values of one type: MongoDB compares values of different types (and null) by type
+   * bracketing and SQLite by its own type order, so a cursor across mixed types pages differently.
+   */
   readonly orderBy?: readonly (readonly [field: string, direction: SortDirection])[];
   /** Keyset cursor: the values of `orderBy`'s fields in the last document of the previous page. */
   readonly after?: readonly Scalar[];

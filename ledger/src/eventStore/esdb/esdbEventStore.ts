@@ -357,7 +357,12 @@ const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedE
   // Events this ledger writes are JSON; anything binary is not ours and is skipped.
   if (!event.isJson) return undefined;
   const position = event.position;
-  assert.ok(position !== undefined, 'EventStoreDB 22.6+ returns positions on reads');
+  // The client fills in a position the server did not send as 2^64 − 1 (servers before 22.6 on
+  // stream reads): the ledger needs every event's position, so that is a clear error, not a number.
+  assert.ok(
+    position !== undefined && position.commit < 2n ** 63n,
+    `EventStoreDB did not report the position of ${event.streamId}@${event.revision} (version 22.6 or later is needed)`,
+  );
   return {
     id: event.id,
     type: event.type,
