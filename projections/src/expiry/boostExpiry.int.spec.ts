@@ -164,18 +164,20 @@ describe('boost expiry', () => {
   }, 60_000);
 
   it('a stop ends a long round once the commands in flight finish; what is left stays pending for the next start', async () => {
-    const { clock, handler, scheduler, project } = open();
+    const { clock, handler, models, project } = open();
     await boostEach(handler, clock, 11, 100);
     await project();
     clock.advance({ hours: 2 });
-    const round = scheduler.expireDue();
-    await scheduler.stop(); // asked while the first page is being expired
-    const outcomes = await round;
-    expect(outcomes.length).toBeLessThan(expiryLimits.dueBatchMax);
-    expect(await scheduler.pendingCount()).toBe(1100 - outcomes.length);
-    scheduler.start();
-    closers.push(() => scheduler.stop());
-    await vi.waitFor(async () => expect(await scheduler.pendingCount()).toBe(0), { timeout: 10_000, interval: 20 });
+    let expired = 0;
+    const timed = new BoostExpiryScheduler({ store: models, handler, clock, onExpired: () => expired++ });
+    timed.start();
+    await vi.waitFor(() => expect(expired).toBeGreaterThan(0), { timeout: 10_000, interval: 1 });
+    await timed.stop(); // asked while the first page is being expired
+    expect(expired).toBeLessThan(expiryLimits.dueBatchMax);
+    expect(await timed.pendingCount()).toBe(1100 - expired);
+    timed.start();
+    closers.push(() => timed.stop());
+    await vi.waitFor(async () => expect(await timed.pendingCount()).toBe(0), { timeout: 10_000, interval: 20 });
   }, 60_000);
 
   it('expires 10,000 boosts due in the same second, each once', async () => {
@@ -386,6 +388,51 @@ describe('boost expiry', () => {
     release();
     expect(await round).toBe('boom');
     expect(steps).toEqual(['failed', 'expired', 'expired', 'expired', 'round ended']);
+  });
+
+  it('a round asked for after a stop still runs; a start while a round runs does not start a second one', async () => {
+    const { clock, handler, scheduler, project, store, models } = open();
+    await handler.execute('u1', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, context);
+    await boost(handler, clock, 'u1', 'after-stop', 1);
+    await project();
+    clock.advance({ hours: 2 });
+    await scheduler.stop();
+    expect(await scheduler.expireDue()).toMatchObject([{ boostId: 'after-stop', appended: true }]);
+
+    // One command held open: a stop that is not awaited, then a start, must not send it twice.
+    await boost(handler, clock, 'u1', 'held', 1);
+    await feed(store, scheduler);
+    clock.advance({ hours: 2 });
+    let inFlight = 0;
+    let most = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = Object.assign(Object.create(handler) as AccountCommandHandler, {
+      execute: async (...args: Parameters<AccountCommandHandler['execute']>) => {
+        if (args[1].type !== 'ExpireBoost') return handler.execute(...args);
+        most = Math.max(most, ++inFlight);
+        await gate;
+        try {
+          return await handler.execute(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    let resolveFirst: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => (resolveFirst = resolve));
+    const timed = new BoostExpiryScheduler({ store: models, handler: gated, clock, onExpired: () => resolveFirst() });
+    timed.start();
+    await vi.waitFor(() => expect(inFlight).toBe(1), { timeout: 5_000, interval: 5 });
+    void timed.stop();
+    timed.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await first;
+    await timed.stop();
+    expect(most).toBe(1);
+    expect(inFlight).toBe(0);
+    expect(await expiredEvents(store)).toHaveLength(2);
   });
 
   it('a read-model file locked at start (a rebuild in another process) only delays it: warnings, then it expires', async () => {

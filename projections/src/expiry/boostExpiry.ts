@@ -145,11 +145,13 @@ export class BoostExpiryScheduler implements Subscriber {
    * Tests call it after moving the clock; `start` calls it on a timer.
    */
   async expireDue(): Promise<ExpiryOutcome[]> {
-    return (await this.#expireRound()).outcomes;
+    return (await this.#expireRound(false)).outcomes;
   }
 
   /** One round, and whether it was stuck: it found boosts due and could expire none of them. */
-  async #expireRound(): Promise<{ outcomes: ExpiryOutcome[]; stuck: boolean }> {
+  /** `stoppable`: a timer-driven round, which `stop()` ends early (a round asked for by a caller runs to its end). */
+  async #expireRound(stoppable: boolean): Promise<{ outcomes: ExpiryOutcome[]; stuck: boolean }> {
+    const stopped = (): boolean => stoppable && this.#stopRequested;
     const outcomes: ExpiryOutcome[] = [];
     const now = this.#clock.now();
     // Pages through everything due, past rows that cannot be expired yet, so that those never hold
@@ -178,7 +180,7 @@ export class BoostExpiryScheduler implements Subscriber {
       const worker = async (): Promise<void> => {
         // A failure or a stop ends every worker's loop, and the round waits for all of them: no
         // command is left running behind a round that has ended (or a store that stop() closes).
-        while (index < due.length && failure === undefined && !this.#stopRequested) {
+        while (index < due.length && failure === undefined && !stopped()) {
           const row = due[index++];
           if (row === undefined) return;
           try {
@@ -201,7 +203,7 @@ export class BoostExpiryScheduler implements Subscriber {
       if (due.length < expiryLimits.dueBatchMax) break;
       // A stop ends a long backlog between pages: what is left is still pending, and the next start
       // (here or elsewhere) expires it.
-      if (this.#stopRequested) break;
+      if (stopped()) break;
     }
     // A stuck round backs off before the next one (instead of spinning on boosts that stay overdue).
     return { outcomes, stuck: unexpirable > 0 && outcomes.length === 0 };
@@ -234,7 +236,9 @@ export class BoostExpiryScheduler implements Subscriber {
   start(): void {
     this.#stopped = false;
     this.#stopRequested = false;
-    this.#schedule(0);
+    // A round still running (a stop that was not awaited) goes on, and schedules the next one when
+    // it ends: two rounds never overlap.
+    if (!this.#running) this.#schedule(0);
   }
 
   async stop(): Promise<void> {
@@ -290,7 +294,7 @@ export class BoostExpiryScheduler implements Subscriber {
     this.#timer = setTimeout(() => {
       this.#timerAt = undefined;
       this.#running = true;
-      this.#round = this.#expireRound()
+      this.#round = this.#expireRound(true)
         .then(
           ({ stuck }) => {
             this.#failedRounds = stuck ? this.#failedRounds + 1 : 0;
