@@ -153,7 +153,7 @@ const firstProblem = (command: AccountCommand, state: AccountState): Rejection |
   return (
     checkIds(command) ??
     checkText(command) ??
-    checkAmount(command.type === 'ExpireBoost' ? undefined : command.amount) ??
+    (command.type === 'ExpireBoost' ? undefined : checkAmount(command.amount)) ??
     checkTargetType(command) ??
     checkDuration(command) ??
     checkSelfPayment(command, state) ??
@@ -199,8 +199,8 @@ const checkText = (command: AccountCommand): Rejection | undefined =>
       })
     : undefined;
 
-const checkAmount = (amount: number | undefined): Rejection | undefined => {
-  if (amount === undefined) return undefined;
+/** Every command but ExpireBoost carries an amount; a missing one (an unchecked caller) is invalid too. */
+const checkAmount = (amount: unknown): Rejection | undefined => {
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) {
     return reject('INVALID_AMOUNT', 'amount must be a whole number of credits greater than zero');
   }

@@ -330,7 +330,15 @@ describe('decide: the negative space', () => {
   });
 
   it('rejects non-numeric and unsafe amounts as INVALID_AMOUNT rather than doing arithmetic on them', () => {
-    for (const amount of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '10' as unknown as number, 0, -0]) {
+    for (const amount of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      2 ** 53,
+      '10' as unknown as number,
+      0,
+      -0,
+      undefined as unknown as number,
+    ]) {
       givenAccount('u1', purchased(10))
         .when({ type: 'SpendCredits', amount, targetType: 'gig', targetId: 'g', reason: '', now })
         .thenRejects('INVALID_AMOUNT');

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountCommand } from '../accounts/commands.js';
@@ -122,6 +123,24 @@ describe('account command handler', () => {
       { expectedRevision: 1 },
     );
     await expect(new AccountCommandHandler(store).read('u1')).rejects.toThrow(/hash chain broken at revision 2/);
+  });
+
+  it('refuses to load an event changed in place, its chain links left as they were', async () => {
+    const path = tempDbFile();
+    const store = openStore(path);
+    const handler = new AccountCommandHandler(store);
+    await handler.execute('u1', purchase(100), context);
+    await store.close();
+    // Someone with the file edits the purchase to a billion credits, keeping prevHash and hash.
+    const db = new Database(path);
+    db.prepare(`UPDATE events SET data = json_set(data, '$.amount', 1000000000, '$.balanceAfter', 1000000000)`).run();
+    db.close();
+    const reopened = openStore(path);
+    await expect(new AccountCommandHandler(reopened).read('u1')).rejects.toThrow(/does not match its hash/);
+    await expect(new AccountCommandHandler(reopened).execute('u1', spend(999_999_999), context)).rejects.toThrow(
+      /does not match its hash/,
+    );
+    expect(await reopened.readStream(accountStream('u1'))).toHaveLength(1); // nothing chained onto it
   });
 
   describe('idempotency keys', () => {

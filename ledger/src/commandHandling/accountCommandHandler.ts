@@ -146,14 +146,8 @@ export class AccountCommandHandler {
       key === undefined ? (index === 0 ? commandId : uuidv7()) : keyedEventId(stream, key, index);
 
     if (context.idempotency !== undefined) {
-      // The command's own key first (a retried purchase is answered by its paymentRef even if its
-      // client key was since reused), then what its aliases were used for.
-      const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
+      const answered = await this.#answerFromKeys(userId, stream, eventIdAt(0), context.idempotency);
       if (answered !== undefined) return answered;
-      for (const alias of context.idempotency.aliases ?? []) {
-        const aliased = await this.#answerFromLog(userId, stream, keyedEventId(stream, alias.key, 0), alias);
-        if (aliased !== undefined) return aliased;
-      }
     }
 
     // Optimistic: a cached account is used as it is; if another process moved the stream, the
@@ -217,7 +211,7 @@ export class AccountCommandHandler {
         // process): answer from the log instead of appending again. An engine without a global id
         // index (EventStoreDB) would otherwise store a second copy at the new revision.
         if (context.idempotency !== undefined) {
-          const answered = await this.#answerFromLog(userId, stream, eventIdAt(0), context.idempotency);
+          const answered = await this.#answerFromKeys(userId, stream, eventIdAt(0), context.idempotency);
           if (answered !== undefined) return answered;
         }
       }
@@ -272,6 +266,25 @@ export class AccountCommandHandler {
       maxCount: 1,
     });
     return stored !== undefined && stored.id === first.id && stored.metadata.hash === first.metadata.hash;
+  }
+
+  /**
+   * The outcome of a keyed command already in the log: under its own key first (a retried purchase
+   * is answered by its paymentRef even if its client key was reused since), then under its aliases.
+   */
+  async #answerFromKeys(
+    userId: string,
+    stream: string,
+    firstEventId: string,
+    idempotency: NonNullable<CommandContext['idempotency']>,
+  ): Promise<CommandResult | undefined> {
+    const answered = await this.#answerFromLog(userId, stream, firstEventId, idempotency);
+    if (answered !== undefined) return answered;
+    for (const alias of idempotency.aliases ?? []) {
+      const aliased = await this.#answerFromLog(userId, stream, keyedEventId(stream, alias.key, 0), alias);
+      if (aliased !== undefined) return aliased;
+    }
+    return undefined;
   }
 
   /** The outcome of the command whose first event is `firstEventId`, if the log holds it. */
@@ -350,6 +363,18 @@ export class AccountCommandHandler {
         const committed = toCommitted(recorded);
         assert.equal(recorded.revision, revision + 1, `${stream}: revision gap at ${recorded.revision}`);
         assert.equal(recorded.metadata.prevHash, lastHash, `${stream}: hash chain broken at revision ${recorded.revision}`);
+        // The stored hash must be the event's own: a change to its type, data or metadata breaks it.
+        assert.equal(
+          eventHash({
+            stream,
+            revision: recorded.revision,
+            type: recorded.type,
+            data: recorded.data,
+            metadata: recorded.metadata,
+          }),
+          recorded.metadata.hash,
+          `${stream}: event at revision ${recorded.revision} does not match its hash (changed after it was written)`,
+        );
         state = evolve(state, committed.event);
         revision = recorded.revision;
         lastHash = hashOf(recorded.metadata);

@@ -73,6 +73,25 @@ describe('embedded SQLite event store', () => {
     await reopened.close();
   });
 
+  it('a second close waits for the first to finish, and reads after close are a retryable error', async () => {
+    for (const writer of ['inline', 'thread'] as const) {
+      const store = new SqliteEventStore({ path: tempFile(), writer });
+      const pending = store.append('s', [event()], { expectedRevision: 'no_stream' });
+      const first = store.close();
+      await store.close(); // returns only once the first close is done: the append is flushed and the file closed
+      await expect(pending).resolves.toMatchObject({ nextExpectedRevision: 0 });
+      await first;
+      for (const read of [
+        () => store.readStream('s'),
+        () => store.readAll(),
+        () => store.headPosition(),
+        () => store.findEventInStream('s', 'x'),
+      ]) {
+        await expect(read()).rejects.toBeInstanceOf(EventStoreUnavailableError);
+      }
+    }
+  });
+
   it('sees appends made by another connection to the same file (another process)', async () => {
     const path = tempFile();
     const reader = new SqliteEventStore({ path });

@@ -79,6 +79,8 @@ export class SqliteEventStore implements EventStore {
   #nextGroupId = 0;
   #dispatchScheduled = false;
   #closing = false;
+  /** The one close, which later calls wait for too. */
+  #closeDone: Promise<void> | undefined;
   #closed = false;
   #drained: (() => void) | undefined;
 
@@ -211,7 +213,14 @@ export class SqliteEventStore implements EventStore {
     this.#drained?.();
   }
 
+  /** A read on a closed store: the port's retryable error (a request racing shutdown gets a 503), not a crash. */
+  #closedRead(): Promise<never> | undefined {
+    return this.#db.open ? undefined : Promise.reject(new EventStoreUnavailableError('embedded event store is closed'));
+  }
+
   readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
     const maxCount = boundedCount(options.maxCount);
     const rows =
       options.direction === 'backwards'
@@ -221,6 +230,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
     return Promise.resolve(this.#readAllSync(options.after ?? -1, boundedCount(options.maxCount)));
   }
 
@@ -256,17 +267,25 @@ export class SqliteEventStore implements EventStore {
   }
 
   headPosition(): Promise<number> {
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
     return Promise.resolve(this.#statements.head.get()?.position ?? -1);
   }
 
   findEventInStream(stream: string, eventId: string): Promise<RecordedEvent | undefined> {
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
     const row = this.#statements.findInStream.get(eventId, stream);
     return Promise.resolve(row === undefined ? undefined : toRecorded(row));
   }
 
-  /** Commits everything already queued, stops the writer thread, then closes the file. */
-  async close(): Promise<void> {
-    if (this.#closing) return;
+  /** Commits everything already queued, stops the writer thread, then closes the file (every caller waits for all of it). */
+  close(): Promise<void> {
+    this.#closeDone ??= this.#close();
+    return this.#closeDone;
+  }
+
+  async #close(): Promise<void> {
     this.#closing = true;
     if (this.#pending.length > 0 || this.#inFlight !== undefined) {
       await new Promise<void>((resolve) => {
