@@ -14,10 +14,11 @@ afterAll(removeTempDirs);
 const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '', AMQP_URL: '' };
 
 /** The server as `npm start` runs it (`viaNpm`: through npm itself, which must hand signals on), or node directly. */
-const startMain = async (env: Record<string, string>, viaNpm = false) => {
+const startMain = async (env: Record<string, string>, viaNpm = false, detached = false) => {
   const options = {
     env: { ...process.env, ...embeddedOnly, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+    detached,
   };
   const child = viaNpm
     ? spawn('npm', ['start', '--silent'], { ...options, cwd: join(import.meta.dirname, '..', '..') })
@@ -83,5 +84,47 @@ describe('npm start (gateway/src/main.ts)', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(2);
     expect(stderr).toMatch(/JWT_SECRET/);
+  });
+
+  it('shuts down cleanly when the signal goes to the whole process group (Ctrl-C, systemd), npm and server alike', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      // Its own process group, as a terminal or a service manager runs it: the server gets the
+      // signal twice, from the group and from npm passing it on.
+      const { child, lines } = await startMain({ LEDGER_DATA_DIR: tempDir(), JWT_SECRET: testSecret }, true, true);
+      const exited = once(child, 'exit');
+      process.kill(-(child.pid ?? 0), signal);
+      const [code] = await exited;
+      expect(code, signal).toBe(0);
+      expect(
+        lines.some((l) => l.includes('stopped cleanly')),
+        signal,
+      ).toBe(true);
+    }
+  });
+
+  it('says in one line which port is taken, and exits 1', async () => {
+    const { child, address } = await startMain({ LEDGER_DATA_DIR: tempDir(), JWT_SECRET: testSecret });
+    try {
+      const port = new URL(address).port;
+      const second = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
+        env: {
+          ...process.env,
+          ...embeddedOnly,
+          PORT: port,
+          HOST: '127.0.0.1',
+          JWT_SECRET: testSecret,
+          LEDGER_DATA_DIR: tempDir(),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      second.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = await once(second, 'exit');
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe(`credit ledger: port ${port} on 127.0.0.1 is in use: stop what holds it, or set PORT`);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
   });
 });

@@ -7,7 +7,7 @@ import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sql
 import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
-import { ConfigError, gatewayLimits, loadConfig } from './config.js';
+import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './config.js';
 
 /**
  * `npm start`: one process running the whole system on the configured engines (the embedded
@@ -46,10 +46,37 @@ const main = async (): Promise<void> => {
   const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
   sink.log = app.log;
 
-  let stopping = false;
+  /** Each step on its own: one that fails does not keep the others (the store's flush above all) from running. */
+  const stopAll = async (steps: readonly (readonly [string, () => Promise<unknown>])[]): Promise<boolean> => {
+    let clean = true;
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        clean = false;
+        app.log.error({ err: error }, `error while shutting down: ${what}`);
+      }
+    }
+    return clean;
+  };
+  const stopWorkers = (): Promise<boolean> =>
+    stopAll([
+      ['projections', () => projections.stop()],
+      ['event store', () => store.close()],
+    ]);
+
+  let signals = 0;
   const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    // The same signal often arrives twice (sent to the process group, npm passes it on too): only a
+    // third one, sent on purpose, cuts the shutdown short.
+    if (++signals > 1) {
+      if (signals < 3) {
+        app.log.warn({ signal }, 'already shutting down; send the signal again to exit at once');
+        return;
+      }
+      app.log.error({ signal }, 'exiting at once, without finishing the shutdown');
+      process.exit(1);
+    }
     app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
     const forced = setTimeout(() => {
       app.log.error('shutdown (requests in flight, projectors, the expiry round) still running after the grace period; exiting');
@@ -59,33 +86,52 @@ const main = async (): Promise<void> => {
     // Keep-alive connections that finish their last request after close began would hold the server
     // open until their idle timeout; close each as soon as it goes idle.
     const sweep = setInterval(() => app.server.closeIdleConnections(), gatewayLimits.shutdownIdleSweepMs);
-    try {
-      await app.close();
-      clearInterval(sweep);
-      await projections.stop();
-      await store.close();
-      app.log.info('stopped cleanly');
-    } catch (error) {
-      app.log.error({ err: error }, 'error while shutting down');
-      process.exitCode = 1;
-    } finally {
-      clearInterval(sweep);
-    }
+    const clean = await stopAll([
+      ['HTTP server', () => app.close()],
+      ['projections', () => projections.stop()],
+      ['event store', () => store.close()],
+    ]);
+    clearInterval(sweep);
+    if (clean) app.log.info('stopped cleanly');
+    else process.exitCode = 1;
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const address = await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await stopWorkers();
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new StartupError(`port ${config.port} on ${config.host} is in use: stop what holds it, or set PORT`)
+      : error;
+  }
   app.log.info(
     { engine: store.engine, dataDir: config.dataDir, address, docs: `${address}/docs` },
     `credit ledger listening on ${address}`,
   );
 };
 
+/** A start-up failure the operator can fix: one line naming what to change, exit code 1. */
+class StartupError extends Error {}
+
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`credit ledger: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof StartupError) {
+    console.error(`credit ledger: ${error.message}`);
+    process.exit(1);
+  }
+  // The data directory's files (unwritable, or not a database): name them.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')) {
+    console.error(
+      `credit ledger: cannot use the data directory ${loadStorageConfig().dataDir} (${(error as Error).message}); check LEDGER_DATA_DIR`,
+    );
+    process.exit(1);
   }
   console.error(error);
   process.exit(1);
