@@ -393,7 +393,10 @@ describe('errors', () => {
     expect(response.statusCode).toBe(400);
     const body = response.json();
     expect(body).toMatchObject({ statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request' });
-    expect(body.message).toMatch(/body/);
+    expect(body.issues.map((issue: { path: string }) => issue.path)).toEqual(
+      expect.arrayContaining(['body.targetUserId', 'body.amount', 'body.duration']),
+    );
+    expect(body.message).toMatch(/body\.targetUserId: .*; /);
     expect(await t.store.headPosition()).toBe(-1);
   });
 

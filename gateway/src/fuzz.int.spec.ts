@@ -101,7 +101,8 @@ describe('fuzzing every command route', () => {
         const cases: { payload: string; contentType: string; what: string }[] = [
           { payload: JSON.stringify({ ...valid, isAdmin: true }), contentType: 'application/json', what: 'unknown field' },
           {
-            payload: JSON.stringify({ ...valid, __proto__: { amount: 1 }, constructor: { prototype: {} } }),
+            // Written by hand: in an object literal `__proto__` sets the prototype, and JSON.stringify would drop it.
+            payload: `{${JSON.stringify(valid).slice(1, -1)},"__proto__":{"isAdmin":true},"constructor":{"prototype":{}}}`,
             contentType: 'application/json',
             what: 'prototype keys',
           },

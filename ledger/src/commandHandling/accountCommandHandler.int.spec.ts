@@ -376,11 +376,27 @@ describe('account command handler', () => {
 
   it('keeps only a bounded number of accounts in memory and reloads evicted ones correctly', async () => {
     const store = openStore();
-    const handler = new AccountCommandHandler(store, { cachedAccountsMax: 2 });
+    const reads: { stream: string; fromRevision: number | undefined }[] = [];
+    const counting: EventStore = Object.assign(Object.create(store) as EventStore, {
+      readStream: (stream: string, options?: { fromRevision?: number; maxCount?: number }) => {
+        reads.push({ stream, fromRevision: options?.fromRevision });
+        return store.readStream(stream, options);
+      },
+      append: (stream: string, events: readonly EventToAppend[], options: { expectedRevision: ExpectedRevision }) =>
+        store.append(stream, events, options),
+      findEventInStream: (stream: string, id: string) => store.findEventInStream(stream, id),
+    });
+    const handler = new AccountCommandHandler(counting, { cachedAccountsMax: 2 });
     for (const user of ['a', 'b', 'c', 'a', 'd', 'b']) await handler.execute(user, purchase(10), context);
-    expect((await handler.read('a')).balance).toBe(20);
-    expect((await handler.read('b')).balance).toBe(20);
+    // Cached now: d and b (the two most recent). c was evicted: it is folded again from revision 0;
+    // b is read only past its cached revision.
+    reads.length = 0;
     expect((await handler.read('c')).balance).toBe(10);
+    expect(reads).toEqual([{ stream: accountStream('c'), fromRevision: 0 }]);
+    reads.length = 0;
+    expect((await handler.read('b')).balance).toBe(20);
+    expect(reads).toEqual([{ stream: accountStream('b'), fromRevision: 2 }]);
+    expect((await handler.read('a')).balance).toBe(20);
   });
 
   it('folds a long history in pages', async () => {

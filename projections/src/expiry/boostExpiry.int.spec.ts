@@ -518,6 +518,7 @@ describe('boost expiry', () => {
     const expired = await readWholeLog(store, 'BoostExpired');
     expect(expired).toHaveLength(2000);
     expect(new Set(expired.map((e) => e.data.boostId)).size).toBe(2000);
-    expect(first.expired + second.expired).toBeGreaterThan(0);
+    // The last run finished what the killed ones left (they were killed well before the end).
+    expect(last.expired).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -37,7 +37,7 @@ describe('embedded SQLite event store', () => {
 
   it('commits concurrent appends to many streams as one group, each checked on its own', async () => {
     const store = new SqliteEventStore({ path: tempFile() });
-    await store.append('hot', [event()], { expectedRevision: 'no_stream' });
+    const hot = await store.append('hot', [event()], { expectedRevision: 'no_stream' });
     const appends = Array.from({ length: 200 }, (_, i) => store.append(`s-${i}`, [event()], { expectedRevision: 'no_stream' }));
     const conflicting = store.append('hot', [event()], { expectedRevision: 5 });
     const results = await Promise.all(appends);
@@ -45,6 +45,10 @@ describe('embedded SQLite event store', () => {
     const positions = results.map((r) => r.position);
     expect(new Set(positions).size).toBe(200);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // One group, one commit: a group's events share the time it was committed at.
+    const recorded = await store.readAll({ after: hot.position });
+    expect(recorded).toHaveLength(200);
+    expect(new Set(recorded.map((e) => e.recordedAt)).size).toBe(1);
     await store.close();
   });
 
