@@ -511,7 +511,7 @@ describe('boost expiry', () => {
     };
     const first = await runScheduler(200 + Math.floor(Math.random() * 600));
     expect(first.killed).toBe(true);
-    const second = await runScheduler(100 + Math.floor(Math.random() * 300));
+    await runScheduler(100 + Math.floor(Math.random() * 300));
     const last = await runScheduler();
     expect(last.killed).toBe(false);
 
