@@ -59,11 +59,10 @@ const main = async (): Promise<void> => {
     }
     return clean;
   };
-  const stopWorkers = (): Promise<boolean> =>
-    stopAll([
-      ['projections', () => projections.stop()],
-      ['event store', () => store.close()],
-    ]);
+  const workers = [
+    ['projections', () => projections.stop()],
+    ['event store', () => store.close()],
+  ] as const;
 
   let signals = 0;
   const shutdown = async (signal: string): Promise<void> => {
@@ -86,11 +85,7 @@ const main = async (): Promise<void> => {
     // Keep-alive connections that finish their last request after close began would hold the server
     // open until their idle timeout; close each as soon as it goes idle.
     const sweep = setInterval(() => app.server.closeIdleConnections(), gatewayLimits.shutdownIdleSweepMs);
-    const clean = await stopAll([
-      ['HTTP server', () => app.close()],
-      ['projections', () => projections.stop()],
-      ['event store', () => store.close()],
-    ]);
+    const clean = await stopAll([['HTTP server', () => app.close()], ...workers]);
     clearInterval(sweep);
     if (clean) app.log.info('stopped cleanly');
     else process.exitCode = 1;
@@ -102,7 +97,7 @@ const main = async (): Promise<void> => {
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
-    await stopWorkers();
+    await stopAll(workers);
     throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
       ? new StartupError(`port ${config.port} on ${config.host} is in use: stop what holds it, or set PORT`)
       : error;

@@ -15,18 +15,17 @@ type SerializerCompiler = Parameters<typeof zodSerializerCompiler>[0];
  * clients; the route tests assert every answer's exact shape.
  */
 export const serializerCompiler = (route: SerializerCompiler): ((data: unknown) => string) => {
-  const schema = route.schema as unknown;
-  if (schema instanceof z.ZodType) {
-    let jsonSchema: Record<string, unknown> | undefined;
-    try {
-      jsonSchema = z.toJSONSchema(schema, { io: 'output', target: 'draft-07', unrepresentable: 'throw' });
-    } catch {
-      jsonSchema = undefined;
-    }
-    if (jsonSchema !== undefined) {
-      const { $schema: _draft, ...plain } = jsonSchema;
-      return fastJson(plain);
-    }
+  const jsonSchema = jsonSchemaOf(route.schema);
+  return jsonSchema === undefined ? zodSerializerCompiler(route) : fastJson(jsonSchema);
+};
+
+/** A zod schema's JSON Schema for the answer it describes, or undefined if it has none. */
+const jsonSchemaOf = (schema: unknown): Record<string, unknown> | undefined => {
+  if (!(schema instanceof z.ZodType)) return undefined;
+  try {
+    const { $schema: _draft, ...plain } = z.toJSONSchema(schema, { io: 'output', target: 'draft-07', unrepresentable: 'throw' });
+    return plain;
+  } catch {
+    return undefined;
   }
-  return zodSerializerCompiler(route);
 };

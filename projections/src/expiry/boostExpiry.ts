@@ -63,12 +63,11 @@ export class BoostExpiryScheduler implements Subscriber {
   /** After failed rounds, no round before this (`performance.now()` time), whatever wakes the scheduler. */
   #backoffUntil = 0;
   #running = false;
+  /** Not started, or `stop` was called: no new round, and a timer round ends after its commands in flight. */
   #stopped = true;
   #round: Promise<void> | undefined;
   /** Rounds failed (or stuck) in a row: the pause before the next one doubles with each. */
   #failedRounds = 0;
-  /** `stop` was called: a round in progress ends after its current page. */
-  #stopRequested = false;
 
   constructor(options: {
     store: ReadModelStore;
@@ -148,10 +147,13 @@ export class BoostExpiryScheduler implements Subscriber {
     return (await this.#expireRound(false)).outcomes;
   }
 
-  /** One round, and whether it was stuck: it found boosts due and could expire none of them. */
-  /** `stoppable`: a timer-driven round, which `stop()` ends early (a round asked for by a caller runs to its end). */
+  /**
+   * One round, and whether it was stuck: it found boosts due and could expire none of them.
+   * `stoppable`: a timer-driven round, which `stop()` ends early (a round asked for by a caller runs
+   * to its end).
+   */
   async #expireRound(stoppable: boolean): Promise<{ outcomes: ExpiryOutcome[]; stuck: boolean }> {
-    const stopped = (): boolean => stoppable && this.#stopRequested;
+    const stopped = (): boolean => stoppable && this.#stopped;
     const outcomes: ExpiryOutcome[] = [];
     const now = this.#clock.now();
     // Pages through everything due, past rows that cannot be expired yet, so that those never hold
@@ -235,7 +237,6 @@ export class BoostExpiryScheduler implements Subscriber {
   /** Runs rounds on a timer: right away (everything that came due while down), then at each due time. */
   start(): void {
     this.#stopped = false;
-    this.#stopRequested = false;
     // A round still running (a stop that was not awaited) goes on, and schedules the next one when
     // it ends: two rounds never overlap.
     if (!this.#running) this.#schedule(0);
@@ -243,7 +244,6 @@ export class BoostExpiryScheduler implements Subscriber {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#stopRequested = true;
     clearTimeout(this.#timer);
     this.#timerAt = undefined;
     await this.#round;

@@ -137,8 +137,7 @@ export class SqliteReadModelStore implements ReadModelStore {
       return read();
     } catch (error) {
       if (!String((error as Error).message).startsWith('no such table')) throw error;
-      this.#known.delete(table);
-      for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
+      this.#forget(table);
       throw new ReadModelStoreUnavailableError(
         `read-model collection ${table} was dropped (a rebuild switched versions); retry`,
         {
@@ -177,8 +176,12 @@ export class SqliteReadModelStore implements ReadModelStore {
       this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
       this.#statement('DELETE FROM collections WHERE name = ?').run(table);
     });
+    this.#forget(table);
+  }
+
+  /** Forgets a table that is gone: statements prepared against it are invalid now. */
+  #forget(table: string): void {
     this.#known.delete(table);
-    // Statements prepared against the dropped table are now invalid.
     for (const sql of [...this.#statements.keys()]) if (sql.includes(`"${table}"`)) this.#statements.delete(sql);
     for (const key of [...this.#writeStatements.keys()]) if (key.split(' ')[1] === table) this.#writeStatements.delete(key);
   }
@@ -192,8 +195,20 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async checkpoint(name: string): Promise<number> {
+    return this.#checkpointNow(name);
+  }
+
+  #checkpointNow(name: string): number {
     const row = this.#statement('SELECT position FROM checkpoints WHERE name = ?').get(name) as { position: number } | undefined;
     return row?.position ?? -1;
+  }
+
+  /** Points readers of `family` at `version` (inside the caller's transaction). */
+  #switchTo(family: string, version: number): void {
+    this.#statement(
+      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
+       ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
+    ).run(family, version, new Date().toISOString());
   }
 
   async commit(writes: readonly Write[], checkpoint?: { readonly name: string; readonly position: number }): Promise<void> {
@@ -322,11 +337,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async setActiveVersion(family: string, version: number): Promise<void> {
-    const statement = this.#statement(
-      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
-       ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
-    );
-    this.#transaction(() => statement.run(family, version, new Date().toISOString()));
+    this.#transaction(() => this.#switchTo(family, version));
   }
 
   async switchVersionIfCaughtUp(
@@ -334,16 +345,10 @@ export class SqliteReadModelStore implements ReadModelStore {
     version: number,
     checkpoints: { readonly candidate: string; readonly current: string },
   ): Promise<boolean> {
-    const position = this.#statement('SELECT position FROM checkpoints WHERE name = ?');
-    const switchTo = this.#statement(
-      `INSERT INTO read_model_versions (family, active, switched_at) VALUES (?, ?, ?)
-       ON CONFLICT (family) DO UPDATE SET active = excluded.active, switched_at = excluded.switched_at`,
-    );
     let switched = false;
     this.#transaction(() => {
-      const at = (name: string): number => (position.get(name) as { position: number } | undefined)?.position ?? -1;
-      if (at(checkpoints.candidate) < at(checkpoints.current)) return;
-      switchTo.run(family, version, new Date().toISOString());
+      if (this.#checkpointNow(checkpoints.candidate) < this.#checkpointNow(checkpoints.current)) return;
+      this.#switchTo(family, version);
       switched = true;
     });
     return switched;

@@ -214,7 +214,7 @@ export class Projector {
           this.#lastProgressMs = this.#now();
           this.#oldestUnhandledRecordedMs = undefined;
           backoffMs = projectorLimits.retryBackoffMsMin;
-          if (this.#checkpoint >= caughtUpAt && !this.#isLive()) this.#markLive();
+          if (this.#checkpoint >= caughtUpAt) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
@@ -243,10 +243,6 @@ export class Projector {
         backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
       }
     }
-  }
-
-  #isLive(): boolean {
-    return this.#state === 'live';
   }
 
   #markLive(): void {
