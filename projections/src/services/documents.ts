@@ -1,0 +1,143 @@
+import type { AccountEvent } from '../../../ledger/src/accounts/events.js';
+
+/**
+ * The three services' documents, as readers see them and as the folds evolve them. Plain data: nothing
+ * here knows the read-model store, so the folds over these (userVisibility.ts, gigRanking.ts,
+ * clanReputation.ts) can run anywhere — in the projection, in a test, in a consumer of the fan-out.
+ *
+ * Scores are pure functions of the documents (docs/reference/read-models.md). A boost raises its
+ * target's score from BoostActivated until its BoostExpired, which removes exactly its share; nothing
+ * here reads the clock.
+ */
+
+/**
+ * An account event as the folds see it: `userId` owns the account (the stream) it happened on — the
+ * booster of a boost, the payer of a payment, the contributor of a contribution — and `position` is
+ * where it sits in the log.
+ */
+export interface ServiceEvent {
+  readonly userId: string;
+  readonly position: number;
+  readonly event: AccountEvent;
+}
+
+export interface ActiveBoostRef {
+  readonly boostId: string;
+  readonly boosterId: string;
+  readonly amount: number;
+  readonly expiresAt: string;
+}
+
+export interface UserVisibility {
+  readonly userId: string;
+  readonly visibilityScore: number;
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
+  readonly lastBoostAt: string | null;
+  readonly boostsReceived: number;
+  readonly boostCreditsReceived: number;
+}
+
+export interface GigRanking {
+  readonly gigId: string;
+  readonly rankScore: number;
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
+  readonly paymentsTotal: number;
+  readonly paymentsCount: number;
+  readonly creditsSpentOn: number;
+  readonly lastBoostAt: string | null;
+}
+
+export interface TopContributor {
+  readonly userId: string;
+  readonly total: number;
+}
+
+export interface ClanReputation {
+  readonly clanId: string;
+  readonly reputation: number;
+  readonly contributionsTotal: number;
+  readonly contributors: number;
+  readonly topContributors: readonly TopContributor[];
+  /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
+  readonly activeBoosts: readonly ActiveBoostRef[];
+  readonly activeBoostCount: number;
+  readonly activeBoostCredits: number;
+  readonly creditsSpentOn: number;
+  readonly lastBoostAt: string | null;
+}
+
+/** How many contributors `topContributors` keeps. */
+export const topContributorsMax = 5;
+
+/** How many active boosts a document lists (the count and credits cover all of them). */
+export const activeBoostsListedMax = 100;
+
+/** The documents as stored and folded: the active boosts themselves live in their own collection. */
+export type UserVisibilityDocument = Omit<UserVisibility, 'activeBoosts'>;
+export type GigRankingDocument = Omit<GigRanking, 'activeBoosts'>;
+export type ClanReputationDocument = Omit<ClanReputation, 'activeBoosts'>;
+
+/** One user's contributions to one clan (`clan_contributors`). */
+export type ClanContributorDocument = {
+  readonly clanId: string;
+  readonly userId: string;
+  readonly total: number;
+  /** Position of their first contribution (-1 before it). */
+  readonly since: number;
+};
+
+/** Score formulas, documented in docs/reference/read-models.md. */
+export const scores = {
+  visibility: (doc: Omit<UserVisibilityDocument, 'visibilityScore'>): number => doc.activeBoostCredits,
+  rank: (doc: Omit<GigRankingDocument, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.paymentsTotal,
+  reputation: (doc: Omit<ClanReputationDocument, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
+};
+
+export const emptyUserVisibility = (userId: string): UserVisibilityDocument => ({
+  userId,
+  visibilityScore: 0,
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
+  lastBoostAt: null,
+  boostsReceived: 0,
+  boostCreditsReceived: 0,
+});
+
+export const emptyGigRanking = (gigId: string): GigRankingDocument => ({
+  gigId,
+  rankScore: 0,
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
+  paymentsTotal: 0,
+  paymentsCount: 0,
+  creditsSpentOn: 0,
+  lastBoostAt: null,
+});
+
+export const emptyClanReputation = (clanId: string): ClanReputationDocument => ({
+  clanId,
+  reputation: 0,
+  contributionsTotal: 0,
+  contributors: 0,
+  topContributors: [],
+  activeBoostCount: 0,
+  activeBoostCredits: 0,
+  creditsSpentOn: 0,
+  lastBoostAt: null,
+});
+
+export const emptyClanContributor = (clanId: string, userId: string): ClanContributorDocument => ({
+  clanId,
+  userId,
+  total: 0,
+  since: -1,
+});
+
+/** A fresh document the fold built, whose score it sets before handing it out. */
+export type Unscored<T> = { -readonly [K in keyof T]: T[K] };

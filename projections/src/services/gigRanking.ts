@@ -1,0 +1,51 @@
+import { addCredits } from '../../../ledger/src/accounts/postings.js';
+import { scores, type GigRankingDocument, type ServiceEvent, type Unscored } from './documents.js';
+
+/**
+ * The gig service's fold: a gig's ranking after one more event. Boosts of the gig, credits spent on it
+ * and payments for it change it; any other event leaves the document as it is. Pure: no store, no clock.
+ */
+export const evolveGigRanking = (doc: GigRankingDocument, { event }: ServiceEvent): GigRankingDocument => {
+  switch (event.type) {
+    case 'BoostActivated': {
+      const { targetType, targetId, amount, activatedAt } = event.data;
+      if (targetType !== 'gig' || targetId !== doc.gigId) return doc;
+      return scored({
+        ...doc,
+        activeBoostCount: doc.activeBoostCount + 1,
+        activeBoostCredits: addCredits(doc.activeBoostCredits, amount),
+        lastBoostAt: activatedAt,
+      });
+    }
+    case 'BoostExpired': {
+      // The event carries the boost's amount, so exactly its share comes off without a lookup.
+      const { targetType, targetId, amount } = event.data;
+      if (targetType !== 'gig' || targetId !== doc.gigId) return doc;
+      return scored({
+        ...doc,
+        activeBoostCount: doc.activeBoostCount - 1,
+        activeBoostCredits: addCredits(doc.activeBoostCredits, -amount),
+      });
+    }
+    case 'CreditsSpent': {
+      const { targetType, targetId, amount } = event.data;
+      if (targetType !== 'gig' || targetId !== doc.gigId) return doc;
+      return scored({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) });
+    }
+    case 'GigPaymentSent': {
+      const { gigId, amount } = event.data;
+      if (gigId !== doc.gigId) return doc;
+      return scored({ ...doc, paymentsTotal: addCredits(doc.paymentsTotal, amount), paymentsCount: doc.paymentsCount + 1 });
+    }
+    case 'CreditsPurchased':
+    case 'CreditsEarned':
+    case 'GigPaymentReceived':
+    case 'ClanContributionMade':
+      return doc;
+  }
+};
+
+const scored = (doc: Unscored<GigRankingDocument>): GigRankingDocument => {
+  doc.rankScore = scores.rank(doc);
+  return doc;
+};

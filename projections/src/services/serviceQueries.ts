@@ -1,0 +1,138 @@
+import type { BoostTargetType } from '../../../ledger/src/accounts/events.js';
+import type { AccountEvent } from '../../../ledger/src/accounts/events.js';
+import type { ReadModelStore, StoredDoc } from '../readModels/readModelStore.js';
+import { physicalCollection } from '../readModels/versionedProjection.js';
+import { scoreField, type RankedCollection } from './collections.js';
+import { withoutBalance } from './changes.js';
+import {
+  activeBoostsListedMax,
+  emptyClanReputation,
+  emptyUserVisibility,
+  type ActiveBoostRef,
+  type ClanReputation,
+  type ClanReputationDocument,
+  type GigRanking,
+  type GigRankingDocument,
+  type UserVisibility,
+  type UserVisibilityDocument,
+} from './documents.js';
+
+/** A position in a ranking: the last row's score and id. */
+export interface RankingCursor {
+  readonly score: number;
+  readonly id: string;
+}
+
+/**
+ * The service read models' queries. Each answer resolves the readers' version once, so a document and
+ * its active boosts always come from the same version, even while a rebuild switches readers.
+ */
+export class ServiceReadModelQueries {
+  readonly #store: ReadModelStore;
+  readonly #readingVersion: () => Promise<number>;
+
+  constructor(store: ReadModelStore, readingVersion: () => Promise<number>) {
+    this.#store = store;
+    this.#readingVersion = readingVersion;
+  }
+
+  /** The newest active boosts of a target, oldest of them first. */
+  async activeBoostsOf(targetType: BoostTargetType, targetId: string, version?: number): Promise<ActiveBoostRef[]> {
+    const collection = physicalCollection('active_boosts', version ?? (await this.#readingVersion()));
+    const docs = await this.#store.find(collection, {
+      where: { targetType, targetId },
+      orderBy: [['position', -1]],
+      limit: activeBoostsListedMax,
+    });
+    return docs.reverse().map((d) => ({
+      boostId: d.boostId as string,
+      boosterId: d.boosterId as string,
+      amount: d.amount as number,
+      expiresAt: d.expiresAt as string,
+    }));
+  }
+
+  /** A user's visibility; a user nobody boosted has the empty document (score 0). */
+  async userVisibility(userId: string): Promise<UserVisibility> {
+    const version = await this.#readingVersion();
+    const stored =
+      ((await this.#document('user_visibility', userId, version)) as UserVisibilityDocument | undefined) ??
+      emptyUserVisibility(userId);
+    return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId, version) };
+  }
+
+  async gig(gigId: string): Promise<GigRanking | undefined> {
+    const version = await this.#readingVersion();
+    const stored = (await this.#document('gig_ranking', gigId, version)) as GigRankingDocument | undefined;
+    return stored === undefined ? undefined : { ...stored, activeBoosts: await this.activeBoostsOf('gig', gigId, version) };
+  }
+
+  /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
+  async clanReputation(clanId: string): Promise<ClanReputation> {
+    const version = await this.#readingVersion();
+    const stored =
+      ((await this.#document('clan_reputation', clanId, version)) as ClanReputationDocument | undefined) ??
+      emptyClanReputation(clanId);
+    return { ...stored, activeBoosts: await this.activeBoostsOf('clan', clanId, version) };
+  }
+
+  /**
+   * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
+   * (the last row's score and id) continues exactly where the page ended.
+   */
+  async gigRanking(limit: number, after?: RankingCursor): Promise<GigRanking[]> {
+    const version = await this.#readingVersion();
+    const docs = (await this.#page('gig_ranking', version, limit, after)) as GigRankingDocument[];
+    return Promise.all(docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('gig', doc.gigId, version) })));
+  }
+
+  async clanRanking(limit: number, after?: RankingCursor): Promise<ClanReputation[]> {
+    const version = await this.#readingVersion();
+    const docs = (await this.#page('clan_reputation', version, limit, after)) as ClanReputationDocument[];
+    return Promise.all(
+      docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('clan', doc.clanId, version) })),
+    );
+  }
+
+  /** The user's boost events (activations and expiries), newest first. */
+  async userBoostEvents(userId: string, limit: number): Promise<Record<string, unknown>[]> {
+    const docs = await this.#store.find(physicalCollection('user_boost_events', await this.#readingVersion()), {
+      where: { subjectId: userId },
+      orderBy: [['_id', -1]], // the zero-padded position
+      limit,
+    });
+    // Entries written before balances were left out of these logs lose them here too.
+    return docs.map(withoutStoreFields).map((entry) => ({ ...entry, data: withoutBalance(entry.data as AccountEvent['data']) }));
+  }
+
+  async #document(
+    collection: 'user_visibility' | RankedCollection,
+    id: string,
+    version: number,
+  ): Promise<Record<string, unknown> | undefined> {
+    const found = await this.#store.get(physicalCollection(collection, version), id);
+    return found === undefined ? undefined : withoutStoreFields(found);
+  }
+
+  async #page(
+    collection: RankedCollection,
+    version: number,
+    limit: number,
+    after?: RankingCursor,
+  ): Promise<Record<string, unknown>[]> {
+    const docs = await this.#store.find(physicalCollection(collection, version), {
+      orderBy: [
+        [scoreField[collection], -1],
+        ['_id', 1],
+      ],
+      limit,
+      ...(after === undefined ? {} : { after: [after.score, after.id] }),
+    });
+    return docs.map(withoutStoreFields);
+  }
+}
+
+const withoutStoreFields = (doc: StoredDoc): Record<string, unknown> => {
+  const { _id, _position, ...rest } = doc;
+  return rest;
+};
