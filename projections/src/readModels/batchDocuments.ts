@@ -1,3 +1,4 @@
+import { foldOnce } from './foldOnce.js';
 import type { Doc, ReadModelStore, Write } from './readModelStore.js';
 
 interface Entry<T> {
@@ -61,9 +62,10 @@ export class BatchDocuments<T extends Doc> {
   update(id: string, position: number, change: (doc: T) => T): boolean {
     const entry = this.#entries.get(id);
     if (entry === undefined) throw new Error(`${this.#collection}/${id} was not loaded for this batch`);
-    if (position <= entry.position) return false;
-    entry.doc = change(entry.doc);
-    entry.position = position;
+    const folded = foldOnce(entry, position, change);
+    if (folded === entry) return false;
+    entry.doc = folded.doc;
+    entry.position = folded.position;
     entry.changed = true;
     return true;
   }
