@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Subscriber } from '../runtime/projector.js';
+import { ReadModelVersionSwitchedError } from './errors.js';
 import type { CollectionSpec, ReadModelStore, Write } from './readModelStore.js';
 
 /**
@@ -16,14 +17,6 @@ export const builtVersions = async (store: ReadModelStore, collection: string): 
     .map((name) => Number(name.slice(collection.length + 3)))
     .filter((n) => Number.isSafeInteger(n) && n > 0)
     .sort((a, b) => a - b);
-
-/** Raised by a live projection whose version was replaced by a rebuild: it re-targets and resubscribes. */
-export class ReadModelVersionSwitchedError extends Error {
-  constructor(family: string, from: number, to: number) {
-    super(`${family}: readers switched from v${from} to v${to}; following the new version`);
-    this.name = 'ReadModelVersionSwitchedError';
-  }
-}
 
 /** How a projection writes: live (every batch committed at once) or building a version from scratch. */
 export const projectionLimits = {

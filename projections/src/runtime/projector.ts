@@ -1,7 +1,6 @@
 import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
 import { setImmediate } from 'node:timers/promises';
-import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
-import { ReadModelVersionSwitchedError } from '../readModels/versionedProjection.js';
+import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { batches } from './batches.js';
 
 /** Limits of the projection runtime, in one place. */
