@@ -1,7 +1,10 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { ConfigError, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from '../../projections/src/config.js';
+
+export { ConfigError, loadStorageConfig } from '../../projections/src/config.js';
 
 /** Limits of the HTTP edge, in one place. */
 export const gatewayLimits = {
@@ -38,7 +41,7 @@ const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: decimal('PORT').pipe(z.number().max(65_535)).default(4005),
   HOST: z.string().default('0.0.0.0'),
-  LEDGER_DATA_DIR: z.string().default('./data'),
+  LEDGER_DATA_DIR: storageEnvShape.LEDGER_DATA_DIR,
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   /** PEM of an RS256 public key; when set, tokens are verified with it instead of JWT_SECRET. */
   JWT_PUBLIC_KEY: z.string().optional(),
@@ -46,31 +49,23 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().optional(),
   JWT_ISSUER: z.string().optional(),
   RATE_LIMIT_PER_USER_PER_MINUTE: decimal('RATE_LIMIT_PER_USER_PER_MINUTE').default(6000),
-  EVENTSTORE_URL: z.string().optional(),
-  MONGODB_URL: z.string().optional(),
-  AMQP_URL: z.string().optional(),
+  EVENTSTORE_URL: storageEnvShape.EVENTSTORE_URL,
+  MONGODB_URL: storageEnvShape.MONGODB_URL,
+  AMQP_URL: storageEnvShape.AMQP_URL,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export interface GatewayConfig {
+export interface GatewayConfig extends StorageConfig {
   readonly production: boolean;
   readonly port: number;
   readonly host: string;
-  readonly dataDir: string;
   readonly auth:
     { readonly algorithm: 'HS256'; readonly secret: string } | { readonly algorithm: 'RS256'; readonly publicKey: string };
   /** Required `aud` and `iss` of tokens, when configured. */
   readonly jwtAudience?: string | undefined;
   readonly jwtIssuer?: string | undefined;
   readonly rateLimitPerUserPerMinute: number;
-  readonly eventStoreUrl: string | undefined;
-  readonly mongodbUrl: string | undefined;
-  readonly amqpUrl: string | undefined;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 /**
@@ -78,29 +73,11 @@ export class ConfigError extends Error {
  * development secret is generated once into the data directory, so `npm start` and `npm run token`
  * agree without any setup; in production a missing secret is a refusal to start.
  */
-const parseEnv = (env: NodeJS.ProcessEnv): z.infer<typeof envSchema> => {
-  // An empty variable is an unset one (compose and shells pass `FOO=` for "not configured").
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
-  if (!parsed.success) {
-    throw new ConfigError(
-      `invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return parsed.data;
-};
-
-/** Where the data lives, for tools that never verify tokens (the projections CLI): no secret needed. */
-export const loadStorageConfig = (
-  env: NodeJS.ProcessEnv = process.env,
-): Pick<GatewayConfig, 'dataDir' | 'eventStoreUrl' | 'mongodbUrl'> => {
-  const e = parseEnv(env);
-  return { dataDir: resolve(e.LEDGER_DATA_DIR), eventStoreUrl: e.EVENTSTORE_URL, mongodbUrl: e.MONGODB_URL };
-};
-
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
-  const e = parseEnv(env);
+  const e = parseEnv(envSchema, env);
   const production = e.NODE_ENV === 'production';
-  const dataDir = resolve(e.LEDGER_DATA_DIR);
+  const storage = storageConfigOf(e);
+  const dataDir = storage.dataDir;
   let auth: GatewayConfig['auth'];
   if (e.JWT_PUBLIC_KEY !== undefined) {
     try {
@@ -121,9 +98,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     jwtAudience: e.JWT_AUDIENCE,
     jwtIssuer: e.JWT_ISSUER,
     rateLimitPerUserPerMinute: e.RATE_LIMIT_PER_USER_PER_MINUTE,
-    eventStoreUrl: e.EVENTSTORE_URL,
-    mongodbUrl: e.MONGODB_URL,
-    amqpUrl: e.AMQP_URL,
+    eventStoreUrl: storage.eventStoreUrl,
+    mongodbUrl: storage.mongodbUrl,
+    amqpUrl: storage.amqpUrl,
     logLevel: e.LOG_LEVEL,
   };
 };

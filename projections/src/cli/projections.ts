@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
-import { loadStorageConfig } from '../../../gateway/src/config.js';
+import { loadStorageConfig } from '../config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
