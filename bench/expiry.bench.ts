@@ -6,9 +6,7 @@ import { AccountCommandHandler, toCommitted } from '../ledger/src/commandHandlin
 import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
-import { BoostExpiryScheduler } from '../projections/src/expiry/boostExpiry.js';
-import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
-import { Projector } from '../projections/src/runtime/projector.js';
+import { BoostExpiryScheduler, Projector, SqliteReadModelStore } from '../projections/src/index.js';
 import { percentile, report } from './report.js';
 import { readWholeLog } from '../ledger/src/testing/log.js';
 

@@ -5,10 +5,13 @@ import { platformAccounts, type AccountEvent } from '../ledger/src/accounts/even
 import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
 import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
 import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { AccountBalancesProjection } from '../projections/src/balances/accountBalances.js';
-import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
-import { rebuild, rebuildTogether } from '../projections/src/rebuild.js';
-import { Projector } from '../projections/src/runtime/projector.js';
+import {
+  AccountBalancesProjection,
+  Projector,
+  rebuild,
+  rebuildTogether,
+  SqliteReadModelStore,
+} from '../projections/src/index.js';
 import { percentile, report } from './report.js';
 
 const eventsTotal = 1_000_000;

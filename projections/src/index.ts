@@ -1,0 +1,69 @@
+/**
+ * The public surface of projections: what the gateway, the bench and (later) the fan-out's consumer
+ * kit use. Everything else under projections/src is internal and may move.
+ */
+
+// Configuration the engines need, shared by every entry point.
+export { ConfigError, loadStorageConfig, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from './config.js';
+
+// Every projector and reactor on one runtime.
+export { startProjections, type Projections } from './system.js';
+export {
+  lagBehind,
+  Projector,
+  projectorLimits,
+  type ProjectorLogger,
+  type ProjectorStatus,
+  type Subscriber,
+} from './runtime/projector.js';
+
+// The read-model store port, its adapters' entry points and errors.
+export { openReadModelStore } from './readModels/openReadModelStore.js';
+export { SqliteReadModelStore, sqliteReadModelStoreLimits } from './readModels/sqliteReadModelStore.js';
+export type { CollectionSpec, Doc, Query, ReadModelStore, StoredDoc, Write } from './readModels/readModelStore.js';
+export { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from './readModels/errors.js';
+export { foldOnce, type Positioned } from './readModels/foldOnce.js';
+
+// Read models, reactors and rebuilds.
+export { AccountBalancesProjection, type AccountBalance } from './balances/accountBalances.js';
+export { ServiceReadModelsProjection } from './services/serviceReadModels.js';
+export { ServiceReadModelQueries, type RankingCursor } from './services/serviceQueries.js';
+export { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiry.js';
+export { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
+export {
+  isReadModelName,
+  rebuild,
+  rebuildableReadModels,
+  RebuildInProgressError,
+  rebuildLimits,
+  rebuildTogether,
+  type ReadModelName,
+  type RebuildOptions,
+  type RebuildProgress,
+} from './rebuild.js';
+
+// The services' pure folds and documents (no store): the read models above, and the fan-out's consumers.
+export {
+  activeBoostsListedMax,
+  emptyClanContributor,
+  emptyClanReputation,
+  emptyGigRanking,
+  emptyUserVisibility,
+  scores,
+  topContributorsMax,
+  type ActiveBoostRef,
+  type ClanContributorDocument,
+  type ClanReputation,
+  type ClanReputationDocument,
+  type GigRanking,
+  type GigRankingDocument,
+  type ServiceEvent,
+  type TopContributor,
+  type UserVisibility,
+  type UserVisibilityDocument,
+} from './services/documents.js';
+export { evolveUserVisibility } from './services/userVisibility.js';
+export { evolveGigRanking } from './services/gigRanking.js';
+export { evolveClanContributor, evolveClanReputation, topContributorsOf } from './services/clanReputation.js';
+export { activeBoostChangeOf, documentsTouchedBy, logsOf, type ActiveBoost, type Touched } from './services/changes.js';
+export { boostTargets, spendTargets, type DocumentCollection, type EventLog } from './services/collections.js';
