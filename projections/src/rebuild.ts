@@ -8,6 +8,7 @@ import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore
 import {
   builtVersions,
   physicalCollection,
+  versionedCheckpointName,
   type VersionedProjection,
   type VersionedProjectionOptions,
 } from './readModels/versionedProjection.js';
@@ -230,7 +231,7 @@ const rebuildHoldingLeases = async (
     const waiting: typeof builders = [];
     for (const entry of feeding) {
       const { readModel, version, builder } = entry;
-      const current = `${readModel}@v${(await models.activeVersion(readModel)) ?? 1}`;
+      const current = versionedCheckpointName(readModel, (await models.activeVersion(readModel)) ?? 1);
       if (await models.switchVersionIfCaughtUp(readModel, version, { candidate: builder.checkpointName, current })) continue;
       // A live version ahead of the log itself (the log was restored from a backup) is never caught
       // up with: the new version, built from the log as it is, is the one to serve.

@@ -4,6 +4,7 @@ import { loadStorageConfig } from '../config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
+import { versionedCheckpointName } from '../readModels/versionedProjection.js';
 import {
   isReadModelName,
   rebuildableReadModels,
@@ -21,7 +22,7 @@ const checkpointNames = async (
   ...(await Promise.all(
     Object.keys(rebuildableReadModels).map(async (name) => {
       const version = await models.activeVersion(name);
-      return { name, version, checkpoint: `${name}@v${version ?? 1}` };
+      return { name, version, checkpoint: versionedCheckpointName(name, version ?? 1) };
     }),
   )),
   { name: 'gig_payment_settlement', version: undefined, checkpoint: 'gig_payment_settlement' },

@@ -11,6 +11,9 @@ import type { CollectionSpec, ReadModelStore, Write } from './readModelStore.js'
  */
 export const physicalCollection = (collection: string, version: number): string => `${collection}__v${version}`;
 
+/** The checkpoint of one version of a read-model family (`{family}@v{n}`), committed with its writes. */
+export const versionedCheckpointName = (family: string, version: number): string => `${family}@v${version}`;
+
 /** Versions of a family that have collections, from the store itself. */
 export const builtVersions = async (store: ReadModelStore, collection: string): Promise<number[]> =>
   (await store.listCollections(`${collection}__v`))
@@ -72,7 +75,7 @@ export abstract class VersionedProjection implements Subscriber {
   }
 
   get checkpointName(): string {
-    return `${this.name}@v${this.version}`;
+    return versionedCheckpointName(this.name, this.version);
   }
 
   get #building(): boolean {
