@@ -28,7 +28,7 @@ export { foldOnce, type Positioned } from './readModels/foldOnce.js';
 export { AccountBalancesProjection, type AccountBalance } from './balances/accountBalances.js';
 export { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 export { ServiceReadModelQueries, type RankingCursor } from './services/serviceQueries.js';
-export { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiry.js';
+export { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiryScheduler.js';
 export { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 export {
   isReadModelName,

@@ -13,7 +13,7 @@ import { Projector } from './runtime/projector.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { dumpReadModel } from './testing/dump.js';
 import { feed } from './testing/feed.js';
-import { BoostExpiryScheduler } from './expiry/boostExpiry.js';
+import { BoostExpiryScheduler } from './expiry/boostExpiryScheduler.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

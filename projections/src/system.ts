@@ -6,7 +6,7 @@ import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
-import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiry.js';
+import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiryScheduler.js';
 
 export interface Projections {
   readonly readModels: ReadModelStore;

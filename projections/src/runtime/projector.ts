@@ -1,6 +1,7 @@
 import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
 import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
+import { backoffMs } from './backoff.js';
 import { batches } from './batches.js';
 
 /** Limits of the projection runtime, in one place. */
@@ -63,6 +64,8 @@ export interface ProjectorLogger {
  * caught up).
  */
 export const lagBehind = (head: number, checkpoint: number): number => Math.max(0, head - Math.max(checkpoint, 0));
+
+const retryBackoff = { minMs: projectorLimits.retryBackoffMsMin, maxMs: projectorLimits.retryBackoffMsMax };
 
 const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -188,7 +191,8 @@ export class Projector {
   }
 
   async #run(): Promise<void> {
-    let backoffMs: number = projectorLimits.retryBackoffMsMin;
+    /** Failures since the last batch handled: the pause before resubscribing grows with them. */
+    let failures = 0;
     while (!this.#stopping) {
       const controller = new AbortController();
       this.#current = controller;
@@ -212,7 +216,7 @@ export class Projector {
           this.#handledEvents += batch.length;
           this.#lastProgressMs = this.#now();
           this.#oldestUnhandledRecordedMs = undefined;
-          backoffMs = projectorLimits.retryBackoffMsMin;
+          failures = 0;
           if (this.#checkpoint >= caughtUpAt) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
@@ -232,14 +236,17 @@ export class Projector {
         this.#state = 'retrying';
         this.#retries++;
         this.#lastError = (error as Error).message;
+        const pauseMs = backoffMs(++failures, retryBackoff);
         // A store that is briefly out of reach (a rebuild holding the embedded file's write lock, a
         // MongoDB failover) is expected to come back: a warning, not an error.
         if (error instanceof ReadModelStoreUnavailableError)
-          this.#log.warn({ err: error, projector: this.name, backoffMs }, 'read-model store unavailable; retrying');
+          this.#log.warn({ err: error, projector: this.name, backoffMs: pauseMs }, 'read-model store unavailable; retrying');
         else
-          this.#log.error({ err: error, projector: this.name, backoffMs }, 'projector failed; resubscribing from its checkpoint');
-        await this.#pause(backoffMs);
-        backoffMs = Math.min(projectorLimits.retryBackoffMsMax, backoffMs * 2);
+          this.#log.error(
+            { err: error, projector: this.name, backoffMs: pauseMs },
+            'projector failed; resubscribing from its checkpoint',
+          );
+        await this.#pause(pauseMs);
       }
     }
   }

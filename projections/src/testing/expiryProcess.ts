@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
 import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { BoostExpiryScheduler } from '../expiry/boostExpiry.js';
+import { BoostExpiryScheduler } from '../expiry/boostExpiryScheduler.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { Projector } from '../runtime/projector.js';
 

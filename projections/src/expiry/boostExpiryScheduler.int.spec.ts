@@ -11,7 +11,8 @@ import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js'
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
-import { BoostExpiryScheduler, expiryLimits, pendingExpiries } from './boostExpiry.js';
+import { BoostExpiryScheduler, expiryLimits } from './boostExpiryScheduler.js';
+import { pendingExpiries } from './pendingExpiries.js';
 import { readWholeLog } from '../../../ledger/src/testing/log.js';
 import { feed } from '../testing/feed.js';
 import { Projector } from '../runtime/projector.js';

@@ -1,10 +1,11 @@
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import type { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
-import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
+import type { ReadModelStore } from '../readModels/readModelStore.js';
+import { backoffMs } from '../runtime/backoff.js';
 import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
+import { PendingExpiries } from './pendingExpiries.js';
 
 /** Limits of the expiry scheduler, in one place. */
 export const expiryLimits = {
@@ -19,18 +20,6 @@ export const expiryLimits = {
   retryBackoffMsMax: 10_000,
 } as const;
 
-/** The durable pending set: one document per active boost, keyed by booster, boost id and due time (`pendingId`). */
-export const pendingExpiries: CollectionSpec = {
-  name: 'pending_expiries',
-  database: 'ledger',
-  indexes: [
-    [
-      ['dueAtMs', 1],
-      ['_id', 1],
-    ],
-  ],
-};
-
 export interface ExpiryOutcome {
   readonly boostId: string;
   readonly userId: string;
@@ -42,7 +31,7 @@ export interface ExpiryOutcome {
 }
 
 /**
- * Boost expiry as an event. As a projection it keeps the durable pending set (`pending_expiries`:
+ * Boost expiry as an event. As a projection it keeps the durable pending set (pendingExpiries.ts:
  * one document per active boost with its due time, committed with its checkpoint),
  * so a restart does not replay history. As a scheduler, each round asks that collection — not memory — for
  * what is due at the injected clock's `now` and sends ExpireBoost through the command handler. The
@@ -51,12 +40,11 @@ export interface ExpiryOutcome {
  */
 export class BoostExpiryScheduler implements Subscriber {
   readonly name = 'boost_expiry';
-  readonly #store: ReadModelStore;
+  readonly #pending: PendingExpiries;
   readonly #handler: AccountCommandHandler;
   readonly #clock: Clock;
   readonly #log: ProjectorLogger | undefined;
   readonly #onExpired: ((outcome: ExpiryOutcome) => void) | undefined;
-  #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires (`performance.now()` time), while one is pending. */
   #timerAt: number | undefined;
@@ -76,65 +64,27 @@ export class BoostExpiryScheduler implements Subscriber {
     logger?: ProjectorLogger;
     onExpired?: (outcome: ExpiryOutcome) => void;
   }) {
-    this.#store = options.store;
+    this.#pending = new PendingExpiries(options.store);
     this.#handler = options.handler;
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#onExpired = options.onExpired;
   }
 
-  #ensured(): Promise<void> {
-    // A failure (the store locked or unreachable at start) is not remembered: the next call tries again.
-    this.#ready ??= this.#store.ensureCollection(pendingExpiries).catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
-  }
+  // ---- the projection half: the durable pending set (pendingExpiries.ts) ----
 
-  // ---- the projection half: the durable pending set ----
-
-  async loadCheckpoint(): Promise<number> {
-    await this.#ensured();
-    return this.#store.checkpoint(this.name);
+  loadCheckpoint(): Promise<number> {
+    return this.#pending.loadCheckpoint();
   }
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
-    await this.#ensured();
-    const applied = await this.#store.checkpoint(this.name);
-    const writes: Write[] = [];
-    for (const recorded of batch) {
-      if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-      if (recorded.type !== 'BoostActivated' && recorded.type !== 'BoostExpired') continue;
-      const event = toCommitted(recorded).event;
-      if (event.type === 'BoostActivated') {
-        const { boostId, expiresAt } = event.data;
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
-        writes.push({
-          op: 'insert',
-          collection: pendingExpiries.name,
-          id: pendingId(userId, boostId, expiresAt),
-          doc: { userId, boostId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
-        });
-      } else if (event.type === 'BoostExpired') {
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
-        writes.push({
-          op: 'delete',
-          collection: pendingExpiries.name,
-          id: pendingId(userId, event.data.boostId, event.data.dueAt),
-        });
-      }
-    }
-    const last = batch[batch.length - 1];
-    if (last !== undefined && last.position > applied)
-      await this.#store.commit(writes, { name: this.name, position: last.position });
+    await this.#pending.handle(batch);
     // New boosts may be due sooner than the current sleep.
     this.#wake();
   }
 
-  async pendingCount(): Promise<number> {
-    await this.#ensured();
-    return this.#store.count(pendingExpiries.name);
+  pendingCount(): Promise<number> {
+    return this.#pending.count();
   }
 
   // ---- the scheduler half ----
@@ -161,18 +111,7 @@ export class BoostExpiryScheduler implements Subscriber {
     let after: [number, string] | undefined;
     let unexpirable = 0;
     for (;;) {
-      await this.#ensured();
-      const due = (
-        await this.#store.find(pendingExpiries.name, {
-          where: { dueAtMs: { lte: now.toMillis() } },
-          orderBy: [
-            ['dueAtMs', 1],
-            ['_id', 1],
-          ],
-          limit: expiryLimits.dueBatchMax,
-          ...(after === undefined ? {} : { after }),
-        })
-      ).map(toPending);
+      const due = await this.#pending.due(now.toMillis(), expiryLimits.dueBatchMax, after);
       const last = due[due.length - 1];
       if (last === undefined) break;
       after = [last.dueAtMs, last.id];
@@ -199,7 +138,7 @@ export class BoostExpiryScheduler implements Subscriber {
       await Promise.all(Array.from({ length: Math.min(expiryLimits.concurrencyMax, due.length) }, worker));
       // The projection removes expired boosts from the pending set when it sees their BoostExpired;
       // until then, remove the ones this round settled so the next round does not ask again.
-      await this.#store.commit(done.map((id) => ({ op: 'delete', collection: pendingExpiries.name, id })));
+      await this.#pending.remove(done);
       if (failure !== undefined) throw failure.error;
       unexpirable += due.length - done.length; // not expirable yet: the next round retries them
       if (due.length < expiryLimits.dueBatchMax) break;
@@ -254,16 +193,9 @@ export class BoostExpiryScheduler implements Subscriber {
   }
 
   async #sleepMs(): Promise<number> {
-    await this.#ensured();
-    const [next] = await this.#store.find(pendingExpiries.name, {
-      orderBy: [
-        ['dueAtMs', 1],
-        ['_id', 1],
-      ],
-      limit: 1,
-    });
+    const next = await this.#pending.next();
     if (next === undefined) return expiryLimits.idleSleepMsMax;
-    return Math.min(expiryLimits.idleSleepMsMax, Math.max(0, toPending(next).dueAtMs - this.#clock.now().toMillis()));
+    return Math.min(expiryLimits.idleSleepMsMax, Math.max(0, next.dueAtMs - this.#clock.now().toMillis()));
   }
 
   /** Sleeps until the next due time (at most `idleSleepMsMax`); a failed lookup retries after that. */
@@ -305,14 +237,9 @@ export class BoostExpiryScheduler implements Subscriber {
           },
         )
         .then(() => {
-          const backoffMs =
-            this.#failedRounds === 0
-              ? 0
-              : Math.min(
-                  expiryLimits.retryBackoffMsMax,
-                  expiryLimits.retryBackoffMsMin * 2 ** Math.min(this.#failedRounds - 1, 16),
-                );
-          this.#backoffUntil = performance.now() + backoffMs;
+          this.#backoffUntil =
+            performance.now() +
+            backoffMs(this.#failedRounds, { minMs: expiryLimits.retryBackoffMsMin, maxMs: expiryLimits.retryBackoffMsMax });
         })
         .finally(() => {
           this.#running = false;
@@ -322,17 +249,3 @@ export class BoostExpiryScheduler implements Subscriber {
     this.#timer.unref();
   }
 }
-
-/**
- * Boost ids are chosen per account, and one may be reused once its boost expired: the booster, the
- * boost id and the due time name one activation's pending expiry.
- */
-const pendingId = (userId: string, boostId: string, dueAt: string): string => JSON.stringify([userId, boostId, dueAt]);
-
-const toPending = (doc: StoredDoc): { id: string; boostId: string; userId: string; dueAtMs: number; dueAt: string } => ({
-  id: doc._id,
-  boostId: doc.boostId as string,
-  userId: doc.userId as string,
-  dueAtMs: doc.dueAtMs as number,
-  dueAt: doc.dueAt as string,
-});
