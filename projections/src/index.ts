@@ -40,7 +40,7 @@ export {
   type ReadModelName,
   type RebuildOptions,
   type RebuildProgress,
-} from './rebuild.js';
+} from './rebuild/rebuild.js';
 
 // The services' pure folds and documents (no store): the read models above, and the fan-out's consumers.
 export {

@@ -10,7 +10,7 @@ import { appendBulkPurchases } from '../../../ledger/src/testing/bulk.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
-import { rebuildLeases } from '../rebuild.js';
+import { rebuildLeases } from '../rebuild/rebuild.js';
 
 afterAll(removeTempDirs);
 

@@ -12,7 +12,8 @@ import {
   rebuildLimits,
   rebuildTogether,
   type ReadModelName,
-} from '../rebuild.js';
+  type RebuildProgress,
+} from '../rebuild/rebuild.js';
 import { lagBehind } from '../runtime/projector.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
@@ -47,39 +48,7 @@ program
     'each projection with its version, checkpoint and lag (events, and how long the oldest unhandled event has waited)',
   )
   .option('--json', 'machine-readable output')
-  .action(async (options: { json?: boolean }) => {
-    const config = loadStorageConfig();
-    const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
-    const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
-    try {
-      const head = await store.headPosition();
-      const nowMs = Date.now();
-      const rows = await Promise.all(
-        (await checkpointNames(models)).map(async ({ name, version, checkpoint: checkpointName }) => {
-          const checkpoint = await models.checkpoint(checkpointName);
-          // Lag in time: how long the oldest event the projection has not handled has been waiting.
-          const [oldestUnhandled] = await store.readAll({ after: checkpoint, maxCount: 1 });
-          const lagMs = oldestUnhandled === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnhandled.recordedAt));
-          return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
-        }),
-      );
-      if (options.json === true) {
-        process.stdout.write(`${JSON.stringify(rows)}\n`);
-        return;
-      }
-      console.log(`log head: ${head} (events: ${store.engine}, read models: ${models.engine})`);
-      for (const row of rows) {
-        const version = row.version === null ? '' : `v${row.version}`;
-        console.log(
-          `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   ` +
-            `lag ${row.lagEvents} events, ${formatDuration(row.lagMs)}`,
-        );
-      }
-    } finally {
-      await models.close();
-      await store.close();
-    }
-  });
+  .action(showStatus);
 
 program
   .command('rebuild')
@@ -97,82 +66,128 @@ program
     },
     rebuildLimits.dropOldVersionsAfterMs / 1000,
   )
-  .action(async (name: string | undefined, options: { all?: boolean; json?: boolean; force?: boolean; grace: number }) => {
-    const names: ReadModelName[] = options.all === true ? (Object.keys(rebuildableReadModels) as ReadModelName[]) : [];
-    if (options.all !== true) {
-      if (name === undefined || !isReadModelName(name)) {
-        program.error(`rebuild needs a read model (${Object.keys(rebuildableReadModels).join(', ')}) or --all`, { exitCode: 2 });
-      }
-      names.push(name as ReadModelName);
+  .action(runRebuild);
+
+/** `status`: each projection with its version, checkpoint and lag. */
+async function showStatus(options: { json?: boolean }): Promise<void> {
+  const config = loadStorageConfig();
+  const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
+  const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
+  try {
+    const head = await store.headPosition();
+    const nowMs = Date.now();
+    const rows = await Promise.all(
+      (await checkpointNames(models)).map(async ({ name, version, checkpoint: checkpointName }) => {
+        const checkpoint = await models.checkpoint(checkpointName);
+        // Lag in time: how long the oldest event the projection has not handled has been waiting.
+        const [oldestUnhandled] = await store.readAll({ after: checkpoint, maxCount: 1 });
+        const lagMs = oldestUnhandled === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnhandled.recordedAt));
+        return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
+      }),
+    );
+    if (options.json === true) {
+      process.stdout.write(`${JSON.stringify(rows)}\n`);
+      return;
     }
-    const config = loadStorageConfig();
-    const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
-    const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
-    // Ctrl-C or SIGTERM stops between batches: readers stay on the old version and the lease is released.
-    const stop = new AbortController();
-    const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () =>
-        stop.abort(Object.assign(new Error(`${signal}: rebuild stopped`), { exitCode: exitCodes[signal] })),
+    console.log(`log head: ${head} (events: ${store.engine}, read models: ${models.engine})`);
+    for (const row of rows) {
+      const version = row.version === null ? '' : `v${row.version}`;
+      console.log(
+        `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   ` +
+          `lag ${row.lagEvents} events, ${formatDuration(row.lagMs)}`,
       );
     }
-    try {
-      // --all reads the log once and feeds every read model's builder from that one pass.
-      const label = names.join(' + ');
-      const bar =
-        options.json === true
-          ? undefined
-          : new SingleBar({
-              format: `${label} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
-              hideCursor: true,
-              // Not a terminal (a log file, CI): a line every few seconds instead of silence.
-              noTTYOutput: true,
-              notTTYSchedule: 5000,
-            });
-      let started = false;
-      const results = await rebuildTogether({
-        store,
-        models,
-        readModels: names,
-        force: options.force === true,
-        signal: stop.signal,
-        dropOldVersionsAfterMs: options.grace * 1000,
-        onProgress: (progress) => {
-          if (options.json === true) {
-            process.stdout.write(`${JSON.stringify(progress)}\n`);
-            return;
-          }
-          if (progress.readModel !== names[0]) return; // one bar for the shared pass
-          if (!started) {
-            bar?.start(Math.max(progress.headAtStart, 1), 0, { speed: 0 });
-            started = true;
-          }
-          bar?.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
-        },
-      }).catch((error: unknown) => {
-        bar?.stop();
-        throw error;
-      });
-      bar?.stop();
-      if (options.json !== true) {
-        for (const result of results) {
-          console.log(
-            `${result.readModel}: v${result.version} built from ${result.events} events (${Math.round(result.eventsPerSecond)} events/s); readers switched`,
-          );
-        }
-      }
-    } catch (error) {
-      // Expected refusals are one clear line, not a stack trace.
-      if (error instanceof RebuildInProgressError || (stop.signal.aborted && error === stop.signal.reason)) {
-        process.exitCode = error instanceof RebuildInProgressError ? 3 : (error as { exitCode: number }).exitCode;
-        console.error(`rebuild: ${(error as Error).message}`);
-        return;
-      }
-      throw error;
-    } finally {
-      await models.close();
-      await store.close();
-    }
+  } finally {
+    await models.close();
+    await store.close();
+  }
+}
+
+interface RebuildCliOptions {
+  all?: boolean;
+  json?: boolean;
+  force?: boolean;
+  grace: number;
+}
+
+/** Progress as JSON lines, or one bar for the shared pass. */
+const progressReporter = (
+  names: readonly ReadModelName[],
+  json: boolean,
+): { onProgress: (progress: RebuildProgress) => void; stop: () => void } => {
+  if (json) return { onProgress: (progress) => process.stdout.write(`${JSON.stringify(progress)}\n`), stop: () => undefined };
+  const bar = new SingleBar({
+    format: `${names.join(' + ')} [{bar}] {percentage}% | {value}/{total} | {speed} events/s | ETA {eta_formatted}`,
+    hideCursor: true,
+    // Not a terminal (a log file, CI): a line every few seconds instead of silence.
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
   });
+  let started = false;
+  return {
+    onProgress: (progress) => {
+      if (progress.readModel !== names[0]) return; // one bar for the shared pass
+      if (!started) {
+        bar.start(Math.max(progress.headAtStart, 1), 0, { speed: 0 });
+        started = true;
+      }
+      bar.update(Math.min(progress.position, progress.headAtStart), { speed: Math.round(progress.eventsPerSecond) });
+    },
+    stop: () => bar.stop(),
+  };
+};
+
+/** `rebuild`: one read model or all of them, with a progress bar (or JSON lines), stoppable with a signal. */
+async function runRebuild(name: string | undefined, options: RebuildCliOptions): Promise<void> {
+  const names: ReadModelName[] = options.all === true ? (Object.keys(rebuildableReadModels) as ReadModelName[]) : [];
+  if (options.all !== true) {
+    if (name === undefined || !isReadModelName(name)) {
+      program.error(`rebuild needs a read model (${Object.keys(rebuildableReadModels).join(', ')}) or --all`, { exitCode: 2 });
+    }
+    names.push(name as ReadModelName);
+  }
+  const config = loadStorageConfig();
+  const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
+  const models = await openReadModelStore({ dataDir: config.dataDir, mongodbUrl: config.mongodbUrl });
+  // Ctrl-C or SIGTERM stops between batches: readers stay on the old version and the lease is released.
+  const stop = new AbortController();
+  const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () =>
+      stop.abort(Object.assign(new Error(`${signal}: rebuild stopped`), { exitCode: exitCodes[signal] })),
+    );
+  }
+  try {
+    // --all reads the log once and feeds every read model's builder from that one pass.
+    const progress = progressReporter(names, options.json === true);
+    const results = await rebuildTogether({
+      store,
+      models,
+      readModels: names,
+      force: options.force === true,
+      signal: stop.signal,
+      dropOldVersionsAfterMs: options.grace * 1000,
+      onProgress: progress.onProgress,
+    }).finally(progress.stop);
+    if (options.json !== true) {
+      for (const result of results) {
+        console.log(
+          `${result.readModel}: v${result.version} built from ${result.events} events (${Math.round(result.eventsPerSecond)} events/s); readers switched`,
+        );
+      }
+    }
+  } catch (error) {
+    // Expected refusals are one clear line, not a stack trace.
+    if (error instanceof RebuildInProgressError || (stop.signal.aborted && error === stop.signal.reason)) {
+      process.exitCode = error instanceof RebuildInProgressError ? 3 : (error as { exitCode: number }).exitCode;
+      console.error(`rebuild: ${(error as Error).message}`);
+      return;
+    }
+    throw error;
+  } finally {
+    await models.close();
+    await store.close();
+  }
+}
 
 await program.parseAsync();

@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the scheduler's behaviour end to end (pending set, rounds, backoff, stop,
+// locked store, SIGKILL mid-round) in one file, sharing one setup.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';

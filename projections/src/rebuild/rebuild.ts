@@ -1,18 +1,21 @@
-import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
-import { AccountBalancesProjection } from './balances/accountBalances.js';
+import type { EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { CollectionSpec, ReadModelStore } from './readModels/readModelStore.js';
+import type { ReadModelStore } from '../readModels/readModelStore.js';
+import { acquireLease, checkLease, releaseLeases } from './leases.js';
+
+export { rebuildLeases, RebuildInProgressError } from './leases.js';
 import {
   builtVersions,
   physicalCollection,
   versionedCheckpointName,
   type VersionedProjection,
   type VersionedProjectionOptions,
-} from './readModels/versionedProjection.js';
-import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
+} from '../readModels/versionedProjection.js';
+import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 
 export const rebuildableReadModels = {
   account_balances: (store: ReadModelStore, options?: VersionedProjectionOptions) =>
@@ -111,46 +114,16 @@ export const rebuildTogether = async (options: RebuildTogetherOptions): Promise<
       for (const readModel of readModels) await checkLease(models, readModel, owner);
     });
   } finally {
-    // Only our own leases (one taken over with --force belongs to the rebuild that took it), each on
-    // its own: a failure to release one must neither keep the others nor hide why the rebuild ended.
-    for (const readModel of readModels) {
-      try {
-        if ((await models.get(rebuildLeases.name, readModel))?.owner === owner)
-          await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
-      } catch {
-        // Left behind: the next rebuild of this read model says who holds it, and --force takes it over.
-      }
-    }
+    await releaseLeases(models, readModels, owner);
   }
 };
 
-/** One rebuild per read model at a time: a second one would drop the first one's half-built version. */
-export const rebuildLeases: CollectionSpec = { name: 'rebuild_leases', database: 'ledger', indexes: [] };
-
-export class RebuildInProgressError extends Error {
-  override name = 'RebuildInProgressError';
+/** A read model's builder and the version it fills. */
+interface Builder {
+  readonly readModel: ReadModelName;
+  readonly version: number;
+  readonly builder: VersionedProjection;
 }
-
-const acquireLease = async (models: ReadModelStore, readModel: ReadModelName, owner: string, force: boolean): Promise<void> => {
-  await models.ensureCollection(rebuildLeases);
-  if (force) await models.commit([{ op: 'delete', collection: rebuildLeases.name, id: readModel }]);
-  const lease = { owner, startedAt: new Date().toISOString() };
-  await models.commit([{ op: 'insert', collection: rebuildLeases.name, id: readModel, doc: lease }]);
-  const held = await models.get(rebuildLeases.name, readModel);
-  if (held?.owner !== owner) {
-    throw new RebuildInProgressError(
-      `${readModel} is already being rebuilt by ${String(held?.owner)} since ${String(held?.startedAt)}; ` +
-        'if that rebuild is gone (crashed or killed), run again with --force',
-    );
-  }
-};
-
-/** Refuses to go on once another rebuild took the lease over (--force): it owns the read model now. */
-const checkLease = async (models: ReadModelStore, readModel: ReadModelName, owner: string): Promise<void> => {
-  const held = await models.get(rebuildLeases.name, readModel);
-  if (held?.owner !== owner)
-    throw new RebuildInProgressError(`${readModel}: the rebuild lease was taken over by ${String(held?.owner)}; stopping`);
-};
 
 const rebuildHoldingLeases = async (
   options: RebuildTogetherOptions,
@@ -159,19 +132,7 @@ const rebuildHoldingLeases = async (
 ): Promise<RebuildProgress[]> => {
   const { store, models } = options;
   const now = options.nowMs ?? (() => performance.now());
-  const builders: { readModel: ReadModelName; version: number; builder: VersionedProjection }[] = [];
-  for (const readModel of readModels) {
-    const probe = rebuildableReadModels[readModel](models);
-    const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
-    // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
-    const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
-    const builder = rebuildableReadModels[readModel](models, {
-      version,
-      ...(options.builderFlushEvents === undefined ? {} : { builderFlushEvents: options.builderFlushEvents }),
-    });
-    await builder.loadCheckpoint();
-    builders.push({ readModel, version, builder });
-  }
+  const builders = await startBuilders(options, readModels);
   const headAtStart = await store.headPosition();
   const started = now();
   let position = -1;
@@ -191,14 +152,8 @@ const rebuildHoldingLeases = async (
       done,
     }));
   };
-  const report = (done: boolean): RebuildProgress[] => {
-    const all = progress(done);
-    if (options.onProgress !== undefined) for (const one of all) options.onProgress(one);
-    return all;
-  };
-  /** The builders still filling their versions (a switched one takes no more writes: the live projector has it). */
-  let feeding = builders;
-  const catchUp = async (): Promise<void> => {
+  /** Feeds the builders still filling their versions everything up to the head of the log. */
+  const catchUp = async (feeding: readonly Builder[]): Promise<void> => {
     for (;;) {
       // A turn of the event loop per batch: the embedded store answers synchronously, and without it
       // a signal (Ctrl-C) would only be seen once the whole rebuild was over.
@@ -212,23 +167,62 @@ const rebuildHoldingLeases = async (
       for (const { builder } of feeding) await builder.handle(batch);
       position = batch[batch.length - 1]?.position ?? position;
       events += batch.length;
-      report(false);
+      if (options.onProgress !== undefined) for (const one of progress(false)) options.onProgress(one);
     }
   };
-  await catchUp();
-  // Caught up: index the new versions, catch up again with what arrived meanwhile, and switch each
-  // read model's readers to its new version — only once the new version has everything the version
-  // readers use now has (its checkpoint is at least as far), compared and switched in one step, so
-  // readers never step back from what they were shown. Until then: catch up, flush, try again.
+  await catchUp(builders);
+  // Caught up: index the new versions, then switch readers once each has caught up again.
   for (const { builder } of builders) await builder.finishBuild();
+  await switchReaders(options, builders, catchUp, stillOurs);
+  // The figures are the build's: measured now, reported once the old versions are gone.
+  const done = progress(true);
+  await delay(options.dropOldVersionsAfterMs ?? rebuildLimits.dropOldVersionsAfterMs);
+  await dropOldVersions(models, builders);
+  if (options.onProgress !== undefined) for (const one of done) options.onProgress(one);
+  return done;
+};
+
+/** A builder per read model, each for a version newer than any that exists. */
+const startBuilders = async (options: RebuildTogetherOptions, readModels: readonly ReadModelName[]): Promise<Builder[]> => {
+  const { models } = options;
+  const builders: Builder[] = [];
+  for (const readModel of readModels) {
+    const probe = rebuildableReadModels[readModel](models);
+    const built = await Promise.all(probe.collections.map((spec) => builtVersions(models, spec.name)));
+    // Never version 1: a live projector that finds no version at all creates and activates v1 itself.
+    const version = Math.max((await models.activeVersion(readModel)) ?? 1, ...built.flat()) + 1;
+    const builder = rebuildableReadModels[readModel](models, {
+      version,
+      ...(options.builderFlushEvents === undefined ? {} : { builderFlushEvents: options.builderFlushEvents }),
+    });
+    await builder.loadCheckpoint();
+    builders.push({ readModel, version, builder });
+  }
+  return builders;
+};
+
+/**
+ * Switches each read model's readers to its new version — only once the new version has everything
+ * the version readers use now has (its checkpoint is at least as far), compared and switched in one
+ * step, so readers never step back from what they were shown. Until then: catch up, flush, try again.
+ */
+const switchReaders = async (
+  options: RebuildTogetherOptions,
+  builders: readonly Builder[],
+  catchUp: (feeding: readonly Builder[]) => Promise<void>,
+  stillOurs: () => Promise<void>,
+): Promise<void> => {
+  const { store, models } = options;
+  /** The builders still filling their versions (a switched one takes no more writes: the live projector has it). */
+  let feeding = builders;
   for (let attempt = 0; ; attempt++) {
-    await catchUp();
+    await catchUp(feeding);
     for (const { builder } of feeding) await builder.flush();
     await stillOurs();
     // Each read model switches on its own (one atomic write each); should one switch fail, the read
     // models before it already serve their new versions, and the rest keep their old ones (a stop
     // request still stops those).
-    const waiting: typeof builders = [];
+    const waiting: Builder[] = [];
     for (const entry of feeding) {
       const { readModel, version, builder } = entry;
       const current = versionedCheckpointName(readModel, (await models.activeVersion(readModel)) ?? 1);
@@ -242,20 +236,18 @@ const rebuildHoldingLeases = async (
       waiting.push(entry);
     }
     feeding = waiting;
-    if (feeding.length === 0) break;
+    if (feeding.length === 0) return;
     // The live projector committed more meanwhile: give it a moment to settle, then catch up again.
     await pause(Math.min(rebuildLimits.switchRetryPauseMsMax, 2 ** attempt), options.signal);
   }
-  // The figures are the build's: measured now, reported once the old versions are gone.
-  const done = progress(true);
-  await delay(options.dropOldVersionsAfterMs ?? rebuildLimits.dropOldVersionsAfterMs);
+};
+
+/** Drops the versions older than the new ones (a newer one belongs to a rebuild that took over with --force). */
+const dropOldVersions = async (models: ReadModelStore, builders: readonly Builder[]): Promise<void> => {
   for (const { version, builder } of builders) {
     for (const spec of builder.collections) {
-      // Only older versions: a newer one belongs to a rebuild that took over (--force) meanwhile.
       for (const old of await builtVersions(models, spec.name))
         if (old < version) await models.dropCollection(physicalCollection(spec.name, old));
     }
   }
-  if (options.onProgress !== undefined) for (const one of done) options.onProgress(one);
-  return done;
 };

@@ -3,16 +3,16 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AccountCommand } from '../../ledger/src/accounts/commands.js';
-import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../ledger/src/shared/clock.js';
-import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
-import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
-import { Projector } from './runtime/projector.js';
-import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
-import { dumpReadModel } from './testing/dump.js';
+import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { AccountBalancesProjection } from '../balances/accountBalances.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import { Projector } from './projector.js';
+import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
+import { dumpReadModel } from '../testing/dump.js';
 
 afterAll(removeTempDirs);
 
@@ -24,7 +24,7 @@ const kills = 5;
  * position (the process stalls a few batches later, so the kill always finds it running).
  */
 const runProjectorProcess = async (dir: string, killAt?: number): Promise<{ killed: boolean; checkpoint: number }> => {
-  const script = join(import.meta.dirname, 'testing', 'projectorProcess.ts');
+  const script = join(import.meta.dirname, '..', 'testing', 'projectorProcess.ts');
   const args = killAt === undefined ? [dir] : [dir, String(killAt)];
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let checkpoint = -1;

@@ -1,19 +1,19 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AccountCommand } from '../../ledger/src/accounts/commands.js';
-import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../ledger/src/shared/clock.js';
-import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
-import { AccountBalancesProjection } from './balances/accountBalances.js';
-import { SqliteReadModelStore } from './readModels/sqliteReadModelStore.js';
-import { builtVersions } from './readModels/versionedProjection.js';
+import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
+import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { AccountBalancesProjection } from '../balances/accountBalances.js';
+import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import { builtVersions } from '../readModels/versionedProjection.js';
 import { rebuild, RebuildInProgressError, rebuildLeases, rebuildTogether } from './rebuild.js';
-import { Projector } from './runtime/projector.js';
-import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
-import { dumpReadModel } from './testing/dump.js';
-import { feed } from './testing/feed.js';
-import { BoostExpiryScheduler } from './expiry/boostExpiryScheduler.js';
+import { Projector } from '../runtime/projector.js';
+import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
+import { dumpReadModel } from '../testing/dump.js';
+import { feed } from '../testing/feed.js';
+import { BoostExpiryScheduler } from '../expiry/boostExpiryScheduler.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
