@@ -106,11 +106,7 @@ export interface EventStore {
    * - An event id that exists in another stream, or a batch mixing new and existing ids, rejects with
    *   `EventIdConflictError`: an id means one event, everywhere.
    */
-  append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: AppendOptions,
-  ): Promise<AppendResult>;
+  append(stream: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult>;
 
   /** Reads one stream. A stream that does not exist reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
