@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ReadModelStoreUnavailableError } from '../errors.js';
 import { runReadModelStoreContract } from '../readModelStore.contract.js';
 import type { ReadModelDatabase } from '../readModelStore.js';
-import { MongoReadModelStore } from './mongoReadModelStore.js';
+import { CollectionDatabaseConflictError, MongoReadModelStore } from './mongoReadModelStore.js';
 
 /**
  * The read-model store contract against a real MongoDB server. No server can run on the development
@@ -35,6 +35,33 @@ if (url === undefined || url === '') {
       }
     };
     return { store, cleanup };
+  });
+
+  describe('MongoDB read-model store: a collection lives in one database', () => {
+    it('refuses to ensure a collection again with another database, and writes still reach the first', async () => {
+      const databasePrefix = `t${randomUUID().replaceAll('-', '').slice(0, 8)}_`;
+      const store = await MongoReadModelStore.connect(url, { databasePrefix });
+      const other = await MongoReadModelStore.connect(url, { databasePrefix });
+      try {
+        await store.ensureCollection({ name: 'ranking', database: 'gig_service', indexes: [] });
+        for (const process of [store, other]) {
+          await expect(
+            process.ensureCollection({ name: 'ranking', database: 'user_service', indexes: [] }),
+          ).rejects.toBeInstanceOf(CollectionDatabaseConflictError);
+        }
+        await store.commit([{ op: 'put', collection: 'ranking', id: 'g1', doc: { score: 1 }, position: 1 }]);
+        expect(await other.get('ranking', 'g1')).toMatchObject({ score: 1 });
+      } finally {
+        await store.close();
+        await other.close();
+        const client = new MongoClient(url);
+        try {
+          for (const database of databases) await client.db(databasePrefix + database).dropDatabase();
+        } finally {
+          await client.close();
+        }
+      }
+    });
   });
 }
 
