@@ -8,7 +8,7 @@ import { CollectionDatabaseConflictError, MongoReadModelStore } from './mongoRea
 
 /**
  * The read-model store contract against a real MongoDB server. No server can run on the development
- * machines, so this runs only where MONGODB_URL points at one (docker compose up).
+ * machines, so this runs only where MONGODB_URL points at one (docker-compose.dev.yml publishes it on the loopback).
  */
 const url = process.env.MONGODB_URL;
 
@@ -17,7 +17,7 @@ const databases: readonly ReadModelDatabase[] = ['user_service', 'gig_service', 
 if (url === undefined || url === '') {
   const line = '='.repeat(92);
   process.stderr.write(
-    `\n${line}\n  SKIPPED: MongoDB read-model store contract suite — set MONGODB_URL=mongodb://127.0.0.1:27017 to run it\n${line}\n\n`,
+    `\n${line}\n  SKIPPED: MongoDB read-model store contract suite — set MONGODB_URL='mongodb://dev:dev@127.0.0.1:27017/?authSource=admin' to run it (docker-compose.dev.yml)\n${line}\n\n`,
   );
   describe.skip('read-model store contract: MongoDB (SKIPPED: MONGODB_URL is not set)', () => undefined);
 } else {
