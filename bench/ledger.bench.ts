@@ -127,6 +127,52 @@ const latencyMs = async (
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 };
 
+/**
+ * Keyed lookups (`findEventInStream` of an indexed append, as a retried keyed command makes): the
+ * early event of a 100,000-event stream against the only event of a fresh one, same store, same run.
+ * A point lookup costs the same whatever the stream's length.
+ */
+export const benchKeyedLookup = async (dir: string): Promise<void> => {
+  const store = new SqliteEventStore({ path: join(dir, 'keyed-lookup.db'), durability: 'normal' });
+  const event = () => {
+    const [, , id, type, data, metadata] = sampleRow('', 0) as [string, number, string, string, string, string];
+    return { id, type, data: JSON.parse(data) as Record<string, never>, metadata: JSON.parse(metadata) as Record<string, never> };
+  };
+  const longKey = event();
+  const freshKey = event();
+  await store.append('account-keyed-long', [longKey], { expectedRevision: 'no_stream', indexed: true });
+  const eventsPerAppend = 1000;
+  for (let revision = 0; revision < 100_000 - 1; revision += eventsPerAppend)
+    await store.append('account-keyed-long', Array.from({ length: Math.min(eventsPerAppend, 100_000 - 1 - revision) }, event), {
+      expectedRevision: revision,
+    });
+  await store.append('account-keyed-fresh', [freshKey], { expectedRevision: 'no_stream', indexed: true });
+  const lookupUs = async (stream: string, id: string, samples: number): Promise<number> => {
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const started = process.hrtime.bigint();
+      const found = await store.findEventInStream(stream, id);
+      times.push(Number(process.hrtime.bigint() - started) / 1e3);
+      if (found?.id !== id) throw new Error(`keyed lookup missed ${id}`);
+    }
+    times.sort((a, b) => a - b);
+    return percentile(times, 50);
+  };
+  await lookupUs('account-keyed-fresh', freshKey.id, 200); // warm-up
+  const fresh = await lookupUs('account-keyed-fresh', freshKey.id, 2_000);
+  const long = await lookupUs('account-keyed-long', longKey.id, 2_000);
+  report({ name: 'keyed lookup p50, fresh stream', value: fresh, unit: 'µs' });
+  report({
+    name: 'keyed lookup p50, first event of a 100,000-event stream',
+    value: long,
+    unit: 'µs',
+    baseline: { name: 'fresh stream', value: fresh, unit: 'µs' },
+    target: '≤ 2 × fresh (a point read, no scan)',
+    pass: long <= 2 * fresh,
+  });
+  await store.close();
+};
+
 export const benchLedger = async (dir: string): Promise<void> => {
   console.log('\n# ledger: durable commands through the command handler (embedded SQLite, synchronous=FULL)');
   const rawSingle = rawInsertsPerSecond(dir, 2_000, 1);
@@ -207,6 +253,8 @@ export const benchLedger = async (dir: string): Promise<void> => {
     baseline: { name: 'first command, fresh account', value: coldFresh.p50, unit: 'ms' },
   });
   await store.close();
+
+  await benchKeyedLookup(dir);
 };
 
 export const cleanDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });

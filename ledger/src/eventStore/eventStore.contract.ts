@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventIdConflictError, StreamRevisionConflictError } from './errors.js';
+import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from './errors.js';
 import type { EventStore, EventToAppend, RecordedEvent } from './eventStore.js';
 
 export interface ContractFixture {
@@ -196,13 +196,93 @@ export function runEventStoreContract(
         expect(await store.headPosition()).toBe(after);
       });
 
-      it('finds an event by id within its stream only', async () => {
+      it('finds the first event of an indexed append by id, within its stream only', async () => {
         const s = stream('find');
         const e = event();
-        await store.append(s, [event(), e], { expectedRevision: 'no_stream' });
-        expect(await store.findEventInStream(s, e.id)).toMatchObject({ id: e.id, revision: 1 });
+        await store.append(s, [event()], { expectedRevision: 'no_stream' });
+        await store.append(s, [e, event()], { expectedRevision: 0, indexed: true });
+        expect(await store.findEventInStream(s, e.id)).toMatchObject({ id: e.id, revision: 1, stream: s });
         expect(await store.findEventInStream(stream('other'), e.id)).toBeUndefined();
         expect(await store.findEventInStream(s, randomUUID())).toBeUndefined();
+      });
+
+      it('finds an indexed append however long the stream has grown since (no lookback window)', async () => {
+        const s = stream('long');
+        const keyed = event();
+        await store.append(s, [keyed], { expectedRevision: 'no_stream', indexed: true });
+        // Past the 10,000 events EventStoreDB's adapter once scanned back.
+        const batch = 1000;
+        for (let revision = 0; revision < 11 * batch; revision += batch) {
+          await store.append(
+            s,
+            Array.from({ length: batch }, () => event()),
+            { expectedRevision: revision },
+          );
+        }
+        expect(await store.findEventInStream(s, keyed.id)).toMatchObject({ id: keyed.id, revision: 0 });
+        // A repeat of it is still recognised as one, at its original expected revision or a stale other.
+        const repeat = await store.append(s, [keyed], { expectedRevision: 'no_stream', indexed: true });
+        expect(repeat).toMatchObject({ nextExpectedRevision: 0, idempotent: true });
+        expect(await store.append(s, [keyed], { expectedRevision: 5, indexed: true })).toMatchObject({
+          nextExpectedRevision: 0,
+          idempotent: true,
+        });
+        expect((await store.readStream(s, { direction: 'backwards', maxCount: 1 }))[0]?.revision).toBe(11 * batch);
+      }, 60_000);
+
+      it('answers the same indexed append sent concurrently once as written and once as a repeat', async () => {
+        const s = stream('racers');
+        await store.append(s, [event()], { expectedRevision: 'no_stream' });
+        const keyed = [event(), event()];
+        const send = () => store.append(s, keyed, { expectedRevision: 0, indexed: true });
+        // EventStoreDB may drop the repeat while the original is not yet replicated (the port's
+        // retryable error, after the client's deadline): retried, it is answered as a repeat.
+        const outcomes = await Promise.all(
+          [send(), send()].map((sent) =>
+            sent.catch((error: unknown) => {
+              if (!(error instanceof EventStoreUnavailableError)) throw error;
+              return send();
+            }),
+          ),
+        );
+        expect(outcomes.map((o) => o.idempotent).sort()).toEqual([false, true]);
+        expect(outcomes[0]?.position).toBe(outcomes[1]?.position);
+        expect(await store.readStream(s)).toHaveLength(3);
+        expect(await store.findEventInStream(s, keyed[0]?.id ?? '')).toMatchObject({ revision: 1 });
+      }, 30_000);
+    });
+
+    describe('side records', () => {
+      it('reads a key never written as undefined, and the last write of a key', async () => {
+        const key = `${fixture.streamPrefix}rec-${randomUUID()}`;
+        expect(await store.readRecord(key)).toBeUndefined();
+        await store.writeRecord(key, { n: 1, text: 'ναι 🚀', nested: { list: [1, null, true] } });
+        expect(await store.readRecord(key)).toEqual({ n: 1, text: 'ναι 🚀', nested: { list: [1, null, true] } });
+        await store.writeRecord(key, { n: 2 });
+        await store.writeRecord(key, { n: 3 });
+        expect(await store.readRecord(key)).toEqual({ n: 3 });
+        expect(await store.readRecord(`${key}-other`)).toBeUndefined();
+      });
+
+      it('keeps records out of the log: not in readAll, subscriptions, or the stream they are about', async () => {
+        const start = await store.headPosition();
+        const s = stream('snap');
+        // The key a snapshot of `s` will use: it must not read as part of `s`.
+        await store.writeRecord(`snapshot:${s}`, { balance: 5 });
+        await store.writeRecord(`checkpoint:${s}`, { position: 1 });
+        expect(await store.headPosition()).toBe(start);
+        expect(await store.readAll({ after: start })).toEqual([]);
+        await store.append(s, [event('AfterRecords')], { expectedRevision: 'no_stream' });
+        await store.writeRecord(`snapshot:${s}`, { balance: 6 });
+        expect((await store.readAll({ after: start })).map((e) => e.type)).toEqual(['AfterRecords']);
+        expect((await store.readStream(s)).map((e) => e.type)).toEqual(['AfterRecords']);
+        const controller = new AbortController();
+        const received = collect(store.subscribeToAll({ after: start, signal: controller.signal }), '', 1);
+        await store.append(s, [event('Live')], { expectedRevision: 0 });
+        // The first event delivered after `start` is ours: the record writes in between are not events.
+        expect((await received).map((e) => e.type)).toEqual(['AfterRecords']);
+        controller.abort();
+        expect((await store.readAll({ after: start })).map((e) => e.type)).toEqual(['AfterRecords', 'Live']);
       });
     });
 

@@ -52,6 +52,25 @@ export interface AppendResult {
   readonly idempotent: boolean;
 }
 
+export interface AppendOptions {
+  readonly expectedRevision: ExpectedRevision;
+  /**
+   * The append is keyed: `findEventInStream(stream, events[0].id)` must find it however long the
+   * stream is (a point lookup, no lookback window), also after a restart and on every engine. Needs a
+   * definite expected revision (a number or 'no_stream'), since the lookup records where the append
+   * starts. Costs one extra write on engines without an id index (EventStoreDB); free on SQLite.
+   */
+  readonly indexed?: true;
+}
+
+/** Bounds of the side records (`readRecord`/`writeRecord`), the same on every engine. */
+export const eventStoreRecordLimits = {
+  /** Longest record key, in UTF-16 code units. */
+  keyLengthMax: 256,
+  /** Largest record value, as JSON text in UTF-8 bytes. */
+  valueBytesMax: 1024 * 1024,
+} as const;
+
 export interface ReadStreamOptions {
   readonly direction?: 'forwards' | 'backwards';
   /** Inclusive starting revision; defaults to the start (forwards) or the end (backwards). */
@@ -87,11 +106,7 @@ export interface EventStore {
    * - An event id that exists in another stream, or a batch mixing new and existing ids, rejects with
    *   `EventIdConflictError`: an id means one event, everywhere.
    */
-  append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: { expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult>;
+  append(stream: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult>;
 
   /** Reads one stream. A stream that does not exist reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
@@ -109,8 +124,23 @@ export interface EventStore {
   /** Global position of the last event in the log, or -1 for an empty log. Used for lag. */
   headPosition(): Promise<number>;
 
-  /** Finds an event by id within a stream; used to answer retried commands with their original result. */
+  /**
+   * Finds an event by id within a stream; used to answer retried commands with their original result.
+   * Guaranteed, on every engine and for any stream length, for the first event of an append made with
+   * `indexed: true` (a point lookup, never a scan). Other ids may or may not be found, depending on
+   * the engine (SQLite indexes every id; EventStoreDB only indexed appends).
+   */
   findEventInStream(stream: string, eventId: string): Promise<RecordedEvent | undefined>;
+
+  /**
+   * Side records: small documents kept with the log, as durable as it, but never part of it (never
+   * returned by `readStream`, `readAll` or `subscribeToAll`). Account snapshots and checkpoints that
+   * must survive losing the read-model store live here. Undefined when the key was never written.
+   */
+  readRecord(key: string): Promise<JsonObject | undefined>;
+
+  /** Writes a side record; the last write of a key wins. Bounded by `eventStoreRecordLimits`. */
+  writeRecord(key: string, value: JsonObject): Promise<void>;
 
   close(): Promise<void>;
 }

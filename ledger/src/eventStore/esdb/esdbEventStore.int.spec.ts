@@ -6,14 +6,14 @@ import { EsdbEventStore } from './esdbEventStore.js';
 
 /**
  * The event store contract against a real EventStoreDB/KurrentDB node. No server can run on the
- * development machines, so this runs only where EVENTSTORE_URL points at one (docker compose up).
+ * development machines, so this runs only where EVENTSTORE_URL points at one (docker-compose.dev.yml publishes it on the loopback).
  */
 const url = process.env.EVENTSTORE_URL;
 
 if (url === undefined || url === '') {
   const line = '='.repeat(92);
   process.stderr.write(
-    `\n${line}\n  SKIPPED: EventStoreDB contract suite — set EVENTSTORE_URL=esdb://127.0.0.1:2113?tls=false to run it\n${line}\n\n`,
+    `\n${line}\n  SKIPPED: EventStoreDB contract suite — set EVENTSTORE_URL=esdb://127.0.0.1:2113?tls=false (docker-compose.dev.yml) to run it\n${line}\n\n`,
   );
   describe.skip('event store contract: EventStoreDB (SKIPPED: EVENTSTORE_URL is not set)', () => undefined);
 } else {

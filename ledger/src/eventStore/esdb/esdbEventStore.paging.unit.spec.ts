@@ -6,8 +6,9 @@ import { EsdbEventStore } from './esdbEventStore.js';
 /**
  * The adapter's paging over `$all` against a stand-in for the client's `readAll` (no server can run
  * here; the contract suite covers the real thing where EVENTSTORE_URL is set). The stand-in keeps the
- * client's documented rules: `fromPosition` is inclusive, `maxCount` bounds what comes back, and the
- * server returns system events and events of other writers along with ours.
+ * server's rules (KurrentDB `AllReader`): a forward read includes `fromPosition`, a backward read
+ * excludes it (it returns what lies before), `maxCount` bounds what comes back, and the server returns
+ * system events and the adapter's own hidden streams (side records, id index) along with the log.
  */
 interface Raw {
   readonly position: number;
@@ -25,14 +26,18 @@ const standIn = (log: readonly Raw[]): EventStoreDBClient =>
       const selected =
         options.direction === FORWARDS
           ? log.filter((r) => from === START || r.position >= Number((from as Position).commit))
-          : [...log].reverse().filter((r) => from === END || r.position <= Number((from as Position).commit));
+          : [...log].reverse().filter((r) => from === END || r.position < Number((from as Position).commit));
       return (async function* () {
         for (const raw of selected.slice(0, options.maxCount)) {
           yield {
             event: {
               id: `e${raw.position}`,
-              type: raw.ours ? 'CreditsPurchased' : '$statsCollected',
-              streamId: raw.ours ? 'account-u1' : '$stats-127.0.0.1:2113',
+              type: raw.ours ? 'CreditsPurchased' : raw.position % 2 === 0 ? '$statsCollected' : 'LedgerRecordWritten',
+              streamId: raw.ours
+                ? 'account-u1'
+                : raw.position % 2 === 0
+                  ? '$stats-127.0.0.1:2113'
+                  : 'ledger.record-snapshot:account-u1',
               revision: BigInt(raw.position),
               isJson: true,
               data: {},
@@ -46,7 +51,7 @@ const standIn = (log: readonly Raw[]): EventStoreDBClient =>
     },
   }) as unknown as EventStoreDBClient;
 
-/** Ours at 0–99, 3,000 system events, ours at 3,100–3,149, then 200 system events at the end. */
+/** Ours at 0–99, 3,000 system or hidden events, ours at 3,100–3,149, then 200 of them at the end. */
 const log: Raw[] = Array.from({ length: 3350 }, (_, position) => ({
   position,
   ours: position < 100 || (position >= 3100 && position < 3150),
@@ -74,8 +79,11 @@ describe('EventStoreDB adapter: paging over $all past events that are not ours',
     expect(await store.readAll({ after: 3149, maxCount: 10 })).toEqual([]);
   });
 
-  it('headPosition looks past a tail of system events', async () => {
+  it('headPosition looks past a tail of system and hidden events', async () => {
     expect(await new EsdbEventStore(standIn(log)).headPosition()).toBe(3149);
+    // Ours exactly one backward page (64) behind the end: the next page starts before the last one's oldest.
+    const edge = Array.from({ length: 200 }, (_, position) => ({ position, ours: position === 200 - 65 }));
+    expect(await new EsdbEventStore(standIn(edge)).headPosition()).toBe(135);
     expect(await new EsdbEventStore(standIn(log.map((r) => ({ ...r, ours: false })))).headPosition()).toBe(-1);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import {
   ANY,
   BACKWARDS,
@@ -23,6 +24,7 @@ import {
 } from '@eventstore/db-client';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from '../errors.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   EventToAppend,
@@ -33,24 +35,51 @@ import type {
   RecordedEvent,
   SubscribeToAllOptions,
 } from '../eventStore.js';
+import { checkRecord } from '../records.js';
 
 /** Limits of the EventStoreDB adapter, in one place. */
 export const esdbEventStoreLimits = {
   /** Largest batch one read returns. */
   readBatchEventsMax: 1000,
-  /**
-   * How far back (events) a stream is searched for ids when telling an idempotent repeat from a
-   * conflict. Retries come soon after the original, so the window covers any realistic retry.
-   */
-  idempotencyScanEventsMax: 10_000,
   /** Smallest raw page `readAll` asks the server for (system events are dropped from it here). */
   rawPageEventsMin: 500,
+  /** Raw page `headPosition` reads backwards from the end of `$all`, past system events. */
+  headPageEventsMax: 64,
 } as const;
+
+/**
+ * Streams the adapter keeps beside the ledger's own. The `ledger.` prefix cannot collide with the
+ * ledger's streams (`account-…`, and any other `<category>-<id>`: none has a dot in its category),
+ * and everything under it is hidden from `readAll`, `subscribeToAll` and `headPosition`.
+ */
+export const esdbStreamNames = {
+  /** One stream per side record, holding only its last write (`$maxCount: 1`). */
+  record: (key: string): string => `ledger.record-${key}`,
+  /** One stream per indexed event id: where appends starting with that id were sent. */
+  index: (eventId: string): string => `ledger.index-${eventId}`,
+  hiddenPrefix: 'ledger.',
+} as const;
+
+/**
+ * Metadata key of a nonce the adapter adds to the first event of each append (and removes on read),
+ * so that reading the event back tells this append from an earlier one with the same ids.
+ */
+const appendIdKey = '$ledger.appendId';
+
+/** Event types of the adapter's own streams. */
+const recordWrittenType = 'LedgerRecordWritten';
+const eventIndexedType = 'LedgerEventIndexed';
+
+/** An event as read, with the append nonce it carried (undefined for events written before it existed). */
+interface Stored {
+  readonly event: RecordedEvent;
+  readonly appendId: string | undefined;
+}
 
 /**
  * The EventStoreDB/KurrentDB engine through `@eventstore/db-client`. Thin: it maps the port's
  * revisions, positions, ids, metadata and errors onto the client's, and adds only what the port
- * promises and the server does not do by itself (see `append`).
+ * promises and the server does not do by itself (see `append` and `findEventInStream`).
  *
  * Positions: the port's position is the event's commit position in the transaction log. Since
  * EventStoreDB 20 an event's commit and prepare positions are equal (explicit transactions are
@@ -59,8 +88,11 @@ export const esdbEventStoreLimits = {
  * Limits that differ from the embedded engine, stated rather than hidden:
  * - Event ids are unique per stream here, not across the whole log: the server keeps no global id
  *   index, so an id reused in another stream is not detected (`capabilities.globalEventIdIndex`).
- * - Idempotent repeats are recognised within the last `idempotencyScanEventsMax` events of a stream.
- * - An append with an expected revision costs two round trips (see `append`).
+ * - `findEventInStream` finds the first event of `indexed` appends only (through their index stream).
+ * - A repeat sent with expected revision 'any' is recognised only while the server's cache of recent
+ *   ids holds it; the ledger appends with a definite expected revision.
+ * - An append costs two round trips (the append, then one event read back), three when indexed.
+ * - Reads must go to the leader (the client's default): an append is read back right after it.
  */
 export class EsdbEventStore implements EventStore {
   readonly engine = 'esdb' as const;
@@ -76,107 +108,152 @@ export class EsdbEventStore implements EventStore {
   }
 
   /**
-   * The server treats a repeat of the same ids at the same expected revision as a success without
-   * writing, and answers it exactly as it answered the original write (same revision; the position
-   * may be missing), so the adapter cannot tell the two apart from the answer: it reads the one event
-   * at the revision the batch would start at first (two round trips), and reports a repeat found
-   * there, or behind a wrong expected revision, as `idempotent` with the original position.
+   * What the server answers (KurrentDB `IndexWriter.CheckCommitStartingAt`, `StorageWriterService`):
+   * - a repeat of stored ids at their original expected revision: success, writing nothing, with the
+   *   original's revision and, on 22.10 and later, its position — exactly like a fresh write. So the
+   *   answer cannot say which it was: the first event carries a nonce (`appendIdKey`) and is read
+   *   back; someone else's nonce there means a repeat.
+   * - a repeat whose original is written but not yet replicated (IdempotentNotReady): no answer at
+   *   all; the server drops the write and the client's deadline expires (EventStoreUnavailableError,
+   *   a 503 the caller retries, by which time the repeat is answered as above).
+   * - a repeat at another expected revision, or a batch mixing stored and new ids: wrong expected
+   *   version; the events at the expected place, then the id's index (for indexed appends), tell a
+   *   repeat from a conflict.
+   * Indexed appends first record where they start in the id's index stream (`findEventInStream`).
    */
-  async append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: { expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult> {
-    assert.ok(events.length > 0, 'append at least one event');
+  async append(stream: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    const first = events[0];
+    assert.ok(first !== undefined, 'append at least one event');
+    for (const event of events) assert.ok(!(appendIdKey in event.metadata), `metadata key ${appendIdKey} is the adapter's`);
     const expected = options.expectedRevision;
-    const writtenFrom = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : undefined;
-    if (writtenFrom === undefined) {
-      // ANY skips the server's revision check, and with it most of its idempotency: look first.
-      const repeat = await this.#findRepeat(stream, events);
-      if (repeat !== undefined) return repeat;
-    } else {
-      const [there] = await this.#read(stream, { direction: FORWARDS, fromRevision: BigInt(writtenFrom), maxCount: 1 });
-      if (there !== undefined && there.id === events[0]?.id) {
-        const repeat = await this.#findRepeat(stream, events);
-        if (repeat !== undefined) return repeat;
-      }
-    }
+    const writtenFrom = startOf(expected);
+    assert.ok(
+      options.indexed !== true || writtenFrom !== undefined,
+      'an indexed append needs a definite expected revision (a number or no_stream)',
+    );
+    if (options.indexed === true && writtenFrom !== undefined) await this.#index(first.id, stream, writtenFrom);
+    const appendId = randomUUID();
     let result: Awaited<ReturnType<EventStoreDBClient['appendToStream']>>;
     try {
       result = await this.#client.appendToStream(
         stream,
-        events.map((event) => jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata })),
+        events.map((event, index) =>
+          jsonEvent({
+            id: event.id,
+            type: event.type,
+            data: event.data,
+            metadata: index === 0 ? { ...event.metadata, [appendIdKey]: appendId } : event.metadata,
+          }),
+        ),
         { expectedRevision: toEsdbExpected(expected) },
       );
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw translate(error);
-      return this.#repeatOrConflict(stream, events, expected, error.actualVersion);
+      return this.#repeatOrConflict(stream, events, options, error.actualVersion);
     }
     // Only with `throwOnAppendFailure=false` in the connection string: a wrong expected revision.
-    if (!result.success) return this.#repeatOrConflict(stream, events, expected, undefined);
-    if (result.position === undefined) {
-      // The server answers a repeat it could not find in its index yet without a position: the same
-      // ids raced this append in (another process sent the same command).
-      const repeat = await this.#findRepeat(stream, events);
+    if (!result.success) return this.#repeatOrConflict(stream, events, options, result.nextExpectedRevision);
+    const last = toSafeNumber(result.nextExpectedRevision);
+    const start = last - events.length + 1;
+    const [there] = await this.#readStored(stream, { direction: FORWARDS, fromRevision: BigInt(start), maxCount: 1 });
+    if (there === undefined) throw new EventStoreUnavailableError(`EventStoreDB: append to ${stream} not readable back; retry`);
+    if (there.appendId !== appendId) {
+      // A success without writing: the server recognised the ids as a repeat of a stored append.
+      const repeat = await this.#matchAt(stream, events, start);
       if (repeat !== undefined) return repeat;
-      throw new EventStoreUnavailableError('EventStoreDB answered an append without its position; retry');
+      throw new EventIdConflictError(
+        stream,
+        first.id,
+        `EventStoreDB answered a write, yet revision ${start} holds another event`,
+      );
     }
-    return {
-      nextExpectedRevision: toSafeNumber(result.nextExpectedRevision),
-      position: toPort(result.position),
-      idempotent: false,
-    };
+    const position = result.position === undefined ? await this.#positionOf(stream, last) : toPort(result.position);
+    return { nextExpectedRevision: last, position, idempotent: false };
   }
 
-  /** A wrong expected revision: a repeat of a write that went through meanwhile, or a conflict. */
+  /** The position of the event at `revision` (servers that answer appends without one). */
+  async #positionOf(stream: string, revision: number): Promise<number> {
+    const [event] = await this.#read(stream, { direction: FORWARDS, fromRevision: BigInt(revision), maxCount: 1 });
+    if (event === undefined) throw new EventStoreUnavailableError(`EventStoreDB: ${stream}@${revision} not readable back; retry`);
+    return event.position;
+  }
+
+  /** A wrong expected revision: a repeat of an append stored elsewhere than expected, a mixed batch, or a conflict. */
   async #repeatOrConflict(
     stream: string,
     events: readonly EventToAppend[],
-    expected: ExpectedRevision,
+    options: AppendOptions,
     actual: bigint | string | undefined,
   ): Promise<AppendResult> {
-    const repeat = await this.#findRepeat(stream, events);
-    if (repeat !== undefined) return repeat;
+    const expected = options.expectedRevision;
+    const writtenFrom = startOf(expected);
+    const first = events[0];
+    assert.ok(first !== undefined);
+    if (writtenFrom !== undefined) {
+      const repeat = await this.#matchAt(stream, events, writtenFrom);
+      if (repeat !== undefined) return repeat;
+    }
+    if (options.indexed === true) {
+      const original = await this.findEventInStream(stream, first.id);
+      if (original !== undefined) {
+        const repeat = await this.#matchAt(stream, events, original.revision);
+        if (repeat !== undefined) return repeat;
+      }
+    }
+    // With no revision to check, the server refuses only a batch of which it knows some ids, not all.
+    if (expected === 'any') throw new EventIdConflictError(stream, first.id, 'batch mixes new and already-appended event ids');
     throw new StreamRevisionConflictError(
       stream,
       expected,
-      actual === NO_STREAM ? -1 : typeof actual === 'bigint' ? toSafeNumber(actual) : undefined,
+      actual === NO_STREAM || actual === -1n ? -1 : typeof actual === 'bigint' ? toSafeNumber(actual) : undefined,
     );
   }
 
-  /** The original result when every id of `events` is already in the stream; a conflict when only some are. */
-  async #findRepeat(stream: string, events: readonly EventToAppend[]): Promise<AppendResult | undefined> {
-    const wanted = new Set(events.map((e) => e.id));
-    const found = new Map<string, RecordedEvent>();
-    await this.#scanBackwards(stream, (recorded) => {
-      if (wanted.has(recorded.id)) found.set(recorded.id, recorded);
-      return found.size === wanted.size;
-    });
-    if (found.size === 0) return undefined;
-    if (found.size !== wanted.size)
+  /**
+   * The original result when the stream holds exactly `events`' ids from revision `from` on;
+   * undefined when the first differs; a conflict when the first matches and a later one does not.
+   */
+  async #matchAt(stream: string, events: readonly EventToAppend[], from: number): Promise<AppendResult | undefined> {
+    const stored = await this.#read(stream, { direction: FORWARDS, fromRevision: BigInt(from), maxCount: events.length });
+    if (stored[0]?.id !== events[0]?.id) return undefined;
+    const last = stored[events.length - 1];
+    if (last === undefined || events.some((event, i) => stored[i]?.id !== event.id))
       throw new EventIdConflictError(stream, events[0]?.id ?? '', 'batch mixes new and already-appended event ids');
-    const last = [...found.values()].reduce((a, b) => (b.revision > a.revision ? b : a));
     return { nextExpectedRevision: last.revision, position: last.position, idempotent: true };
   }
 
-  /** Reads a stream from its end, newest first, until `visit` says stop or the scan window ends. */
-  async #scanBackwards(stream: string, visit: (event: RecordedEvent) => boolean): Promise<void> {
-    let scanned = 0;
-    let from: bigint | typeof END = END;
-    while (scanned < esdbEventStoreLimits.idempotencyScanEventsMax) {
-      const page = await this.#read(stream, {
-        direction: BACKWARDS,
-        fromRevision: from,
-        maxCount: esdbEventStoreLimits.readBatchEventsMax,
-      });
-      for (const event of page) {
-        scanned++;
-        if (visit(event)) return;
-      }
-      const oldest = page[page.length - 1];
-      if (page.length < esdbEventStoreLimits.readBatchEventsMax || oldest === undefined || oldest.revision === 0) return;
-      from = BigInt(oldest.revision - 1);
+  /** Records, before an indexed append is sent, the revision it will start at if it succeeds. */
+  async #index(eventId: string, stream: string, revision: number): Promise<void> {
+    try {
+      await this.#client.appendToStream(
+        esdbStreamNames.index(eventId),
+        jsonEvent({ type: eventIndexedType, data: { stream, revision } }),
+        { expectedRevision: ANY },
+      );
+    } catch (error) {
+      throw translate(error);
     }
+  }
+
+  async #readStored(
+    stream: string,
+    options: {
+      direction: typeof FORWARDS | typeof BACKWARDS;
+      fromRevision: bigint | typeof START | typeof END;
+      maxCount: number;
+    },
+  ): Promise<Stored[]> {
+    const events: Stored[] = [];
+    try {
+      for await (const resolved of this.#client.readStream(stream, options)) {
+        const mapped = toStored(resolved);
+        if (mapped !== undefined) events.push(mapped);
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw translate(error);
+    }
+    return events;
   }
 
   async #read(
@@ -187,17 +264,7 @@ export class EsdbEventStore implements EventStore {
       maxCount: number;
     },
   ): Promise<RecordedEvent[]> {
-    const events: RecordedEvent[] = [];
-    try {
-      for await (const resolved of this.#client.readStream(stream, options)) {
-        const mapped = toRecorded(resolved);
-        if (mapped !== undefined) events.push(mapped);
-      }
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
-      throw translate(error);
-    }
-    return events;
+    return (await this.#readStored(stream, options)).map((stored) => stored.event);
   }
 
   readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -220,7 +287,7 @@ export class EsdbEventStore implements EventStore {
       // Raw pages are never tiny, so a caller asking for one event does not crawl through system events.
       const rawPage = Math.max(maxCount + 1, esdbEventStoreLimits.rawPageEventsMin);
       for (let from = after; ;) {
-        // fromPosition is inclusive for reads: ask for one more and drop the event at `from` itself.
+        // Forward reads of $all include fromPosition: ask for one more and drop the event at `from` itself.
         let returned = 0;
         let last = from;
         const read = this.#client.readAll({
@@ -235,7 +302,7 @@ export class EsdbEventStore implements EventStore {
             if (raw !== undefined) last = Math.max(last, toPort(raw));
             const mapped = toRecorded(resolved);
             // `from` itself (inclusive start) was seen on the page before, or is `after`.
-            if (mapped === undefined || isSystem(mapped) || mapped.position <= from) continue;
+            if (mapped === undefined || isHidden(mapped) || mapped.position <= from) continue;
             events.push(mapped);
             if (events.length === maxCount) return events;
           }
@@ -265,8 +332,8 @@ export class EsdbEventStore implements EventStore {
       for await (const resolved of subscription as AsyncIterable<AllStreamResolvedEvent>) {
         if (options.signal?.aborted === true) return;
         const mapped = toRecorded(resolved);
-        // The subscription starts after `fromPosition`; the check keeps the port's promise either way.
-        if (mapped === undefined || isSystem(mapped) || mapped.position <= after) continue;
+        // The subscription starts strictly after `fromPosition`; the check keeps the port's promise either way.
+        if (mapped === undefined || isHidden(mapped) || mapped.position <= after) continue;
         yield mapped;
       }
     } catch (error) {
@@ -279,23 +346,26 @@ export class EsdbEventStore implements EventStore {
   }
 
   async headPosition(): Promise<number> {
+    const pageMax = esdbEventStoreLimits.headPageEventsMax;
     try {
-      // Backwards from the end, past any run of system events (fromPosition is inclusive).
+      // Backwards from the end, past any run of system and hidden events. Backward reads of $all
+      // exclude fromPosition (they return what lies before it), so the next page starts at the
+      // oldest event of this one without repeating it.
       for (let from: Position | typeof END = END; ;) {
         let returned = 0;
         let oldest: Position | undefined;
-        const read = this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: 64 });
+        const read = this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: pageMax });
         try {
           for await (const resolved of read) {
             returned++;
             oldest = resolved.event?.position ?? oldest;
             const mapped = toRecorded(resolved);
-            if (mapped !== undefined && !isSystem(mapped)) return mapped.position;
+            if (mapped !== undefined && !isHidden(mapped)) return mapped.position;
           }
         } finally {
           await cancelUnfinished(read);
         }
-        if (returned < 64 || oldest === undefined || (from !== END && oldest.commit === from.commit)) return -1;
+        if (returned < pageMax || oldest === undefined) return -1;
         from = oldest;
       }
     } catch (error) {
@@ -303,19 +373,70 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
+  /**
+   * A point lookup, whatever the stream's length: the id's index stream (a record per indexed append
+   * sent with this id, normally one) names the revisions to look at, and each is read as one event.
+   * A record whose append never landed (a crash between the two writes, a conflict) points at a
+   * revision holding another event or none, and finds nothing; two processes racing with the same
+   * ids leave two records at one revision, which the stored event matches.
+   */
   async findEventInStream(stream: string, eventId: string): Promise<RecordedEvent | undefined> {
-    let found: RecordedEvent | undefined;
-    await this.#scanBackwards(stream, (event) => {
-      if (event.id === eventId) found = event;
-      return found !== undefined;
-    });
-    return found;
+    const revisions = new Set<number>();
+    const indexStream = esdbStreamNames.index(eventId);
+    for (let from: bigint | typeof START = START; ;) {
+      const page = await this.#read(indexStream, {
+        direction: FORWARDS,
+        fromRevision: from,
+        maxCount: esdbEventStoreLimits.readBatchEventsMax,
+      });
+      for (const record of page) {
+        const { stream: indexed, revision } = record.data;
+        if (record.type === eventIndexedType && indexed === stream && typeof revision === 'number') revisions.add(revision);
+      }
+      const lastRecord = page[page.length - 1];
+      if (page.length < esdbEventStoreLimits.readBatchEventsMax || lastRecord === undefined) break;
+      from = BigInt(lastRecord.revision + 1);
+    }
+    for (const revision of revisions) {
+      const [event] = await this.#read(stream, { direction: FORWARDS, fromRevision: BigInt(revision), maxCount: 1 });
+      if (event !== undefined && event.id === eventId) return event;
+    }
+    return undefined;
+  }
+
+  async readRecord(key: string): Promise<JsonObject | undefined> {
+    checkRecord(key);
+    const [last] = await this.#read(esdbStreamNames.record(key), { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+    return last?.data;
+  }
+
+  /**
+   * Appends the value to the key's stream (expectation any: the last write wins). The stream keeps
+   * one event (`$maxCount: 1`, so the scavenger drops older writes); the metadata is set when the
+   * stream is created, and again on its second write in case a crash came between the two.
+   */
+  async writeRecord(key: string, value: JsonObject): Promise<void> {
+    checkRecord(key, value);
+    const name = esdbStreamNames.record(key);
+    try {
+      const result = await this.#client.appendToStream(name, jsonEvent({ type: recordWrittenType, data: value }), {
+        expectedRevision: ANY,
+      });
+      if (result.nextExpectedRevision < 2n)
+        await this.#client.setStreamMetadata(name, { maxCount: 1 }, { expectedRevision: ANY });
+    } catch (error) {
+      throw translate(error);
+    }
   }
 
   async close(): Promise<void> {
     await this.#client.dispose();
   }
 }
+
+/** The revision an append with this expectation starts at; undefined for 'any'. */
+const startOf = (expected: ExpectedRevision): number | undefined =>
+  typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : undefined;
 
 /**
  * Leaving a read early ends the stream the client hands out, but not the gRPC call feeding it: that
@@ -346,12 +467,16 @@ const bounded = (maxCount: number | undefined): number => {
   return Math.min(count, esdbEventStoreLimits.readBatchEventsMax);
 };
 
-const isSystem = (event: RecordedEvent): boolean => event.type.startsWith('$') || event.stream.startsWith('$');
+/** System events and the adapter's own streams: never handed out as part of the log. */
+const isHidden = (event: RecordedEvent): boolean =>
+  event.type.startsWith('$') || event.stream.startsWith('$') || event.stream.startsWith(esdbStreamNames.hiddenPrefix);
 
 const asObject = (value: unknown): JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
 
-const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined => {
+const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined => toStored(resolved)?.event;
+
+const toStored = (resolved: ResolvedEvent | AllStreamResolvedEvent): Stored | undefined => {
   const event = resolved.event;
   if (event === undefined) return undefined;
   // Events this ledger writes are JSON; anything binary is not ours and is skipped.
@@ -363,15 +488,19 @@ const toRecorded = (resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedE
     position !== undefined && position.commit < 2n ** 63n,
     `EventStoreDB did not report the position of ${event.streamId}@${event.revision} (version 22.6 or later is needed)`,
   );
+  const { [appendIdKey]: appendId, ...metadata } = asObject(event.metadata);
   return {
-    id: event.id,
-    type: event.type,
-    data: asObject(event.data),
-    metadata: asObject(event.metadata),
-    stream: event.streamId,
-    revision: toSafeNumber(event.revision),
-    position: toPort(position),
-    recordedAt: event.created.toISOString(),
+    event: {
+      id: event.id,
+      type: event.type,
+      data: asObject(event.data),
+      metadata,
+      stream: event.streamId,
+      revision: toSafeNumber(event.revision),
+      position: toPort(position),
+      recordedAt: event.created.toISOString(),
+    },
+    appendId: typeof appendId === 'string' ? appendId : undefined,
   };
 };
 

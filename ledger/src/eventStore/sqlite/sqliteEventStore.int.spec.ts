@@ -35,6 +35,25 @@ describe('embedded SQLite event store', () => {
     await reopened.close();
   });
 
+  it('keeps side records across a restart, beside the log and out of it, with either writer', async () => {
+    for (const writer of ['inline', 'thread'] as const) {
+      const path = tempFile();
+      const first = new SqliteEventStore({ path, writer });
+      const appended = first.append('s-1', [event()], { expectedRevision: 'no_stream' });
+      // Written while the append's group commit is pending or in flight on the writer thread.
+      await first.writeRecord('checkpoint:relay', { position: 7 });
+      await appended;
+      await first.writeRecord('checkpoint:relay', { position: 8 });
+      await first.close();
+      await expect(first.writeRecord('checkpoint:relay', { position: 9 })).rejects.toBeInstanceOf(EventStoreUnavailableError);
+
+      const reopened = new SqliteEventStore({ path, writer });
+      expect(await reopened.readRecord('checkpoint:relay')).toEqual({ position: 8 });
+      expect(await reopened.readAll()).toHaveLength(1);
+      await reopened.close();
+    }
+  });
+
   it('commits concurrent appends to many streams as one group, each checked on its own', async () => {
     const store = new SqliteEventStore({ path: tempFile() });
     const hot = await store.append('hot', [event()], { expectedRevision: 'no_stream' });

@@ -3,11 +3,13 @@ import { EventEmitter, once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from '../errors.js';
+import { checkRecord } from '../records.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   EventToAppend,
-  ExpectedRevision,
+  JsonObject,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -90,6 +92,8 @@ export class SqliteEventStore implements EventStore {
     readAll: Database.Statement<[number, number], EventRow>;
     head: Database.Statement<[], { position: number | null }>;
     findInStream: Database.Statement<[string, string], EventRow>;
+    readRecord: Database.Statement<[string], { value: string }>;
+    writeRecord: Database.Statement<[string, string]>;
   };
 
   constructor(options: SqliteEventStoreOptions) {
@@ -104,6 +108,10 @@ export class SqliteEventStore implements EventStore {
       readAll: this.#db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
       head: this.#db.prepare('SELECT MAX(position) AS position FROM events'),
       findInStream: this.#db.prepare('SELECT * FROM events WHERE event_id = ? AND stream = ?'),
+      readRecord: this.#db.prepare('SELECT value FROM records WHERE key = ?'),
+      writeRecord: this.#db.prepare(
+        'INSERT INTO records (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
     };
     if (options.backgroundCheckpoints !== false) {
       const checkpointer = startWorker('sqliteCheckpointer', { path: options.path });
@@ -133,11 +141,8 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: { expectedRevision: ExpectedRevision },
-  ): Promise<AppendResult> {
+  /** `indexed` needs nothing here: the unique index on event_id already makes every id a point lookup. */
+  append(stream: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
     // A request that slipped in while the process shuts down gets a retryable answer (503), not a crash.
     if (this.#closing) return Promise.reject(new EventStoreUnavailableError('embedded event store is closing'));
     assert.ok(stream.length > 0, 'stream name must not be empty');
@@ -277,6 +282,33 @@ export class SqliteEventStore implements EventStore {
     if (closed !== undefined) return closed;
     const row = this.#statements.findInStream.get(eventId, stream);
     return Promise.resolve(row === undefined ? undefined : toRecorded(row));
+  }
+
+  readRecord(key: string): Promise<JsonObject | undefined> {
+    checkRecord(key);
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
+    const row = this.#statements.readRecord.get(key);
+    return Promise.resolve(row === undefined ? undefined : (JSON.parse(row.value) as JsonObject));
+  }
+
+  /**
+   * One statement in its own transaction on the reader connection, committed with the log's
+   * durability (synchronous=FULL fsyncs it) before the promise resolves. Records are written rarely
+   * (a snapshot every N events, a relay checkpoint per confirmed batch), so they skip the group commit;
+   * with a writer thread the statement waits (busy timeout) for a commit in flight.
+   */
+  writeRecord(key: string, value: JsonObject): Promise<void> {
+    const text = checkRecord(key, value);
+    if (this.#closing) return Promise.reject(new EventStoreUnavailableError('embedded event store is closing'));
+    try {
+      this.#statements.writeRecord.run(key, text);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'SQLITE_BUSY')
+        return Promise.reject(new EventStoreUnavailableError('embedded event store is busy', { cause: error }));
+      throw error;
+    }
+    return Promise.resolve();
   }
 
   /** Commits everything already queued, stops the writer thread, then closes the file (every caller waits for all of it). */

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS events (
   recorded_at TEXT    NOT NULL,
   UNIQUE (stream, revision)
 );
+-- Side records (snapshots, checkpoints): kept with the log and committed like it, never part of it.
+CREATE TABLE IF NOT EXISTS records (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 `;
 
 /**

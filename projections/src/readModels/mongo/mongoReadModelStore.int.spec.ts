@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { ReadModelStoreUnavailableError } from '../errors.js';
 import { runReadModelStoreContract } from '../readModelStore.contract.js';
 import type { ReadModelDatabase } from '../readModelStore.js';
-import { MongoReadModelStore } from './mongoReadModelStore.js';
+import { CollectionDatabaseConflictError, MongoReadModelStore } from './mongoReadModelStore.js';
 
 /**
  * The read-model store contract against a real MongoDB server. No server can run on the development
- * machines, so this runs only where MONGODB_URL points at one (docker compose up).
+ * machines, so this runs only where MONGODB_URL points at one (docker-compose.dev.yml publishes it on the loopback).
  */
 const url = process.env.MONGODB_URL;
 
@@ -17,7 +17,7 @@ const databases: readonly ReadModelDatabase[] = ['user_service', 'gig_service', 
 if (url === undefined || url === '') {
   const line = '='.repeat(92);
   process.stderr.write(
-    `\n${line}\n  SKIPPED: MongoDB read-model store contract suite — set MONGODB_URL=mongodb://127.0.0.1:27017 to run it\n${line}\n\n`,
+    `\n${line}\n  SKIPPED: MongoDB read-model store contract suite — set MONGODB_URL='mongodb://dev:dev@127.0.0.1:27017/?authSource=admin' to run it (docker-compose.dev.yml)\n${line}\n\n`,
   );
   describe.skip('read-model store contract: MongoDB (SKIPPED: MONGODB_URL is not set)', () => undefined);
 } else {
@@ -35,6 +35,33 @@ if (url === undefined || url === '') {
       }
     };
     return { store, cleanup };
+  });
+
+  describe('MongoDB read-model store: a collection lives in one database', () => {
+    it('refuses to ensure a collection again with another database, and writes still reach the first', async () => {
+      const databasePrefix = `t${randomUUID().replaceAll('-', '').slice(0, 8)}_`;
+      const store = await MongoReadModelStore.connect(url, { databasePrefix });
+      const other = await MongoReadModelStore.connect(url, { databasePrefix });
+      try {
+        await store.ensureCollection({ name: 'ranking', database: 'gig_service', indexes: [] });
+        for (const process of [store, other]) {
+          await expect(
+            process.ensureCollection({ name: 'ranking', database: 'user_service', indexes: [] }),
+          ).rejects.toBeInstanceOf(CollectionDatabaseConflictError);
+        }
+        await store.commit([{ op: 'put', collection: 'ranking', id: 'g1', doc: { score: 1 }, position: 1 }]);
+        expect(await other.get('ranking', 'g1')).toMatchObject({ score: 1 });
+      } finally {
+        await store.close();
+        await other.close();
+        const client = new MongoClient(url);
+        try {
+          for (const database of databases) await client.db(databasePrefix + database).dropDatabase();
+        } finally {
+          await client.close();
+        }
+      }
+    });
   });
 }
 

@@ -23,6 +23,21 @@ import {
   type Write,
 } from '../readModelStore.js';
 
+/** A read-model collection ensured again with another database than the one it lives in. */
+export class CollectionDatabaseConflictError extends Error {
+  readonly type = 'collection_database_conflict' as const;
+  constructor(
+    readonly collection: string,
+    readonly registeredDatabase: string,
+    readonly requestedDatabase: string,
+  ) {
+    super(
+      `collection ${collection} lives in database ${registeredDatabase}, not ${requestedDatabase}: drop it (and rebuild) to move it`,
+    );
+    this.name = 'CollectionDatabaseConflictError';
+  }
+}
+
 /** A stored document: the port's document under a string `_id`, plus `_position` when written by a put. */
 interface Stored extends Document {
   _id: string;
@@ -152,10 +167,19 @@ export class MongoReadModelStore implements ReadModelStore {
     return database === undefined ? undefined : this.#collection(database, name);
   }
 
+  /**
+   * A collection lives in one database for good: ensuring it again with another database is refused
+   * (CollectionDatabaseConflictError) before anything is created, instead of writing to one database
+   * and reading from the other. Moving a read model is a drop and a rebuild. The registry entry is
+   * read back after the upsert, so a process racing with another database loses the same way.
+   */
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const name = checkName(spec.name);
     if (spec.database === 'ledger' && reservedNames.has(name)) throw new TypeError(`${name} is a reserved collection name`);
     return this.#run(async () => {
+      const registered = await this.#databaseOf(name);
+      if (registered !== undefined && registered !== spec.database)
+        throw new CollectionDatabaseConflictError(name, registered, spec.database);
       const collection = this.#collection(spec.database, name);
       // createIndex is a no-op for an index that exists with the same keys; `_id` is always indexed.
       for (const fields of spec.indexes) {
@@ -163,8 +187,14 @@ export class MongoReadModelStore implements ReadModelStore {
         // A Map keeps the field order and cannot be misread as a single [field, direction] pair.
         await collection.createIndex(new Map(fields.map(([field, direction]) => [checkField(field), direction])));
       }
-      await this.#meta(meta.registry).updateOne({ _id: name }, { $setOnInsert: { database: spec.database } }, { upsert: true });
-      this.#databases.set(name, spec.database);
+      const entry = await this.#meta(meta.registry).findOneAndUpdate(
+        { _id: name },
+        { $setOnInsert: { database: spec.database } },
+        { upsert: true, returnDocument: 'after', includeResultMetadata: false },
+      );
+      const database = entry?.database as ReadModelDatabase | undefined;
+      if (database !== spec.database) throw new CollectionDatabaseConflictError(name, String(database), spec.database);
+      this.#databases.set(name, database);
     });
   }
 
