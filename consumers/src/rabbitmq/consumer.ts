@@ -253,6 +253,8 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
       await Promise.race([chain, graceOver]);
       clearTimeout(timer);
       abandoned.abort();
+      // Closing the channel first: its close follows its acks on the wire, so they are all settled before.
+      if (consumer !== undefined) await consumer.channel.close().catch(() => undefined);
       await connection.close();
     })());
 
