@@ -7,6 +7,7 @@ import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import type { ProcessedMessages } from '../processedMessages.js';
 import { SqliteProcessedMessages } from '../sqlite/sqliteProcessedMessages.js';
 import { startConsumer, type Consumer, type ConsumerEvent, type ConsumerOptions, type MessageContext } from './consumer.js';
 import { startTcpProxy, type TcpProxy } from './testing/tcpProxy.js';
@@ -73,11 +74,14 @@ const publish = async (queue: string, body: unknown, messageId: string | undefin
 /** Ready messages in a queue (unacked ones are not counted). */
 const readyCount = async (queue: string): Promise<number> => (await channel.checkQueue(queue)).messageCount;
 
+/** Takes the dead letters of `queue`: their messageIds, each checked to carry the broker's x-death record. */
 const deadLettered = async (queue: string): Promise<(string | undefined)[]> => {
   const ids: (string | undefined)[] = [];
   for (;;) {
     const got = await channel.get(`${queue}.dlq`, { noAck: true });
     if (got === false) return ids;
+    const deaths = got.properties.headers?.['x-death'] as { queue: string; reason: string }[] | undefined;
+    expect(deaths?.[0]).toMatchObject({ queue, reason: 'rejected' });
     ids.push(got.properties.messageId as string | undefined);
   }
 };
@@ -278,6 +282,48 @@ describe('consumer kit with faults', () => {
     expect(events.filter((e) => e.type === 'disconnected')).toHaveLength(2);
     await consumer.stop();
     expect(await readyCount(queue)).toBe(0);
+  });
+
+  it('hands a message back to the queue when the dedupe store fails, rather than dead-lettering it', async () => {
+    const queue = await newQueue();
+    const real = new SqliteProcessedMessages(join(tempDir('consumers-'), 'service.db'));
+    closers.push(() => real.close());
+    let storeFailuresLeft = 1;
+    // The store, not the message, fails once (a locked or unreachable database).
+    const flaky: ProcessedMessages<Database.Database> = {
+      has: (id) => real.has(id),
+      close: () => real.close(),
+      processOnce: (id, handle) => {
+        if (storeFailuresLeft-- > 0) return Promise.reject(new Error('database is locked'));
+        return real.processOnce(id, handle);
+      },
+    };
+    const { consumer, handled, events } = await start(queue, { processed: flaky });
+    await publish(queue, message('u1'), 'store-blip');
+    await waitFor('processed after the requeue', () => consumer.stats.processed === 1);
+    expect(consumer.stats.requeued).toBe(1);
+    expect(consumer.stats.deadLettered).toBe(0);
+    expect(events.map((e) => e.type).filter((t) => t === 'requeued' || t === 'processed')).toEqual(['requeued', 'processed']);
+    expect(handled.map((h) => [h.messageId, h.redelivered])).toEqual([['store-blip', true]]);
+    expect(await deadLettered(queue)).toEqual([]);
+  });
+
+  it('gives up at start after the attempts it was allowed when no broker answers', async () => {
+    const unreachable = await startTcpProxy(brokerHost, 1); // accepts, then every connection dies at once
+    closers.push(() => unreachable.close());
+    const events: ConsumerEvent[] = [];
+    await expect(
+      startConsumer({
+        url: `amqp://guest:guest@127.0.0.1:${unreachable.port}/`,
+        queue: 'never',
+        schema: testMessageSchema,
+        processed: new SqliteProcessedMessages(':memory:'),
+        handle: async () => undefined,
+        reconnect: { delayMsInitial: 1, delayMsMax: 2, attemptsMaxAtStart: 2 },
+        onEvent: (event) => events.push(event),
+      }),
+    ).rejects.toBeInstanceOf(Error);
+    expect(events.filter((e) => e.type === 'reconnect-scheduled')).toHaveLength(2);
   });
 
   it('acks only after success: a consumer killed mid-handler leaves the message to be redelivered and handled', async () => {

@@ -64,7 +64,15 @@ export interface ConsumerOptions<Schema extends z.ZodType, Tx> {
   readonly prefetch?: number;
   readonly retry?: Partial<RetryPolicy>;
   readonly stopGraceMs?: number;
-  readonly reconnect?: { readonly delayMsInitial?: number; readonly delayMsMax?: number };
+  readonly reconnect?: {
+    readonly delayMsInitial?: number;
+    readonly delayMsMax?: number;
+    /**
+     * Failed connection attempts before `startConsumer` gives up and rejects (default: never, a service
+     * waits for its broker). Once connected, the consumer reconnects forever.
+     */
+    readonly attemptsMaxAtStart?: number;
+  };
   /** Declares topology (idempotently) on every (re)connect, before consuming; e.g. the relay's queues. */
   readonly topology?: (channel: Channel) => Promise<void>;
   readonly onEvent?: (event: ConsumerEvent) => void;
@@ -228,6 +236,7 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
       factor: 2,
       jitter: 0.2,
       maxRetries: Infinity,
+      initialMaxRetries: options.reconnect?.attemptsMaxAtStart ?? Infinity,
       waitForConnect: false,
       setup,
     },
