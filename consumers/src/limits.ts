@@ -19,6 +19,9 @@ export const consumerLimits = {
   /** Reconnect backoff (amqplib's opt-in recovery): initial and capped delay. */
   reconnectDelayMsInitialDefault: 100,
   reconnectDelayMsMaxDefault: 5_000,
+  reconnectBackoffFactor: 2,
+  /** ± this fraction of each reconnect delay, so consumers cut off together do not return together. */
+  reconnectJitter: 0.2,
   /** A messageId longer than this is not an id the relay wrote: the delivery is dead-lettered. */
   messageIdLengthMax: 256,
 } as const;

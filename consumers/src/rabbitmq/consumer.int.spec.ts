@@ -284,6 +284,22 @@ describe('consumer kit with faults', () => {
     expect(await readyCount(queue)).toBe(0);
   });
 
+  it('consumes again after the broker cancelled it (its queue deleted), declaring the queue through `topology`', async () => {
+    const queue = await newQueue();
+    const { consumer, handled } = await start(queue, {
+      reconnect: { delayMsInitial: 10, delayMsMax: 100 },
+      topology: (ch) => declareQueueWithDlq(ch, queue),
+    });
+    await publish(queue, message('u1'), 'before-delete');
+    await waitFor('the first message', () => consumer.stats.processed === 1);
+    await channel.deleteQueue(queue);
+    await waitFor('consuming again on a new connection', () => consumer.stats.reconnects === 1);
+    await declareQueueWithDlq(channel, queue); // the same arguments: a no-op when the consumer declared it first
+    await publish(queue, message('u1'), 'after-delete');
+    await waitFor('the message on the declared-again queue', () => consumer.stats.processed === 2);
+    expect(handled.map((h) => h.messageId)).toEqual(['before-delete', 'after-delete']);
+  });
+
   it('hands a message back to the queue when the dedupe store fails, rather than dead-lettering it', async () => {
     const queue = await newQueue();
     const real = new SqliteProcessedMessages(join(tempDir('consumers-'), 'service.db'));

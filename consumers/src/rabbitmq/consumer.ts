@@ -233,8 +233,8 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
     recovery: {
       initialDelay: options.reconnect?.delayMsInitial ?? consumerLimits.reconnectDelayMsInitialDefault,
       maxDelay: options.reconnect?.delayMsMax ?? consumerLimits.reconnectDelayMsMaxDefault,
-      factor: 2,
-      jitter: 0.2,
+      factor: consumerLimits.reconnectBackoffFactor,
+      jitter: consumerLimits.reconnectJitter,
       maxRetries: Infinity,
       initialMaxRetries: options.reconnect?.attemptsMaxAtStart ?? Infinity,
       waitForConnect: false,
