@@ -21,6 +21,7 @@ export interface MessageContext<Tx> {
 /** What happened, for the service's logs and metrics. */
 export type ConsumerEvent =
   | { readonly type: 'connected' }
+  | { readonly type: 'stopping' }
   | { readonly type: 'disconnected'; readonly error: Error }
   | { readonly type: 'reconnect-scheduled'; readonly attempt: number; readonly delayMs: number; readonly error: Error }
   | { readonly type: 'processed'; readonly messageId: string }
@@ -79,7 +80,7 @@ export interface ConsumerOptions<Schema extends z.ZodType, Tx> {
 }
 
 export interface Consumer {
-  /** Stops taking deliveries, lets the message being handled finish (up to stopGraceMs), then closes. */
+  /** Stops handling deliveries, lets the message in hand finish (up to stopGraceMs), then closes. */
   stop(): Promise<void>;
   readonly stats: Readonly<ConsumerStats>;
 }
@@ -118,7 +119,7 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
   let connections = 0;
   /** Deliveries run one after another on this chain; `stop()` waits for it. */
   let chain: Promise<void> = Promise.resolve();
-  let current: { channel: Channel; consumerTag: string } | undefined;
+  let current: { channel: Channel } | undefined;
 
   const backoff = (delayMs: number): Promise<void> =>
     new Promise((resolve) => {
@@ -213,7 +214,7 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
     });
     if (options.topology !== undefined) await options.topology(channel);
     await channel.prefetch(prefetch, false);
-    const { consumerTag } = await channel.consume(
+    await channel.consume(
       options.queue,
       (message) => {
         if (message === null) {
@@ -225,7 +226,7 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
       },
       { noAck: false },
     );
-    current = { channel, consumerTag };
+    current = { channel };
     if (connections++ > 0) stats.reconnects++;
   };
 
@@ -252,9 +253,12 @@ export const startConsumer = async <Schema extends z.ZodType, Tx>(options: Consu
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      // No basic.cancel: RabbitMQ 3.10's quorum queues can drop an ack that follows a cancel of its consumer
+      // (seen here: the finished message came back). Deliveries that still arrive wait unhandled (at most
+      // `prefetch`) and go back to the queue when the channel closes.
       stopping.abort();
+      emit({ type: 'stopping' });
       const consumer = current;
-      if (consumer !== undefined) await consumer.channel.cancel(consumer.consumerTag).catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, stopGraceMs);
