@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{ledger,projections,gateway,docs}/**/*.spec.ts'],
+    include: ['{ledger,projections,gateway,consumers,docs}/**/*.spec.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,0 +1,17 @@
+/**
+ * The consumer kit: how a service (user, gig, clan, …) consumes the ledger's RabbitMQ messages.
+ * See docs/reference/messages.md ("Consuming with the kit") and consumers/examples/README.md.
+ */
+export { consumerLimits } from './limits.js';
+export { HandlerFailedError, type ProcessOutcome, type ProcessedMessages } from './processedMessages.js';
+export { defaultRetryPolicy, retryDelayMs, retryPolicy, type RetryPolicy } from './retry.js';
+export {
+  startConsumer,
+  type Consumer,
+  type ConsumerEvent,
+  type ConsumerOptions,
+  type ConsumerStats,
+  type MessageContext,
+} from './rabbitmq/consumer.js';
+export { SqliteProcessedMessages, type SqliteProcessedMessagesOptions } from './sqlite/sqliteProcessedMessages.js';
+export { MongoProcessedMessages, isDuplicateKey, type MongoProcessedMessagesOptions } from './mongo/mongoProcessedMessages.js';
