@@ -1,16 +1,20 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
-import { platformAccounts } from '../ledger/src/accounts/events.js';
-import { AccountCommandHandler, toCommitted } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
+import {
+  AccountCommandHandler,
+  type EventToAppend,
+  ManualClock,
+  platformAccounts,
+  SqliteEventStore,
+  systemClock,
+  accountEventOf,
+} from '../ledger/src/index.js';
+import { readWholeLog } from '../ledger/src/testing/index.js';
 import { BoostExpiryScheduler } from '../projections/src/expiry/boostExpiry.js';
 import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
 import { Projector } from '../projections/src/runtime/projector.js';
 import { percentile, report } from './report.js';
-import { readWholeLog } from '../ledger/src/testing/log.js';
 
 const context = { actor: 'bench', correlationId: 'bench', causationId: 'bench' };
 
@@ -23,8 +27,8 @@ const audit = async (
   const seen = new Map<string, number>();
   const latenessMs: number[] = [];
   for (const recorded of expired) {
-    const event = toCommitted(recorded).event;
-    if (event.type !== 'BoostExpired') continue;
+    const event = accountEventOf(recorded)?.event;
+    if (event?.type !== 'BoostExpired') continue;
     seen.set(event.data.boostId, (seen.get(event.data.boostId) ?? 0) + 1);
     latenessMs.push(Date.parse(event.data.expiredAt) - Date.parse(event.data.dueAt));
   }

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import { DateTime } from 'luxon';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { AccountCommandHandler, SqliteEventStore } from '../ledger/src/index.js';
 import { report } from './report.js';
 
 const secret = 'bench-secret-bench-secret-bench-secret-0123';

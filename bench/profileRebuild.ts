@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { SqliteEventStore } from '../ledger/src/index.js';
 import { SqliteReadModelStore } from '../projections/src/readModels/sqliteReadModelStore.js';
 import { isReadModelName, rebuildTogether } from '../projections/src/rebuild.js';
 import { cleanDir } from './ledger.bench.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { removeTempDirs } from '../../ledger/src/testing/index.js';
 import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
 import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { removeTempDirs } from '../../ledger/src/testing/index.js';
 import { bearer, openTestApp, testSecret, type TestApp } from './testing/testApp.js';
 
 let t: TestApp;

@@ -1,9 +1,7 @@
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { Rejection } from '../../ledger/src/accounts/rejections.js';
-import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { EventStoreUnavailableError } from '../../ledger/src/eventStore/errors.js';
+import { ConcurrencyRetriesExhaustedError, EventStoreUnavailableError, type Rejection } from '../../ledger/src/index.js';
 import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
 
 /**

@@ -1,6 +1,4 @@
-import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
-import { systemClock } from '../../ledger/src/shared/clock.js';
+import { AccountCommandHandler, openEventStore, systemClock } from '../../ledger/src/index.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
 import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';

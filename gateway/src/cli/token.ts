@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createSigner } from 'fast-jwt';
-import { isValidId } from '../../../ledger/src/accounts/events.js';
+import { isValidId } from '../../../ledger/src/index.js';
 import { roles, type Role } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
 

@@ -3,23 +3,21 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
 import {
+  type AccountCommand,
+  type AccountCommandHandler,
+  type AccountEvent,
+  accountLimits,
   boostTargetTypes,
+  canonicalJson,
+  type Clock,
+  type CommandContext,
+  type CommittedAccountEvent,
   isValidId,
   isValidText,
+  type JsonValue,
   spendTargetTypes,
-  type AccountEvent,
-} from '../../../ledger/src/accounts/events.js';
-import { accountLimits } from '../../../ledger/src/accounts/limits.js';
-import type {
-  AccountCommandHandler,
-  CommandContext,
-  CommittedAccountEvent,
-} from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { JsonValue } from '../../../ledger/src/eventStore/eventStore.js';
-import { canonicalJson } from '../../../ledger/src/shared/canonicalJson.js';
-import type { Clock } from '../../../ledger/src/shared/clock.js';
+} from '../../../ledger/src/index.js';
 import { accountFor, actorOf, isPrivileged, type AuthUser } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors, RejectionHttpError } from '../errors.js';

@@ -1,9 +1,7 @@
 import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { tempDbFile } from '../../../ledger/src/testing/tempDir.js';
+import { AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../ledger/src/index.js';
+import { tempDbFile } from '../../../ledger/src/testing/index.js';
 import { buildApp } from '../app.js';
 import type { GatewayConfig } from '../config.js';
 import type { Role } from '../auth.js';

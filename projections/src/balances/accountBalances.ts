@@ -1,6 +1,6 @@
-import { accountStreamPrefix, clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
+import { accountEventOf } from '../../../ledger/src/accounts/accountEvent.js';
+import { clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
 import { addCredits, postingsOf } from '../../../ledger/src/accounts/postings.js';
-import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
@@ -51,9 +51,9 @@ export class AccountBalancesProjection extends VersionedProjection {
   protected async project(events: readonly RecordedEvent[]): Promise<void> {
     const legs: { position: number; account: string; amount: number }[] = [];
     for (const recorded of events) {
-      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const userId = recorded.stream.slice(accountStreamPrefix.length);
-      for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event))
+      const decoded = accountEventOf(recorded);
+      if (decoded === undefined) continue;
+      for (const { account, amount } of postingsOf(decoded.userId, decoded.event))
         legs.push({ position: recorded.position, account, amount });
     }
     this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);

@@ -1,5 +1,5 @@
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { accountEventOf } from '../../../ledger/src/accounts/accountEvent.js';
+import type { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
@@ -104,12 +104,13 @@ export class BoostExpiryScheduler implements Subscriber {
     const applied = await this.#store.checkpoint(this.name);
     const writes: Write[] = [];
     for (const recorded of batch) {
-      if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
+      if (recorded.position <= applied) continue;
       if (recorded.type !== 'BoostActivated' && recorded.type !== 'BoostExpired') continue;
-      const event = toCommitted(recorded).event;
+      const decoded = accountEventOf(recorded);
+      if (decoded === undefined) continue;
+      const { userId, event } = decoded;
       if (event.type === 'BoostActivated') {
         const { boostId, expiresAt } = event.data;
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
         writes.push({
           op: 'insert',
           collection: pendingExpiries.name,
@@ -117,7 +118,6 @@ export class BoostExpiryScheduler implements Subscriber {
           doc: { userId, boostId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
         });
       } else if (event.type === 'BoostExpired') {
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
         writes.push({
           op: 'delete',
           collection: pendingExpiries.name,

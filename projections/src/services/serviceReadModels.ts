@@ -1,6 +1,6 @@
-import { accountStreamPrefix, type AccountEvent } from '../../../ledger/src/accounts/events.js';
+import { accountEventOf } from '../../../ledger/src/accounts/accountEvent.js';
+import type { AccountEvent } from '../../../ledger/src/accounts/events.js';
 import { addCredits } from '../../../ledger/src/accounts/postings.js';
-import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, Doc, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
@@ -240,9 +240,9 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     const decoded: Decoded[] = [];
     const ids = { users: new Set<string>(), gigs: new Set<string>(), clans: new Set<string>(), contributors: new Set<string>() };
     for (const recorded of events) {
-      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const actorId = recorded.stream.slice(accountStreamPrefix.length);
-      const event = toCommitted(recorded).event;
+      const account = accountEventOf(recorded);
+      if (account === undefined) continue;
+      const { userId: actorId, event } = account;
       decoded.push({ recorded, actorId, event });
       switch (event.type) {
         case 'BoostActivated':

@@ -1,5 +1,5 @@
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
+import { accountEventOf } from '../../../ledger/src/accounts/accountEvent.js';
+import type { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../../ledger/src/shared/clock.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
@@ -31,10 +31,10 @@ export class GigPaymentSettlement implements Subscriber {
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
     for (const recorded of batch) {
-      if (recorded.type !== 'GigPaymentSent' || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const sent = toCommitted(recorded).event;
-      if (sent.type !== 'GigPaymentSent') continue;
-      const payerId = recorded.stream.slice(accountStreamPrefix.length);
+      if (recorded.type !== 'GigPaymentSent') continue;
+      const decoded = accountEventOf(recorded);
+      if (decoded?.event.type !== 'GigPaymentSent') continue;
+      const { userId: payerId, event: sent } = decoded;
       const { transferId, gigId, payeeId, amount } = sent.data;
       const result = await this.#handler.execute(
         payeeId,
