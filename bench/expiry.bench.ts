@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import {
+  accountEventOf,
   AccountCommandHandler,
   type EventToAppend,
   ManualClock,
+  msPerHour,
   platformAccounts,
   SqliteEventStore,
   systemClock,
-  accountEventOf,
 } from '../ledger/src/index.js';
 import { readWholeLog } from '../ledger/src/testing/index.js';
 import { BoostExpiryScheduler } from '../projections/src/expiry/boostExpiry.js';
@@ -64,7 +65,7 @@ export const benchExpiry = async (dir: string): Promise<void> => {
           context,
         );
         for (let b = 0; b < perUser; b++) {
-          const durationHours = (1000 + Math.floor(Math.random() * 3_599_000)) / 3_600_000; // 1 s … 1 h, to the millisecond
+          const durationHours = (1000 + Math.floor(Math.random() * (msPerHour - 1000))) / msPerHour; // 1 s … 1 h, to the millisecond
           await handler.execute(
             `u${u}`,
             {

@@ -1,6 +1,6 @@
 import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
-import { AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../ledger/src/index.js';
+import { AccountCommandHandler, ManualClock, msPerHour, SqliteEventStore } from '../../../ledger/src/index.js';
 import { tempDbFile } from '../../../ledger/src/testing/index.js';
 import { buildApp } from '../app.js';
 import type { GatewayConfig } from '../config.js';
@@ -25,7 +25,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   ...overrides,
 });
 
-const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
+const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: msPerHour });
 export const tokenFor = (sub: string, roles: Role[] = ['user']): string => signer({ sub, roles });
 export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({
   authorization: `Bearer ${tokenFor(sub, roles)}`,
