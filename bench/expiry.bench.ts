@@ -1,14 +1,19 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
-import { platformAccounts } from '../ledger/src/accounts/events.js';
-import { AccountCommandHandler, toCommitted } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock, systemClock } from '../ledger/src/shared/clock.js';
+import {
+  accountEventOf,
+  AccountCommandHandler,
+  type EventToAppend,
+  ManualClock,
+  msPerHour,
+  platformAccounts,
+  SqliteEventStore,
+  systemClock,
+} from '../ledger/src/index.js';
+import { readWholeLog } from '../ledger/src/testing/index.js';
 import { BoostExpiryScheduler, Projector, SqliteReadModelStore } from '../projections/src/index.js';
 import { percentile, report } from './report.js';
-import { readWholeLog } from '../ledger/src/testing/log.js';
 
 const context = { actor: 'bench', correlationId: 'bench', causationId: 'bench' };
 
@@ -21,8 +26,8 @@ const audit = async (
   const seen = new Map<string, number>();
   const latenessMs: number[] = [];
   for (const recorded of expired) {
-    const event = toCommitted(recorded).event;
-    if (event.type !== 'BoostExpired') continue;
+    const event = accountEventOf(recorded)?.event;
+    if (event?.type !== 'BoostExpired') continue;
     seen.set(event.data.boostId, (seen.get(event.data.boostId) ?? 0) + 1);
     latenessMs.push(Date.parse(event.data.expiredAt) - Date.parse(event.data.dueAt));
   }
@@ -58,7 +63,7 @@ export const benchExpiry = async (dir: string): Promise<void> => {
           context,
         );
         for (let b = 0; b < perUser; b++) {
-          const durationHours = (1000 + Math.floor(Math.random() * 3_599_000)) / 3_600_000; // 1 s … 1 h, to the millisecond
+          const durationHours = (1000 + Math.floor(Math.random() * (msPerHour - 1000))) / msPerHour; // 1 s … 1 h, to the millisecond
           await handler.execute(
             `u${u}`,
             {

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import { DateTime } from 'luxon';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { AccountCommandHandler, msPerHour, SqliteEventStore } from '../ledger/src/index.js';
 import { report } from './report.js';
 
 const secret = 'bench-secret-bench-secret-bench-secret-0123';
@@ -148,7 +147,7 @@ export const benchHttp = async (dir: string): Promise<void> => {
   console.log(
     `\n# gateway: boosts over HTTP, ${connections} connections, ${warmupSeconds} s warm-up then ${durationSeconds} s, load by ${generator}`,
   );
-  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 3_600_000 });
+  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: msPerHour });
   const tokens = Array.from({ length: users }, (_, u) => `Bearer ${sign({ sub: `bench-${u}`, roles: ['user'] })}`);
 
   // Baseline: a bare Fastify route with the same path, request and answer size, on this machine, now.

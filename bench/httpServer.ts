@@ -1,7 +1,5 @@
 import Fastify from 'fastify';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { systemClock } from '../ledger/src/shared/clock.js';
+import { AccountCommandHandler, SqliteEventStore, systemClock } from '../ledger/src/index.js';
 import { buildApp } from '../gateway/src/app.js';
 import { loadConfig } from '../gateway/src/config.js';
 import { join } from 'node:path';

@@ -2,9 +2,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { DateTime } from 'luxon';
-import type { AccountCommand } from '../ledger/src/accounts/commands.js';
-import { AccountCommandHandler, type CommandContext } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import { openEventsDatabase, SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import {
+  type AccountCommand,
+  AccountCommandHandler,
+  type CommandContext,
+  openEventsDatabase,
+  SqliteEventStore,
+} from '../ledger/src/index.js';
 import { percentile, report } from './report.js';
 
 const context: CommandContext = { actor: 'bench', correlationId: 'bench', causationId: 'bench' };

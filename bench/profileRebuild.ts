@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { SqliteEventStore } from '../ledger/src/index.js';
 import { isReadModelName, rebuildTogether, SqliteReadModelStore } from '../projections/src/index.js';
 import { cleanDir } from './ledger.bench.js';
 import { seed } from './projections.bench.js';

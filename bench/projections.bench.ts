@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
-import { platformAccounts, type AccountEvent } from '../ledger/src/accounts/events.js';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventToAppend } from '../ledger/src/eventStore/eventStore.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import {
+  AccountCommandHandler,
+  type AccountEvent,
+  type EventToAppend,
+  platformAccounts,
+  SqliteEventStore,
+} from '../ledger/src/index.js';
 import {
   AccountBalancesProjection,
   Projector,

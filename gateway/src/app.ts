@@ -4,9 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
-import type { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
-import type { Clock } from '../../ledger/src/shared/clock.js';
+import { type AccountCommandHandler, type Clock, type EventStore } from '../../ledger/src/index.js';
 import { authenticate, registerAuth } from './auth.js';
 import { gatewayLimits, type GatewayConfig } from './config.js';
 import { frameworkErrors, gatewayErrors, installErrorHandling } from './errors.js';
@@ -17,7 +15,7 @@ import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
 import { readModelRoutes } from './routes/readModels.js';
-import type { Projections } from '../../projections/src/system.js';
+import { type Projections } from '../../projections/src/index.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;

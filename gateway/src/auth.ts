@@ -1,7 +1,7 @@
 import { createVerifier, TokenError } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { isValidId } from '../../ledger/src/accounts/events.js';
+import { isValidId } from '../../ledger/src/index.js';
 import { gatewayLimits, type GatewayConfig } from './config.js';
 import { gatewayErrors } from './errors.js';
 

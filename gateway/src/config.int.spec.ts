@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
+import { removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
 import { ConfigError, loadConfig } from './config.js';
 
 afterEach(removeTempDirs);

@@ -2,7 +2,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from '../../projections/src/config.js';
+import { ConfigError, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from '../../projections/src/index.js';
 
 export { ConfigError, loadStorageConfig } from '../../projections/src/config.js';
 

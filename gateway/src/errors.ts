@@ -1,10 +1,9 @@
+import { STATUS_CODES } from 'node:http';
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { Rejection } from '../../ledger/src/accounts/rejections.js';
-import { ConcurrencyRetriesExhaustedError } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { EventStoreUnavailableError } from '../../ledger/src/eventStore/errors.js';
-import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
+import { ConcurrencyRetriesExhaustedError, EventStoreUnavailableError, type Rejection } from '../../ledger/src/index.js';
+import { ReadModelStoreUnavailableError } from '../../projections/src/index.js';
 
 /**
  * Every error the gateway itself raises, each with its code and status. docs/reference/api.md lists
@@ -55,21 +54,8 @@ export class RejectionHttpError extends Error {
   }
 }
 
-const statusText: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  414: 'URI Too Long',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Entity',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
+/** The reason phrase of a status (`Bad Request`), as Node's HTTP server itself says it. */
+const statusText = (statusCode: number): string => STATUS_CODES[statusCode] ?? 'Error';
 
 /**
  * One error handler for the whole API: everything leaves in Fastify's error format
@@ -87,7 +73,7 @@ export const installErrorHandling = (app: FastifyInstance): void => {
       return reply.code(400).send({
         statusCode: 400,
         code: 'FST_ERR_VALIDATION',
-        error: statusText[400],
+        error: statusText(400),
         message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
         issues,
       });
@@ -96,7 +82,7 @@ export const installErrorHandling = (app: FastifyInstance): void => {
       return reply.code(422).send({
         statusCode: 422,
         code: error.code,
-        error: statusText[422],
+        error: statusText(422),
         message: error.message,
         ...(error.details === undefined ? {} : { details: error.details }),
       });
@@ -121,7 +107,7 @@ export const installErrorHandling = (app: FastifyInstance): void => {
     if (status !== undefined && status >= 400 && (status < 500 || Object.hasOwn(gatewayErrors, code)))
       return send(reply, error as FastifyError);
     request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ statusCode: 500, code: 'INTERNAL', error: statusText[500], message: 'internal error' });
+    return reply.code(500).send({ statusCode: 500, code: 'INTERNAL', error: statusText(500), message: 'internal error' });
   });
 
   app.setNotFoundHandler((request, reply) =>
@@ -140,7 +126,7 @@ const send = (reply: FastifyReply, error: FastifyError) => {
   return reply.code(statusCode).send({
     statusCode,
     code: error.code,
-    error: statusText[statusCode] ?? 'Error',
+    error: statusText(statusCode),
     message: error.message,
   });
 };

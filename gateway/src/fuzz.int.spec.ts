@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { removeTempDirs } from '../../ledger/src/testing/index.js';
 import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
 
 /**

@@ -3,10 +3,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { removeTempDirs, tempDir } from '../../ledger/src/testing/tempDir.js';
+import { SqliteEventStore } from '../../ledger/src/index.js';
+import { readWholeLog, removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
 import { bearer, testSecret } from './testing/testApp.js';
-import { readWholeLog } from '../../ledger/src/testing/log.js';
 
 afterAll(removeTempDirs);
 

@@ -1,13 +1,12 @@
-import { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import { openEventStore } from '../../ledger/src/eventStore/openEventStore.js';
-import { systemClock } from '../../ledger/src/shared/clock.js';
-import type { FastifyBaseLogger } from 'fastify';
-import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
-import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';
-import { startProjections } from '../../projections/src/system.js';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { AccountCommandHandler, openEventStore, systemClock, type EventStore } from '../../ledger/src/index.js';
+import { openReadModelStore, sqliteReadModelStoreLimits, startProjections } from '../../projections/src/index.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
-import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './config.js';
+import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig, type GatewayConfig } from './config.js';
+
+/** One shutdown step: what it stops (for the log) and how. */
+type StopStep = readonly [string, () => Promise<unknown>];
 
 /**
  * `npm start`: one process running the whole system on the configured engines (the embedded
@@ -16,6 +15,47 @@ import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './con
  */
 const main = async (): Promise<void> => {
   const config = loadConfig();
+  const { app, store, workers } = await startSystem(config);
+
+  let signals = 0;
+  const shutdown = async (signal: string): Promise<void> => {
+    // The same signal often arrives twice (sent to the process group, npm passes it on too): only a
+    // third one, sent on purpose, cuts the shutdown short.
+    if (++signals > 1) {
+      if (signals < 3) {
+        app.log.warn({ signal }, 'already shutting down; send the signal again to exit at once');
+        return;
+      }
+      app.log.error({ signal }, 'exiting at once, without finishing the shutdown');
+      process.exit(1);
+    }
+    await stopGracefully(app, signal, workers);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await stopAll(app.log, workers);
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new StartupError(`port ${config.port} on ${config.host} is in use: stop what holds it, or set PORT`)
+      : error;
+  }
+  app.log.info(
+    { engine: store.engine, dataDir: config.dataDir, address, docs: `${address}/docs` },
+    `credit ledger listening on ${address}`,
+  );
+};
+
+/**
+ * Opens the stores, starts the projectors and builds the app. `workers` are what must be stopped
+ * after the HTTP server, in order (the projectors before the event store they read).
+ */
+const startSystem = async (
+  config: GatewayConfig,
+): Promise<{ app: FastifyInstance; store: EventStore; workers: readonly StopStep[] }> => {
   const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
   const handler = new AccountCommandHandler(store);
   // The projectors log through the app's logger, which exists only once the app is built.
@@ -45,67 +85,42 @@ const main = async (): Promise<void> => {
   });
   const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
   sink.log = app.log;
-
-  /** Each step on its own: one that fails does not keep the others (the store's flush above all) from running. */
-  const stopAll = async (steps: readonly (readonly [string, () => Promise<unknown>])[]): Promise<boolean> => {
-    let clean = true;
-    for (const [what, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        clean = false;
-        app.log.error({ err: error }, `error while shutting down: ${what}`);
-      }
-    }
-    return clean;
-  };
-  const workers = [
+  const workers: readonly StopStep[] = [
     ['projections', () => projections.stop()],
     ['event store', () => store.close()],
-  ] as const;
+  ];
+  return { app, store, workers };
+};
 
-  let signals = 0;
-  const shutdown = async (signal: string): Promise<void> => {
-    // The same signal often arrives twice (sent to the process group, npm passes it on too): only a
-    // third one, sent on purpose, cuts the shutdown short.
-    if (++signals > 1) {
-      if (signals < 3) {
-        app.log.warn({ signal }, 'already shutting down; send the signal again to exit at once');
-        return;
-      }
-      app.log.error({ signal }, 'exiting at once, without finishing the shutdown');
-      process.exit(1);
+/** Stops taking requests, lets those in flight finish, then stops the workers; bounded by the grace period. */
+const stopGracefully = async (app: FastifyInstance, signal: string, workers: readonly StopStep[]): Promise<void> => {
+  app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+  const forced = setTimeout(() => {
+    app.log.error('shutdown (requests in flight, projectors, the expiry round) still running after the grace period; exiting');
+    process.exit(1);
+  }, gatewayLimits.shutdownGraceMs);
+  forced.unref();
+  // Keep-alive connections that finish their last request after close began would hold the server
+  // open until their idle timeout; close each as soon as it goes idle.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), gatewayLimits.shutdownIdleSweepMs);
+  const clean = await stopAll(app.log, [['HTTP server', () => app.close()], ...workers]);
+  clearInterval(sweep);
+  if (clean) app.log.info('stopped cleanly');
+  else process.exitCode = 1;
+};
+
+/** Each step on its own: one that fails does not keep the others (the store's flush above all) from running. */
+const stopAll = async (log: FastifyBaseLogger, steps: readonly StopStep[]): Promise<boolean> => {
+  let clean = true;
+  for (const [what, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      clean = false;
+      log.error({ err: error }, `error while shutting down: ${what}`);
     }
-    app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
-    const forced = setTimeout(() => {
-      app.log.error('shutdown (requests in flight, projectors, the expiry round) still running after the grace period; exiting');
-      process.exit(1);
-    }, gatewayLimits.shutdownGraceMs);
-    forced.unref();
-    // Keep-alive connections that finish their last request after close began would hold the server
-    // open until their idle timeout; close each as soon as it goes idle.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), gatewayLimits.shutdownIdleSweepMs);
-    const clean = await stopAll([['HTTP server', () => app.close()], ...workers]);
-    clearInterval(sweep);
-    if (clean) app.log.info('stopped cleanly');
-    else process.exitCode = 1;
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-
-  let address: string;
-  try {
-    address = await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    await stopAll(workers);
-    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
-      ? new StartupError(`port ${config.port} on ${config.host} is in use: stop what holds it, or set PORT`)
-      : error;
   }
-  app.log.info(
-    { engine: store.engine, dataDir: config.dataDir, address, docs: `${address}/docs` },
-    `credit ledger listening on ${address}`,
-  );
+  return clean;
 };
 
 /** A start-up failure the operator can fix: one line naming what to change, exit code 1. */

@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Projections } from '../../projections/src/system.js';
-import type { ProjectorStatus } from '../../projections/src/runtime/projector.js';
+import { type Projections, type ProjectorStatus } from '../../projections/src/index.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
+import { removeTempDirs } from '../../ledger/src/testing/index.js';
 import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
 
 /** The same API through a real TCP socket: framing, keep-alive and headers as a client sees them. */

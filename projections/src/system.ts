@@ -1,6 +1,4 @@
-import type { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
-import type { Clock } from '../../ledger/src/shared/clock.js';
+import { type AccountCommandHandler, type EventStore, type Clock } from '../../ledger/src/index.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';

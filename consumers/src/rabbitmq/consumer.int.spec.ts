@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import type { ProcessedMessages } from '../processedMessages.js';
 import { SqliteProcessedMessages } from '../sqlite/sqliteProcessedMessages.js';
 import { startConsumer, type Consumer, type ConsumerEvent, type ConsumerOptions, type MessageContext } from './consumer.js';

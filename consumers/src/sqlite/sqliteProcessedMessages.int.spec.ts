@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { runProcessedMessagesContract } from '../processedMessages.contract.js';
 import { SqliteProcessedMessages } from './sqliteProcessedMessages.js';
 

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createSigner } from 'fast-jwt';
-import { isValidId } from '../../../ledger/src/accounts/events.js';
+import { isValidId, msPerHour } from '../../../ledger/src/index.js';
 import { roles, type Role } from '../auth.js';
 import { ConfigError, loadConfig } from '../config.js';
 
@@ -37,7 +37,7 @@ try {
     console.error('the server verifies RS256 tokens with a public key; sign tokens with the matching private key instead');
     process.exit(2);
   }
-  const sign = createSigner({ key: config.auth.secret, algorithm: 'HS256', expiresIn: options.expiresIn * 3_600_000 });
+  const sign = createSigner({ key: config.auth.secret, algorithm: 'HS256', expiresIn: options.expiresIn * msPerHour });
   process.stdout.write(`${sign({ sub: options.user, roles: options.role })}\n`);
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isValidId } from '../../../ledger/src/accounts/events.js';
-import type { Projections } from '../../../projections/src/system.js';
+import { isValidId } from '../../../ledger/src/index.js';
+import { type Projections } from '../../../projections/src/index.js';
 import { gatewayErrors } from '../errors.js';
 
 export interface AccountRoutesOptions {

@@ -1,130 +1,220 @@
 import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
-import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
-import {
-  boostTargetTypes,
-  isValidId,
-  isValidText,
-  spendTargetTypes,
-  type AccountEvent,
-} from '../../../ledger/src/accounts/events.js';
-import { accountLimits } from '../../../ledger/src/accounts/limits.js';
-import type {
-  AccountCommandHandler,
-  CommandContext,
-  CommittedAccountEvent,
-} from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { JsonValue } from '../../../ledger/src/eventStore/eventStore.js';
-import { canonicalJson } from '../../../ledger/src/shared/canonicalJson.js';
-import type { Clock } from '../../../ledger/src/shared/clock.js';
+import type { z } from 'zod';
+import { canonicalJson, type AccountCommand, type AccountCommandHandler, type AccountEvent, type BoostTargetType, type Clock, type CommandContext, type CommittedAccountEvent, type JsonValue } from '../../../ledger/src/index.js';
 import { accountFor, actorOf, isPrivileged, type AuthUser } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors, RejectionHttpError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-
-// ---------------------------------------------------------------------------------------------
-// Request schemas: the seed's bodies, validated at the edge with the ledger's own limits.
-// ---------------------------------------------------------------------------------------------
-
-const id = (what: string) =>
-  z.string().refine(isValidId, `${what} must be 1 to ${accountLimits.idLengthMax} printable characters`).describe(what);
-const amount = z
-  .number()
-  .int('amount must be a whole number of credits')
-  .min(1, 'amount must be at least 1 credit')
-  .max(accountLimits.amountPerCommandMax, `amount must be at most ${accountLimits.amountPerCommandMax} credits`)
-  .describe('whole credits');
-const duration = z
-  .number()
-  .refine((h) => Number.isFinite(h) && Math.round(h * 3_600_000) >= 1, 'duration must be greater than zero (at least 1 ms)')
-  .refine(
-    (h) => h <= accountLimits.boostDurationHoursMax,
-    `duration must be at most ${accountLimits.boostDurationHoursMax} hours`,
-  )
-  .describe('hours, fractions allowed');
-/** Services and admins may act on another account by naming it; users may only name their own. */
-const onBehalfOf = { userId: id('the account to act on (services and admins; defaults to the caller)').optional() };
-
-const boostProfileBody = z.strictObject({ targetUserId: id('targetUserId'), amount, duration, ...onBehalfOf });
-const boostGigBody = z.strictObject({ targetGigId: id('targetGigId'), amount, duration, ...onBehalfOf });
-const boostClanBody = z.strictObject({ targetClanId: id('targetClanId'), amount, duration, ...onBehalfOf });
-const purchaseBody = z.strictObject({ amount, paymentRef: id('paymentRef'), ...onBehalfOf });
-const spendBody = z.strictObject({
-  amount,
-  targetType: z.enum(spendTargetTypes),
-  targetId: id('targetId'),
-  reason: z
-    .string()
-    .refine(isValidText, `reason must be at most ${accountLimits.textLengthMax} characters without control characters`)
-    .optional(),
-  ...onBehalfOf,
-});
-const earnBody = z.strictObject({ userId: id('userId'), amount, source: id('source'), refId: id('refId') });
-const gigPaymentBody = z.strictObject({ gigId: id('gigId'), payeeId: id('payeeId'), amount, ...onBehalfOf });
-const clanContributionBody = z.strictObject({ clanId: id('clanId'), amount, ...onBehalfOf });
-
-const idempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .optional()
-    .describe('makes the command safe to retry: same key and body → same answer, charged once'),
-});
-
-// ---------------------------------------------------------------------------------------------
-// Response schemas
-// ---------------------------------------------------------------------------------------------
-
-const boostResponse = z.object({
-  boostId: z.string(),
-  eventId: z.string(),
-  targetType: z.enum(boostTargetTypes),
-  targetId: z.string(),
-  amount: z.number(),
-  durationHours: z.number(),
-  expiresAt: z.string().describe('ISO 8601, UTC'),
-  balance: z.number(),
-});
-const movementResponse = z.object({
-  eventId: z.string(),
-  eventIds: z.array(z.string()),
-  type: z.string(),
-  amount: z.number(),
-  balance: z.number(),
-  revision: z.number(),
-});
-const gigPaymentResponse = movementResponse.extend({ transferId: z.string(), payeeId: z.string(), gigId: z.string() });
-
-const errorResponse = z.object({
-  statusCode: z.number(),
-  code: z.string(),
-  error: z.string(),
-  message: z.string(),
-  details: z
-    .record(z.string(), z.union([z.string(), z.number()]))
-    .optional()
-    .describe('facts of a rejection, e.g. balance and required'),
-  issues: z
-    .array(z.object({ path: z.string(), message: z.string() }))
-    .optional()
-    .describe('each invalid field of a 400'),
-});
-const commandErrors = {
-  400: errorResponse,
-  401: errorResponse,
-  403: errorResponse,
-  409: errorResponse,
-  422: errorResponse,
-  429: errorResponse,
-};
+import {
+  boostClanBody,
+  boostGigBody,
+  boostProfileBody,
+  boostResponse,
+  clanContributionBody,
+  commandErrors,
+  earnBody,
+  gigPaymentBody,
+  gigPaymentResponse,
+  idempotencyHeaders,
+  movementResponse,
+  purchaseBody,
+  spendBody,
+} from './commandSchemas.js';
 
 export interface CommandRoutesOptions {
   readonly handler: AccountCommandHandler;
   readonly clock: Clock;
   readonly metrics: Metrics;
 }
+
+/** What a command route answers from: the committed events, the new balance and revision. */
+type Committed = { readonly events: readonly CommittedAccountEvent[]; readonly balance: number; readonly revision: number };
+
+/** Every command body may name the account to act on (`userId`); the caller's own is the default. */
+type BodySchema = z.ZodType<{ readonly userId?: string | undefined }>;
+
+/**
+ * One POST route of the table: its body and answer schemas, who may call it, how a body becomes one
+ * ledger command, and how the committed result becomes the answer. (Method syntax on purpose: the
+ * table holds routes of different bodies, and a method's parameter is checked both ways.)
+ */
+interface CommandRoute<Body extends BodySchema = BodySchema, Answer extends z.ZodType = z.ZodType> {
+  readonly path: string;
+  readonly summary: string;
+  readonly body: Body;
+  readonly answer: Answer;
+  /** `user`: any caller, on their own account (services and admins on any); `privileged`: services and admins only. */
+  readonly role: { readonly only: 'user' } | { readonly only: 'privileged'; readonly forbidden: string };
+  command(body: z.infer<Body>, now: DateTime): AccountCommand;
+  /**
+   * The command's own idempotency key, whatever the client sends (a purchase: its paymentRef, so a
+   * payment is credited once per account). The client's Idempotency-Key, if any, is then an alias,
+   * looked up when the command's own key finds nothing: a key already used for another request is
+   * refused with `reused`.
+   */
+  ownKey?(body: z.infer<Body>): { readonly key: string; readonly reused: string };
+  answerOf(result: Committed): z.infer<Answer>;
+}
+
+/** Checks one route's types against its own schemas; the table then holds them side by side. */
+const commandRoute = <Body extends BodySchema, Answer extends z.ZodType>(route: CommandRoute<Body, Answer>): CommandRoute =>
+  route;
+
+const anyCaller = { only: 'user' } as const;
+
+const only = <T extends AccountEvent['type']>(
+  events: readonly CommittedAccountEvent[],
+  type: T,
+): CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> } => {
+  const found = events.find((e) => e.event.type === type);
+  if (found === undefined) throw new Error(`expected a ${type} event`);
+  return found as CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> };
+};
+
+const movement = (result: Committed): z.infer<typeof movementResponse> => {
+  const first = result.events[0];
+  if (first === undefined) throw new Error('a command commits at least one event');
+  return {
+    eventId: first.id,
+    eventIds: result.events.map((e) => e.id),
+    type: first.event.type,
+    amount: 'amount' in first.event.data ? first.event.data.amount : 0,
+    balance: result.balance,
+    revision: result.revision,
+  };
+};
+
+const activateBoost = (
+  targetType: BoostTargetType,
+  targetId: string,
+  body: { readonly amount: number; readonly duration: number },
+  now: DateTime,
+): AccountCommand => ({
+  type: 'ActivateBoost',
+  boostId: uuidv7(),
+  targetType,
+  targetId,
+  amount: body.amount,
+  durationHours: body.duration,
+  now,
+});
+
+const boostAnswer = (result: Committed): z.infer<typeof boostResponse> => {
+  const committed = only(result.events, 'BoostActivated');
+  const data = committed.event.data;
+  return {
+    boostId: data.boostId,
+    eventId: committed.id,
+    targetType: data.targetType,
+    targetId: data.targetId,
+    amount: data.amount,
+    durationHours: data.durationHours,
+    expiresAt: data.expiresAt,
+    balance: result.balance,
+  };
+};
+
+/** POST /api/credits/*, in the order the API documents them. */
+const commandRouteTable: readonly CommandRoute[] = [
+  commandRoute({
+    path: '/boost/profile',
+    summary: 'Boost a user profile',
+    body: boostProfileBody,
+    answer: boostResponse,
+    role: anyCaller,
+    command: (body, now) => activateBoost('profile', body.targetUserId, body, now),
+    answerOf: boostAnswer,
+  }),
+  commandRoute({
+    path: '/boost/gig',
+    summary: 'Boost a gig',
+    body: boostGigBody,
+    answer: boostResponse,
+    role: anyCaller,
+    command: (body, now) => activateBoost('gig', body.targetGigId, body, now),
+    answerOf: boostAnswer,
+  }),
+  commandRoute({
+    path: '/boost/clan',
+    summary: 'Boost a clan',
+    body: boostClanBody,
+    answer: boostResponse,
+    role: anyCaller,
+    command: (body, now) => activateBoost('clan', body.targetClanId, body, now),
+    answerOf: boostAnswer,
+  }),
+  commandRoute({
+    path: '/purchase',
+    summary: 'Record a credit purchase',
+    body: purchaseBody,
+    answer: movementResponse,
+    role: anyCaller,
+    command: ({ amount, paymentRef }, now) => ({ type: 'PurchaseCredits', amount, paymentRef, now }),
+    // A payment is credited once per account: a purchase sent again (a payment webhook retried, with
+    // or without an Idempotency-Key, the same key or another) is answered from the log instead of
+    // being credited twice.
+    ownKey: ({ paymentRef }) => ({
+      key: `payment:${paymentRef}`,
+      reused: `paymentRef ${JSON.stringify(paymentRef)} was already recorded for this account, with a different purchase`,
+    }),
+    answerOf: movement,
+  }),
+  commandRoute({
+    path: '/spend',
+    summary: 'Spend credits on a target',
+    body: spendBody,
+    answer: movementResponse,
+    role: anyCaller,
+    command: ({ amount, targetType, targetId, reason }, now) => ({
+      type: 'SpendCredits',
+      amount,
+      targetType,
+      targetId,
+      reason: reason ?? '',
+      now,
+    }),
+    answerOf: movement,
+  }),
+  commandRoute({
+    path: '/earn',
+    summary: 'Grant credits to a user (service or admin only)',
+    body: earnBody,
+    answer: movementResponse,
+    role: { only: 'privileged', forbidden: 'earning credits needs the service or admin role' },
+    command: ({ amount, source, refId }, now) => ({ type: 'EarnCredits', amount, source, refId, now }),
+    answerOf: movement,
+  }),
+  commandRoute({
+    path: '/gig-payment',
+    summary: 'Pay another user for a gig',
+    body: gigPaymentBody,
+    answer: gigPaymentResponse,
+    role: anyCaller,
+    command: ({ gigId, payeeId, amount }, now) => ({ type: 'PayForGig', transferId: uuidv7(), gigId, payeeId, amount, now }),
+    answerOf: (result) => {
+      const sent = only(result.events, 'GigPaymentSent');
+      return {
+        ...movement(result),
+        transferId: sent.event.data.transferId,
+        payeeId: sent.event.data.payeeId,
+        gigId: sent.event.data.gigId,
+      };
+    },
+  }),
+  commandRoute({
+    path: '/clan-contribution',
+    summary: 'Contribute credits to a clan',
+    body: clanContributionBody,
+    answer: movementResponse,
+    role: anyCaller,
+    command: ({ clanId, amount }, now) => ({ type: 'ContributeToClan', clanId, amount, now }),
+    answerOf: movement,
+  }),
+];
 
 const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
 
@@ -140,41 +230,13 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     reply: FastifyReply,
     accountId: string,
     command: AccountCommand,
-    /**
-     * The command's own key, whatever the client sends (a purchase: its paymentRef, so a payment is
-     * credited once per account). The client's Idempotency-Key, if any, is then an alias, looked up
-     * when the command's own key finds nothing: a key already used for another request is refused.
-     */
-    implicit?: { readonly key: string; readonly reused: string },
-  ): Promise<{ events: readonly CommittedAccountEvent[]; balance: number; revision: number }> => {
-    const user = request.user;
-    const key = request.headers['idempotency-key'];
-    if (
-      key !== undefined &&
-      (typeof key !== 'string' || key.length > gatewayLimits.idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key))
-    ) {
-      throw new gatewayErrors.INVALID_IDEMPOTENCY_KEY(String(gatewayLimits.idempotencyKeyLengthMax));
-    }
-    // Keys from clients live in their own namespace: a client can never send the key a reactor uses
-    // for its own command on the same account (`expire-…`, `settle-…`) and so block it.
-    const clientKey = key === undefined ? undefined : `client:${key}`;
-    let idempotency: CommandContext['idempotency'];
-    if (implicit !== undefined) {
-      const requestFingerprint = fingerprint(request, accountId);
-      idempotency = {
-        key: implicit.key,
-        fingerprint: requestFingerprint,
-        reused: implicit.reused,
-        ...(clientKey === undefined ? {} : { aliases: [{ key: clientKey, fingerprint: requestFingerprint }] }),
-      };
-    } else if (clientKey !== undefined) {
-      idempotency = { key: clientKey, fingerprint: fingerprint(request, accountId) };
-    }
+    ownKey: { readonly key: string; readonly reused: string } | undefined,
+  ): Promise<Committed> => {
     const context: CommandContext = {
-      actor: actorOf(user),
+      actor: actorOf(request.user),
       correlationId: request.id,
       causationId: request.id,
-      ...(idempotency === undefined ? {} : { idempotency }),
+      ...idempotencyOf(request, accountId, ownKey),
     };
     const result = await handler.execute(accountId, command, context);
     if (!result.ok) {
@@ -187,206 +249,58 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
     return result;
   };
 
-  const boost =
-    (targetType: (typeof boostTargetTypes)[number]) =>
-    async (
-      request: FastifyRequest,
-      reply: FastifyReply,
-      targetId: string,
-      body: { amount: number; duration: number; userId?: string | undefined },
-    ) => {
-      const accountId = accountFor(request.user, body.userId);
-      const result = await execute(request, reply, accountId, {
-        type: 'ActivateBoost',
-        boostId: uuidv7(),
-        targetType,
-        targetId,
-        amount: body.amount,
-        durationHours: body.duration,
-        now: clock.now(),
-      });
-      const committed = only(result.events, 'BoostActivated');
-      const data = committed.event.data;
-      return {
-        boostId: data.boostId,
-        eventId: committed.id,
-        targetType: data.targetType,
-        targetId: data.targetId,
-        amount: data.amount,
-        durationHours: data.durationHours,
-        expiresAt: data.expiresAt,
-        balance: result.balance,
-      };
-    };
-
-  app.post(
-    '/boost/profile',
-    {
-      schema: {
-        summary: 'Boost a user profile',
-        body: boostProfileBody,
-        headers: idempotencyHeaders,
-        response: { 201: boostResponse, ...commandErrors },
-      },
-    },
-    (request, reply) => boost('profile')(request, reply, request.body.targetUserId, request.body),
-  );
-  app.post(
-    '/boost/gig',
-    {
-      schema: {
-        summary: 'Boost a gig',
-        body: boostGigBody,
-        headers: idempotencyHeaders,
-        response: { 201: boostResponse, ...commandErrors },
-      },
-    },
-    (request, reply) => boost('gig')(request, reply, request.body.targetGigId, request.body),
-  );
-  app.post(
-    '/boost/clan',
-    {
-      schema: {
-        summary: 'Boost a clan',
-        body: boostClanBody,
-        headers: idempotencyHeaders,
-        response: { 201: boostResponse, ...commandErrors },
-      },
-    },
-    (request, reply) => boost('clan')(request, reply, request.body.targetClanId, request.body),
-  );
-
-  app.post(
-    '/purchase',
-    {
-      schema: {
-        summary: 'Record a credit purchase',
-        body: purchaseBody,
-        headers: idempotencyHeaders,
-        response: { 201: movementResponse, ...commandErrors },
-      },
-    },
-    async (request, reply) => {
-      const accountId = accountFor(request.user, request.body.userId);
-      const { amount, paymentRef } = request.body;
-      // A payment is credited once per account: a purchase sent again (a payment webhook retried,
-      // with or without an Idempotency-Key, the same key or another) is answered from the log
-      // instead of being credited twice.
-      const result = await execute(
-        request,
-        reply,
-        accountId,
-        { type: 'PurchaseCredits', amount, paymentRef, now: clock.now() },
-        {
-          key: `payment:${paymentRef}`,
-          reused: `paymentRef ${JSON.stringify(paymentRef)} was already recorded for this account, with a different purchase`,
+  for (const route of commandRouteTable) {
+    app.post(
+      route.path,
+      {
+        schema: {
+          summary: route.summary,
+          body: route.body,
+          headers: idempotencyHeaders,
+          response: { 201: route.answer, ...commandErrors },
         },
-      );
-      return movement(result);
-    },
-  );
-
-  app.post(
-    '/spend',
-    {
-      schema: {
-        summary: 'Spend credits on a target',
-        body: spendBody,
-        headers: idempotencyHeaders,
-        response: { 201: movementResponse, ...commandErrors },
       },
-    },
-    async (request, reply) => {
-      const accountId = accountFor(request.user, request.body.userId);
-      const { amount: credits, targetType, targetId, reason } = request.body;
-      const result = await execute(request, reply, accountId, {
-        type: 'SpendCredits',
-        amount: credits,
-        targetType,
-        targetId,
-        reason: reason ?? '',
-        now: clock.now(),
-      });
-      return movement(result);
-    },
-  );
-
-  app.post(
-    '/earn',
-    {
-      schema: {
-        summary: 'Grant credits to a user (service or admin only)',
-        body: earnBody,
-        headers: idempotencyHeaders,
-        response: { 201: movementResponse, ...commandErrors },
+      async (request, reply) => {
+        if (route.role.only === 'privileged' && !isPrivileged(request.user))
+          throw new gatewayErrors.FORBIDDEN(route.role.forbidden);
+        const accountId = accountFor(request.user, request.body.userId);
+        const command = route.command(request.body, clock.now());
+        return route.answerOf(await execute(request, reply, accountId, command, route.ownKey?.(request.body)));
       },
-    },
-    async (request, reply) => {
-      if (!isPrivileged(request.user)) throw new gatewayErrors.FORBIDDEN('earning credits needs the service or admin role');
-      const { userId, amount: credits, source, refId } = request.body;
-      const result = await execute(request, reply, userId, {
-        type: 'EarnCredits',
-        amount: credits,
-        source,
-        refId,
-        now: clock.now(),
-      });
-      return movement(result);
-    },
-  );
+    );
+  }
+};
 
-  app.post(
-    '/gig-payment',
-    {
-      schema: {
-        summary: 'Pay another user for a gig',
-        body: gigPaymentBody,
-        headers: idempotencyHeaders,
-        response: { 201: gigPaymentResponse, ...commandErrors },
+/**
+ * The command's idempotency, from its own key (if it has one) and the client's Idempotency-Key. Keys
+ * from clients live in their own namespace: a client can never send the key a reactor uses for its
+ * own command on the same account (`expire-…`, `settle-…`) and so block it.
+ */
+const idempotencyOf = (
+  request: FastifyRequest,
+  accountId: string,
+  ownKey: { readonly key: string; readonly reused: string } | undefined,
+): Pick<CommandContext, 'idempotency'> => {
+  const key = request.headers['idempotency-key'];
+  if (
+    key !== undefined &&
+    (typeof key !== 'string' || key.length > gatewayLimits.idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key))
+  ) {
+    throw new gatewayErrors.INVALID_IDEMPOTENCY_KEY(String(gatewayLimits.idempotencyKeyLengthMax));
+  }
+  const clientKey = key === undefined ? undefined : `client:${key}`;
+  if (ownKey !== undefined) {
+    const requestFingerprint = fingerprint(request, accountId);
+    return {
+      idempotency: {
+        key: ownKey.key,
+        fingerprint: requestFingerprint,
+        reused: ownKey.reused,
+        ...(clientKey === undefined ? {} : { aliases: [{ key: clientKey, fingerprint: requestFingerprint }] }),
       },
-    },
-    async (request, reply) => {
-      const accountId = accountFor(request.user, request.body.userId);
-      const { gigId, payeeId, amount: credits } = request.body;
-      const result = await execute(request, reply, accountId, {
-        type: 'PayForGig',
-        transferId: uuidv7(),
-        gigId,
-        payeeId,
-        amount: credits,
-        now: clock.now(),
-      });
-      const sent = only(result.events, 'GigPaymentSent');
-      return {
-        ...movement(result),
-        transferId: sent.event.data.transferId,
-        payeeId: sent.event.data.payeeId,
-        gigId: sent.event.data.gigId,
-      };
-    },
-  );
-
-  app.post(
-    '/clan-contribution',
-    {
-      schema: {
-        summary: 'Contribute credits to a clan',
-        body: clanContributionBody,
-        headers: idempotencyHeaders,
-        response: { 201: movementResponse, ...commandErrors },
-      },
-    },
-    async (request, reply) => {
-      const accountId = accountFor(request.user, request.body.userId);
-      const result = await execute(request, reply, accountId, {
-        type: 'ContributeToClan',
-        clanId: request.body.clanId,
-        amount: request.body.amount,
-        now: clock.now(),
-      });
-      return movement(result);
-    },
-  );
+    };
+  }
+  return clientKey === undefined ? {} : { idempotency: { key: clientKey, fingerprint: fingerprint(request, accountId) } };
 };
 
 /**
@@ -404,28 +318,6 @@ const fingerprint = (request: FastifyRequest, accountId: string): string => {
     canonicalJson({ method: request.method, route: request.routeOptions.url ?? request.url, accountId, body }),
     'base64url',
   );
-};
-
-const only = <T extends AccountEvent['type']>(
-  events: readonly CommittedAccountEvent[],
-  type: T,
-): CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> } => {
-  const found = events.find((e) => e.event.type === type);
-  if (found === undefined) throw new Error(`expected a ${type} event`);
-  return found as CommittedAccountEvent & { event: Extract<AccountEvent, { type: T }> };
-};
-
-const movement = (result: { events: readonly CommittedAccountEvent[]; balance: number; revision: number }) => {
-  const first = result.events[0];
-  if (first === undefined) throw new Error('a command commits at least one event');
-  return {
-    eventId: first.id,
-    eventIds: result.events.map((e) => e.id),
-    type: first.event.type,
-    amount: 'amount' in first.event.data ? first.event.data.amount : 0,
-    balance: result.balance,
-    revision: result.revision,
-  };
 };
 
 export type { AuthUser };

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { type EventStore } from '../../../ledger/src/index.js';
 import { gatewayLimits } from '../config.js';
 import type { Metrics } from '../metrics.js';
 

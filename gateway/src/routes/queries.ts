@@ -1,8 +1,7 @@
+import assert from 'node:assert/strict';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { accountStream, isValidId } from '../../../ledger/src/accounts/events.js';
-import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { type AccountCommandHandler, accountEventOf, accountStream, type EventStore, isValidId } from '../../../ledger/src/index.js';
 import { accountFor } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
@@ -76,14 +75,15 @@ export const queryRoutes: FastifyPluginAsyncZod<QueryRoutesOptions> = async (app
         ...(from === undefined ? {} : { fromRevision: from }),
       });
       const items = events.map((recorded) => {
-        const committed = toCommitted(recorded);
+        const decoded = accountEventOf(recorded);
+        assert.ok(decoded !== undefined, 'an account stream holds account events');
         return {
-          eventId: committed.id,
-          type: committed.event.type,
-          revision: committed.revision,
+          eventId: recorded.id,
+          type: decoded.event.type,
+          revision: recorded.revision,
           occurredAt: typeof recorded.metadata.occurredAt === 'string' ? recorded.metadata.occurredAt : recorded.recordedAt,
           recordedAt: recorded.recordedAt,
-          data: committed.event.data,
+          data: decoded.event.data,
         };
       });
       const last = items.at(-1);

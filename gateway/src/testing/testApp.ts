@@ -1,15 +1,12 @@
 import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { tempDbFile } from '../../../ledger/src/testing/tempDir.js';
+import { AccountCommandHandler, ManualClock, msPerHour, SqliteEventStore } from '../../../ledger/src/index.js';
+import { tempDbFile } from '../../../ledger/src/testing/index.js';
 import { buildApp } from '../app.js';
 import type { GatewayConfig } from '../config.js';
 import type { Role } from '../auth.js';
 import { dirname, join } from 'node:path';
-import { SqliteReadModelStore } from '../../../projections/src/readModels/sqliteReadModelStore.js';
-import { startProjections, type Projections } from '../../../projections/src/system.js';
+import { SqliteReadModelStore, startProjections, type Projections } from '../../../projections/src/index.js';
 
 export const testSecret = 'test-secret-that-is-long-enough-for-hs256!!';
 
@@ -27,7 +24,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   ...overrides,
 });
 
-const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
+const signer = createSigner({ key: testSecret, algorithm: 'HS256', expiresIn: msPerHour });
 export const tokenFor = (sub: string, roles: Role[] = ['user']): string => signer({ sub, roles });
 export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({
   authorization: `Bearer ${tokenFor(sub, roles)}`,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
+import { msPerHour } from '../shared/clock.js';
 import type { AccountCommand } from './commands.js';
 import {
   boostTargetTypes,
@@ -139,7 +140,7 @@ export const decide = (command: AccountCommand, state: AccountState): Decision =
  * instant plus a fixed number of milliseconds is the same in either.
  */
 export const boostExpiresAt = (activatedAt: DateTime, durationHours: number): DateTime =>
-  DateTime.fromMillis(activatedAt.toMillis() + Math.round(durationHours * 3_600_000), { zone: 'utc' });
+  DateTime.fromMillis(activatedAt.toMillis() + Math.round(durationHours * msPerHour), { zone: 'utc' });
 
 const iso = (instant: DateTime): string => {
   const text = instant.toUTC().toISO({ suppressMilliseconds: false, includeOffset: true });
@@ -225,7 +226,7 @@ const checkTargetType = (command: AccountCommand): Rejection | undefined => {
 const checkDuration = (command: AccountCommand): Rejection | undefined => {
   if (command.type !== 'ActivateBoost') return undefined;
   const hours = command.durationHours;
-  if (typeof hours !== 'number' || !Number.isFinite(hours) || Math.round(hours * 3_600_000) < 1) {
+  if (typeof hours !== 'number' || !Number.isFinite(hours) || Math.round(hours * msPerHour) < 1) {
     return reject('INVALID_DURATION', 'duration must be a number of hours greater than zero (at least one millisecond)');
   }
   if (hours > accountLimits.boostDurationHoursMax) {

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountCommandHandler, toCommitted } from '../commandHandling/accountCommandHandler.js';
+import { AccountCommandHandler } from '../commandHandling/accountCommandHandler.js';
+import { accountEventOf } from './accountEvent.js';
 import { SqliteEventStore } from '../eventStore/sqlite/sqliteEventStore.js';
 import { removeTempDirs, tempDbFile } from '../testing/tempDir.js';
 import type { AccountCommand } from './commands.js';
 import { decide } from './decide.js';
-import { accountStreamPrefix, platformAccounts, userAccount } from './events.js';
+import { platformAccounts, userAccount } from './events.js';
 import { addCredits, postingsOf } from './postings.js';
 import { evolve, initialState, type AccountState } from './state.js';
 import { readWholeLog } from '../testing/log.js';
@@ -247,8 +248,9 @@ describe('double entry (property-based)', () => {
           // Replay this run's events from the log, posting each.
           const books = newBooks();
           for (const recorded of await readWholeLog(store)) {
-            const userId = recorded.stream.slice(accountStreamPrefix.length);
-            if (ids.includes(userId)) books.post(userId, initialState(userId), toCommitted(recorded).event);
+            const decoded = accountEventOf(recorded);
+            if (decoded !== undefined && ids.includes(decoded.userId))
+              books.post(decoded.userId, initialState(decoded.userId), decoded.event);
           }
           for (const userId of ids)
             expect(books.balances.get(userAccount(userId)) ?? 0).toBe((await handler.read(userId)).balance);

@@ -1,3 +1,5 @@
+// The handler's behaviour end to end over a real SQLite log (idempotency, concurrency across processes,
+// the cache): one suite, since idempotency.ts, retryOnConflict.ts and accountCache.ts are exercised through it.
 import Database from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';

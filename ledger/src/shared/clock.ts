@@ -5,6 +5,9 @@ export interface Clock {
   now(): DateTime;
 }
 
+/** Milliseconds in an hour: durations are given in hours (boosts, tokens) and computed with in milliseconds. */
+export const msPerHour = 3_600_000;
+
 export const systemClock: Clock = { now: () => DateTime.utc() };
 
 /** A clock tests set and advance by hand. */

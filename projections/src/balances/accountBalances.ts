@@ -1,7 +1,4 @@
-import { accountStreamPrefix, clanAccount, userAccount } from '../../../ledger/src/accounts/events.js';
-import { addCredits, postingsOf } from '../../../ledger/src/accounts/postings.js';
-import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import { accountEventOf, clanAccount, userAccount, addCredits, postingsOf, type RecordedEvent } from '../../../ledger/src/index.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
@@ -51,9 +48,9 @@ export class AccountBalancesProjection extends VersionedProjection {
   protected async project(events: readonly RecordedEvent[]): Promise<void> {
     const legs: { position: number; account: string; amount: number }[] = [];
     for (const recorded of events) {
-      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const userId = recorded.stream.slice(accountStreamPrefix.length);
-      for (const { account, amount } of postingsOf(userId, toCommitted(recorded).event))
+      const decoded = accountEventOf(recorded);
+      if (decoded === undefined) continue;
+      for (const { account, amount } of postingsOf(decoded.userId, decoded.event))
         legs.push({ position: recorded.position, account, amount });
     }
     this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
+import { openEventStore } from '../../../ledger/src/index.js';
 import { loadStorageConfig } from '../config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';

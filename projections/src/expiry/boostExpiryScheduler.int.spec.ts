@@ -6,16 +6,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import { removeTempDirs, tempDir, readWholeLog } from '../../../ledger/src/testing/index.js';
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';
 import { BoostExpiryScheduler, expiryLimits } from './boostExpiryScheduler.js';
 import { pendingExpiries } from './pendingExpiries.js';
-import { readWholeLog } from '../../../ledger/src/testing/log.js';
 import { feed } from '../testing/feed.js';
 import { Projector } from '../runtime/projector.js';
 

@@ -1,6 +1,4 @@
-import type { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
-import type { Clock } from '../../../ledger/src/shared/clock.js';
+import { type AccountCommandHandler, type RecordedEvent, type Clock } from '../../../ledger/src/index.js';
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
 import { backoffMs } from '../runtime/backoff.js';

@@ -1,6 +1,4 @@
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import { accountEventOf, type RecordedEvent } from '../../../ledger/src/index.js';
 import type { CollectionSpec, ReadModelStore, StoredDoc, Write } from '../readModels/readModelStore.js';
 
 /** The durable pending set: one document per active boost, keyed by booster, boost id and due time (`pendingId`). */
@@ -59,12 +57,13 @@ export class PendingExpiries {
     const applied = await this.#store.checkpoint(this.name);
     const writes: Write[] = [];
     for (const recorded of batch) {
-      if (recorded.position <= applied || !recorded.stream.startsWith(accountStreamPrefix)) continue;
+      if (recorded.position <= applied) continue;
       if (recorded.type !== 'BoostActivated' && recorded.type !== 'BoostExpired') continue;
-      const event = toCommitted(recorded).event;
+      const decoded = accountEventOf(recorded);
+      if (decoded === undefined) continue;
+      const { userId, event } = decoded;
       if (event.type === 'BoostActivated') {
         const { boostId, expiresAt } = event.data;
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
         writes.push({
           op: 'insert',
           collection: pendingExpiries.name,
@@ -72,7 +71,6 @@ export class PendingExpiries {
           doc: { userId, boostId, dueAtMs: Date.parse(expiresAt), dueAt: expiresAt },
         });
       } else if (event.type === 'BoostExpired') {
-        const userId = recorded.stream.slice(accountStreamPrefix.length);
         writes.push({
           op: 'delete',
           collection: pendingExpiries.name,

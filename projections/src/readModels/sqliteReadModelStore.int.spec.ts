@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { ReadModelStoreUnavailableError } from './errors.js';
 import { runReadModelStoreContract } from './readModelStore.contract.js';
 import { SqliteReadModelStore } from './sqliteReadModelStore.js';

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import { type RecordedEvent } from '../../../ledger/src/index.js';
 import type { Subscriber } from '../runtime/projector.js';
 import { ReadModelVersionSwitchedError } from './errors.js';
 import type { CollectionSpec, ReadModelStore, Write } from './readModelStore.js';

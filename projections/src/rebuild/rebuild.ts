@@ -1,4 +1,4 @@
-import type { EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { type EventStore } from '../../../ledger/src/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -1,18 +1,12 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
-import { platformAccounts } from '../../../ledger/src/accounts/events.js';
-import { appendBulkPurchases } from '../../../ledger/src/testing/bulk.js';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { type AccountCommand, platformAccounts, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import { appendBulkPurchases, removeTempDirs, tempDir, readWholeLog } from '../../../ledger/src/testing/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
 import { Projector } from './projector.js';
 import { GigPaymentSettlement } from '../settlement/gigPaymentSettlement.js';
-import { readWholeLog } from '../../../ledger/src/testing/log.js';
 
 const clock = new ManualClock();
 const context = { actor: 'test', correlationId: 'c', causationId: 'c' };

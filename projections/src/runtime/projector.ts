@@ -1,4 +1,4 @@
-import type { RecordedEvent, EventStore } from '../../../ledger/src/eventStore/eventStore.js';
+import { type RecordedEvent, type EventStore } from '../../../ledger/src/index.js';
 import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { backoffMs } from './backoff.js';

@@ -1,5 +1,4 @@
-import type { AccountEvent, BoostTargetType } from '../../../ledger/src/accounts/events.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import { type AccountEvent, type BoostTargetType, type RecordedEvent } from '../../../ledger/src/index.js';
 import { boostTargets, spendTargets, type DocumentCollection, type EventLog } from './collections.js';
 import type { ServiceEvent } from './documents.js';
 

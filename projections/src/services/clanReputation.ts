@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { addCredits } from '../../../ledger/src/accounts/postings.js';
+import { addCredits } from '../../../ledger/src/index.js';
 import {
   scores,
   topContributorsMax,

@@ -1,4 +1,4 @@
-import type { BoostTargetType, SpendTargetType } from '../../../ledger/src/accounts/events.js';
+import { type BoostTargetType, type SpendTargetType } from '../../../ledger/src/index.js';
 import type { CollectionSpec } from '../readModels/readModelStore.js';
 
 /**

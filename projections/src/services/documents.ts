@@ -1,4 +1,4 @@
-import type { AccountEvent } from '../../../ledger/src/accounts/events.js';
+import { type AccountEvent } from '../../../ledger/src/index.js';
 
 /**
  * The three services' documents, as readers see them and as the folds evolve them. Plain data: nothing

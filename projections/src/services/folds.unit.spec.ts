@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AccountEvent, BoostTargetType, SpendTargetType } from '../../../ledger/src/accounts/events.js';
+import { type AccountEvent, type BoostTargetType, type SpendTargetType } from '../../../ledger/src/index.js';
 import { foldOnce, type Positioned } from '../readModels/foldOnce.js';
 import { activeBoostChangeOf, documentsTouchedBy, logsOf } from './changes.js';
 import { evolveClanContributor, evolveClanReputation, topContributorsOf } from './clanReputation.js';

@@ -1,4 +1,4 @@
-import { addCredits } from '../../../ledger/src/accounts/postings.js';
+import { addCredits } from '../../../ledger/src/index.js';
 import { scores, type GigRankingDocument, type ServiceEvent, type Unscored } from './documents.js';
 
 /**

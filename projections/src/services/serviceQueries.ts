@@ -1,5 +1,4 @@
-import type { BoostTargetType } from '../../../ledger/src/accounts/events.js';
-import type { AccountEvent } from '../../../ledger/src/accounts/events.js';
+import { type BoostTargetType, type AccountEvent } from '../../../ledger/src/index.js';
 import type { ReadModelStore, StoredDoc } from '../readModels/readModelStore.js';
 import { physicalCollection } from '../readModels/versionedProjection.js';
 import { scoreField, type RankedCollection } from './collections.js';

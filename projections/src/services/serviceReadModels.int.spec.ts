@@ -1,10 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AccountCommand } from '../../../ledger/src/accounts/commands.js';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/tempDir.js';
+import { type AccountCommand, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from './serviceReadModels.js';
 import { feed } from '../testing/feed.js';

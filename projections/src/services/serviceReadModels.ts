@@ -1,7 +1,4 @@
-import type { BoostTargetType } from '../../../ledger/src/accounts/events.js';
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
+import { accountEventOf, type BoostTargetType, type RecordedEvent } from '../../../ledger/src/index.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { ReadModelStore, Write } from '../readModels/readModelStore.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
@@ -73,9 +70,9 @@ export class ServiceReadModelsProjection extends VersionedProjection {
     const decoded: Decoded[] = [];
     const ids = { users: new Set<string>(), gigs: new Set<string>(), clans: new Set<string>(), contributors: new Set<string>() };
     for (const recorded of events) {
-      if (!recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const userId = recorded.stream.slice(accountStreamPrefix.length);
-      const event: ServiceEvent = { userId, position: recorded.position, event: toCommitted(recorded).event };
+      const account = accountEventOf(recorded);
+      if (account === undefined) continue;
+      const event: ServiceEvent = { userId: account.userId, position: recorded.position, event: account.event };
       const touched = documentsTouchedBy(event);
       decoded.push({ recorded, event, touched });
       if (touched.user_visibility !== undefined) ids.users.add(touched.user_visibility);

@@ -1,7 +1,4 @@
-import { accountStreamPrefix } from '../../../ledger/src/accounts/events.js';
-import { toCommitted, type AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import type { RecordedEvent } from '../../../ledger/src/eventStore/eventStore.js';
-import type { Clock } from '../../../ledger/src/shared/clock.js';
+import { accountEventOf, type AccountCommandHandler, type RecordedEvent, type Clock } from '../../../ledger/src/index.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
 import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
 
@@ -31,10 +28,10 @@ export class GigPaymentSettlement implements Subscriber {
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
     for (const recorded of batch) {
-      if (recorded.type !== 'GigPaymentSent' || !recorded.stream.startsWith(accountStreamPrefix)) continue;
-      const sent = toCommitted(recorded).event;
-      if (sent.type !== 'GigPaymentSent') continue;
-      const payerId = recorded.stream.slice(accountStreamPrefix.length);
+      if (recorded.type !== 'GigPaymentSent') continue;
+      const decoded = accountEventOf(recorded);
+      if (decoded?.event.type !== 'GigPaymentSent') continue;
+      const { userId: payerId, event: sent } = decoded;
       const { transferId, gigId, payeeId, amount } = sent.data;
       const result = await this.#handler.execute(
         payeeId,

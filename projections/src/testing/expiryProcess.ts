@@ -1,7 +1,5 @@
 import { join } from 'node:path';
-import { AccountCommandHandler } from '../../../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../../../ledger/src/shared/clock.js';
+import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
 import { BoostExpiryScheduler } from '../expiry/boostExpiryScheduler.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { Projector } from '../runtime/projector.js';

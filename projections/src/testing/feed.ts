@@ -1,5 +1,5 @@
-import type { EventStore } from '../../../ledger/src/eventStore/eventStore.js';
-import { logBatches } from '../../../ledger/src/testing/log.js';
+import { type EventStore } from '../../../ledger/src/index.js';
+import { logBatches } from '../../../ledger/src/testing/index.js';
 import type { Subscriber } from '../runtime/projector.js';
 
 /** Hands a subscriber everything after its checkpoint: the runtime's job, done by hand in given/when/then tests. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SqliteEventStore } from '../../../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { SqliteEventStore } from '../../../ledger/src/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from '../services/serviceReadModels.js';

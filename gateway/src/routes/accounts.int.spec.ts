@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../ledger/src/testing/tempDir.js';
-import { ReadModelStoreUnavailableError } from '../../projections/src/readModels/errors.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { removeTempDirs } from '../../../ledger/src/testing/index.js';
+import { ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
+import { bearer, openTestApp, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
