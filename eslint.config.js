@@ -3,6 +3,11 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+const engineClients = ['@eventstore/db-client', 'mongodb', 'amqplib'].map((name) => ({
+  name,
+  message: 'Engine clients are imported only by their adapter files.',
+}));
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'data/', 'bench/results/', 'coverage/', '**/*.mjs'] },
   js.configs.recommended,
@@ -25,15 +30,84 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['@eventstore/db-client', 'mongodb', 'amqplib'].map((name) => ({
-            name,
-            message: 'Engine clients are imported only by their adapter files.',
-          })),
+          paths: engineClients,
         },
       ],
       'no-restricted-globals': [
         'error',
         { name: 'Date', message: 'Domain code takes time from the injected clock (a luxon DateTime).' },
+      ],
+    },
+  },
+  {
+    // Components depend one way (gateway → projections → ledger; consumers → projections → ledger; bench on top),
+    // and each is entered through its public surface (`src/index.ts`, and `src/testing/index.ts` for test helpers).
+    files: ['gateway/**', 'consumers/**', 'bench/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: engineClients,
+          patterns: [
+            {
+              regex: '(^|/)(ledger|projections|consumers)/src/(?!index\\.js$|testing/index\\.js$)',
+              message: 'Import another component through its public surface (its src/index.ts), not its files.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['consumers/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: engineClients,
+          patterns: [
+            {
+              regex: '(^|/)(ledger|projections)/src/(?!index\\.js$|testing/index\\.js$)',
+              message: 'Import another component through its public surface (its src/index.ts), not its files.',
+            },
+            { regex: '(^|/)gateway/', message: 'Nothing depends on the gateway: it is the top of the graph.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['ledger/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: engineClients,
+          patterns: [
+            {
+              regex: '(^|/)(gateway|projections|consumers)/',
+              message: 'The ledger is the bottom of the graph: it imports no other component.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['projections/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: engineClients,
+          patterns: [
+            {
+              regex: '(^|/)ledger/src/(?!index\\.js$|testing/index\\.js$)',
+              message: 'Import the ledger through its public surface (ledger/src/index.ts).',
+            },
+            { regex: '(^|/)(gateway|consumers)/', message: 'Projections depend on the ledger only.' },
+          ],
+        },
       ],
     },
   },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from '../../projections/src/index.js';
 
-export { ConfigError, loadStorageConfig } from '../../projections/src/config.js';
+export { ConfigError, loadStorageConfig } from '../../projections/src/index.js';
 
 /** Limits of the HTTP edge, in one place. */
 export const gatewayLimits = {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { accountLimits, boostTargetTypes, isValidId, isValidText, msPerHour, spendTargetTypes } from '../../../ledger/src/index.js';
+import {
+  accountLimits,
+  boostTargetTypes,
+  isValidId,
+  isValidText,
+  msPerHour,
+  spendTargetTypes,
+} from '../../../ledger/src/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request schemas: the seed's bodies, validated at the edge with the ledger's own limits.

@@ -4,7 +4,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
-import { canonicalJson, type AccountCommand, type AccountCommandHandler, type AccountEvent, type BoostTargetType, type Clock, type CommandContext, type CommittedAccountEvent, type JsonValue } from '../../../ledger/src/index.js';
+import {
+  canonicalJson,
+  type AccountCommand,
+  type AccountCommandHandler,
+  type AccountEvent,
+  type BoostTargetType,
+  type Clock,
+  type CommandContext,
+  type CommittedAccountEvent,
+  type JsonValue,
+} from '../../../ledger/src/index.js';
 import { accountFor, actorOf, isPrivileged, type AuthUser } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors, RejectionHttpError } from '../errors.js';

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { type AccountCommandHandler, accountEventOf, accountStream, type EventStore, isValidId } from '../../../ledger/src/index.js';
+import {
+  type AccountCommandHandler,
+  accountEventOf,
+  accountStream,
+  type EventStore,
+  isValidId,
+} from '../../../ledger/src/index.js';
 import { accountFor } from '../auth.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';

@@ -1,4 +1,11 @@
-import { accountEventOf, clanAccount, userAccount, addCredits, postingsOf, type RecordedEvent } from '../../../ledger/src/index.js';
+import {
+  accountEventOf,
+  clanAccount,
+  userAccount,
+  addCredits,
+  postingsOf,
+  type RecordedEvent,
+} from '../../../ledger/src/index.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';

@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AccountCommand, platformAccounts, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import {
+  type AccountCommand,
+  platformAccounts,
+  AccountCommandHandler,
+  SqliteEventStore,
+  ManualClock,
+} from '../../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir, readWholeLog } from '../../../ledger/src/testing/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore, sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
