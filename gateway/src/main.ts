@@ -5,8 +5,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
 import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';
 import { startProjections } from '../../projections/src/system.js';
+import { RabbitMqRelay } from '../../projections/src/fanout/rabbitmq/rabbitMqRelay.js';
+import { relayCheckpointFile } from '../../projections/src/fanout/relayCheckpoint.js';
 import { buildApp } from './app.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, trackRelay } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './config.js';
 
 /**
@@ -33,17 +35,33 @@ const main = async (): Promise<void> => {
     mongodbUrl: config.mongodbUrl,
     lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs,
   });
+  // The RabbitMQ fan-out, only when AMQP_URL is set; an unreachable broker is retried, never fatal.
+  const relay =
+    config.amqpUrl === undefined
+      ? undefined
+      : new RabbitMqRelay({ url: config.amqpUrl, checkpoint: relayCheckpointFile(config.dataDir), logger });
+  await relay?.start();
   const projections = startProjections({
     store,
     readModels,
     handler,
     clock: systemClock,
     logger,
+    ...(relay === undefined ? {} : { relay }),
     onExpired: (outcome) => {
       if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
     },
   });
-  const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
+  const app = await buildApp({
+    config,
+    store,
+    handler,
+    clock: systemClock,
+    projections,
+    metrics,
+    ...(relay === undefined ? {} : { readinessChecks: { broker: () => relay.ready() } }),
+  });
+  if (relay !== undefined) trackRelay(metrics, relay);
   sink.log = app.log;
 
   /** Each step on its own: one that fails does not keep the others (the store's flush above all) from running. */

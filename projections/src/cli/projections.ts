@@ -1,3 +1,4 @@
+import { relayCheckpointFile } from '../fanout/relayCheckpoint.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { openEventStore } from '../../../ledger/src/eventStore/openEventStore.js';
 import { loadStorageConfig } from '../../../gateway/src/config.js';
@@ -62,6 +63,20 @@ program
           return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
         }),
       );
+      // The RabbitMQ relay keeps its checkpoint outside the read-model store (fanout/relayCheckpoint.ts).
+      const relayCheckpoint = await relayCheckpointFile(config.dataDir).load();
+      if (relayCheckpoint !== undefined) {
+        const [oldestUnpublished] = await store.readAll({ after: relayCheckpoint, maxCount: 1 });
+        const lagMs = oldestUnpublished === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnpublished.recordedAt));
+        rows.push({
+          name: 'rabbitmq_relay',
+          version: null,
+          checkpoint: relayCheckpoint,
+          head,
+          lagEvents: lagBehind(head, relayCheckpoint),
+          lagMs,
+        });
+      }
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify(rows)}\n`);
         return;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * Where the relay keeps the position of the last event the broker confirmed. It must not live in the
@@ -60,3 +60,7 @@ export class FileRelayCheckpoint implements RelayCheckpoint {
     }
   }
 }
+
+/** The relay's checkpoint file in the data directory (until the event store's side records back it). */
+export const relayCheckpointFile = (dataDir: string): FileRelayCheckpoint =>
+  new FileRelayCheckpoint(join(dataDir, 'relay-checkpoint.json'));

@@ -16,8 +16,6 @@ export const relayLimits = {
   reconnectDelayMsMax: 5_000,
   /** AMQP heartbeat: a silently dead connection is noticed within about two of these. */
   heartbeatSeconds: 30,
-  /** On stop, how long the batch in flight may take to be confirmed before the connection is closed under it. */
-  stopGraceMs: 5_000,
 } as const;
 
 export interface RelayOptions {

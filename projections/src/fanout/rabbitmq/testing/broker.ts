@@ -37,7 +37,17 @@ export interface Received {
 }
 
 /** Reads a queue until `count` messages arrived (or `timeoutMs` passed), acking each. */
-export const readQueue = async (url: string, queue: string, count: number, timeoutMs = 20_000): Promise<Received[]> => {
+export const readQueue = (url: string, queue: string, count: number, timeoutMs = 20_000): Promise<Received[]> =>
+  collectQueue(url, queue, (received) => received.length >= count, timeoutMs, `${count} messages`);
+
+/** Reads a queue until `done(received)` holds (or `timeoutMs` passed), acking each. */
+export const collectQueue = async (
+  url: string,
+  queue: string,
+  done: (received: readonly Received[]) => boolean,
+  timeoutMs = 20_000,
+  what = 'the expected messages',
+): Promise<Received[]> => {
   const connection = await connect(url);
   try {
     const channel = await connection.createChannel();
@@ -45,10 +55,10 @@ export const readQueue = async (url: string, queue: string, count: number, timeo
     const received: Received[] = [];
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${queue}: ${received.length} of ${count} messages after ${timeoutMs} ms`)),
+        () => reject(new Error(`${queue}: ${received.length} messages, not ${what}, after ${timeoutMs} ms`)),
         timeoutMs,
       );
-      if (count === 0) {
+      if (done(received)) {
         clearTimeout(timer);
         resolve();
         return;
@@ -62,7 +72,7 @@ export const readQueue = async (url: string, queue: string, count: number, timeo
           message,
         });
         channel.ack(message);
-        if (received.length >= count) {
+        if (done(received)) {
           clearTimeout(timer);
           resolve();
         }
