@@ -145,6 +145,7 @@ describe('RabbitMQ relay (real broker, own vhost)', { timeout: 120_000 }, () => 
     await settlement.waitUntilCaughtUp();
     const { projector, relay } = await startRelay();
     await projector.waitUntilCaughtUp();
+    await relay.flushCheckpoint();
     const events = await accountEvents(store);
     expect(new Set(events.map((e) => e.type)).size).toBe(8); // every account event type is in the workload
     expect(await checkpoint.load()).toBe(await store.headPosition());
