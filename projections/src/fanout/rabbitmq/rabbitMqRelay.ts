@@ -1,4 +1,5 @@
 import { connect, type ChannelModel, type ConfirmChannel, type Message, type RecoveringChannelModel } from 'amqplib';
+import { accountStreamPrefix } from '../../../../ledger/src/accounts/events.js';
 import type { RecordedEvent } from '../../../../ledger/src/eventStore/eventStore.js';
 import type { ProjectorLogger, Subscriber } from '../../runtime/projector.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
@@ -197,12 +198,7 @@ export class RabbitMqRelay implements Subscriber {
   }
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
-    const outgoing: OutgoingMessage[] = [];
-    for (const recorded of batch) {
-      const message = outgoingMessageOf(recorded);
-      if (message !== undefined) outgoing.push(message);
-    }
-    if (outgoing.length > 0) await this.#publishAll(outgoing);
+    if (batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))) await this.#publishAll(batch);
     const last = batch[batch.length - 1];
     if (last !== undefined) this.#saveCheckpoint(last.position);
   }
@@ -320,14 +316,17 @@ export class RabbitMqRelay implements Subscriber {
    * Publishes in order with at most `unconfirmedMax` messages unconfirmed; resolves once every one is
    * confirmed, rejects if any was not (after the others settled, so counters stay true).
    */
-  async #publishAll(outgoing: readonly OutgoingMessage[]): Promise<void> {
+  async #publishAll(batch: readonly RecordedEvent[]): Promise<void> {
     const channel = await this.#confirmChannel();
     const settled: Promise<Error | undefined>[] = [];
     let failure: Error | undefined;
     const fail = (error: Error | undefined): void => {
       if (error !== undefined) failure ??= error;
     };
-    for (const message of outgoing) {
+    for (const recorded of batch) {
+      // Mapped before waiting for room in the window, so the mapping overlaps the confirms in flight.
+      const message = outgoingMessageOf(recorded);
+      if (message === undefined) continue;
       while (failure === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#blockedReason !== undefined)) {
         if (this.#closed || !this.#connected) failure = new BrokerUnavailableError(this.#unavailableReason() ?? 'closed');
         else await this.#nextWake(relayLimits.connectWaitMs);
