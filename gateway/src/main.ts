@@ -1,8 +1,14 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AccountCommandHandler, openEventStore, systemClock, type EventStore } from '../../ledger/src/index.js';
-import { openReadModelStore, sqliteReadModelStoreLimits, startProjections } from '../../projections/src/index.js';
+import {
+  openReadModelStore,
+  RabbitMqRelay,
+  relayCheckpointOf,
+  sqliteReadModelStoreLimits,
+  startProjections,
+} from '../../projections/src/index.js';
 import { buildApp } from './app.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, trackRelay } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig, type GatewayConfig } from './config.js';
 
 /** One shutdown step: what it stops (for the log) and how. */
@@ -73,17 +79,33 @@ const startSystem = async (
     mongodbUrl: config.mongodbUrl,
     lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs,
   });
+  // The RabbitMQ fan-out, only when AMQP_URL is set; an unreachable broker is retried, never fatal.
+  const relay =
+    config.amqpUrl === undefined
+      ? undefined
+      : new RabbitMqRelay({ url: config.amqpUrl, checkpoint: relayCheckpointOf(store), logger });
+  await relay?.start();
   const projections = startProjections({
     store,
     readModels,
     handler,
     clock: systemClock,
     logger,
+    ...(relay === undefined ? {} : { relay }),
     onExpired: (outcome) => {
       if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
     },
   });
-  const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
+  const app = await buildApp({
+    config,
+    store,
+    handler,
+    clock: systemClock,
+    projections,
+    metrics,
+    ...(relay === undefined ? {} : { readinessChecks: { broker: () => relay.ready() } }),
+  });
+  if (relay !== undefined) trackRelay(metrics, relay);
   sink.log = app.log;
   const workers: readonly StopStep[] = [
     ['projections', () => projections.stop()],

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type Projections, type ProjectorStatus } from '../../projections/src/index.js';
+import { type Projections, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {
@@ -71,4 +71,40 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections): 
     'Times a projection resubscribed after an error (a locked or unreachable store, a failed batch) since the start',
     (s) => s.retries,
   );
+};
+
+/** The RabbitMQ relay's counters, read when Prometheus scrapes (its lag is `projection_lag_*{projection="rabbitmq_relay"}`). */
+export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics }): void => {
+  const total = (name: string, help: string, valueOf: (m: RelayMetrics) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        this.inc(valueOf(relay.metrics()));
+      },
+    });
+  };
+  total('relay_messages_published_total', 'Messages the relay handed to the broker (each attempt)', (m) => m.published);
+  total('relay_messages_confirmed_total', 'Messages the broker confirmed', (m) => m.confirmed);
+  total('relay_messages_nacked_total', 'Publishes the broker nacked (republished from the checkpoint)', (m) => m.nacked);
+  total('relay_messages_returned_total', 'Publishes returned as unroutable (republished from the checkpoint)', (m) => m.returned);
+  total('relay_reconnects_total', 'Times the relay reconnected to the broker', (m) => m.reconnects);
+  new Gauge({
+    name: 'relay_unconfirmed_messages',
+    help: 'Messages published and not yet confirmed',
+    registers: [metrics.registry],
+    collect() {
+      this.set(relay.metrics().unconfirmed);
+    },
+  });
+  new Gauge({
+    name: 'relay_connected',
+    help: '1 while the relay can publish (connected and not blocked)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(relay.metrics().unavailableReason === undefined ? 1 : 0);
+    },
+  });
 };

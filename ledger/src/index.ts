@@ -13,6 +13,7 @@ export {
   accountStreamPrefix,
   boostTargetTypes,
   clanAccount,
+  eventDataSchemas,
   isValidId,
   isValidText,
   platformAccounts,

@@ -67,3 +67,52 @@ export { evolveGigRanking } from './services/gigRanking.js';
 export { evolveClanContributor, evolveClanReputation, topContributorsOf } from './services/clanReputation.js';
 export { activeBoostChangeOf, documentsTouchedBy, logsOf, type ActiveBoost, type Touched } from './services/changes.js';
 export { boostTargets, spendTargets, type DocumentCollection, type EventLog } from './services/collections.js';
+
+// The RabbitMQ fan-out: the seed's topology, the messages and their schemas, the relay.
+export {
+  creditEventsExchange,
+  deadLetterExchangeOf,
+  deadLetterQueueOf,
+  deadLetterQueueArguments,
+  ledgerEventsExchange,
+  ledgerEventsRoutingKey,
+  routingKeys,
+  serviceQueueArguments,
+  serviceQueues,
+  supportsQuorumQueues,
+  topology,
+  topologyLimits,
+  type QueueKind,
+  type RoutingKey,
+  type ServiceQueue,
+} from './fanout/topology.js';
+export {
+  ledgerMessageSchema,
+  messageAppId,
+  messageJsonSchemas,
+  messageOf,
+  messageSchemas,
+  messageSchemaVersion,
+  messageTypes,
+  outgoingMessageOf,
+  type LedgerMessage,
+  type LedgerMessageOf,
+  type MessageType,
+  type OutgoingMessage,
+} from './fanout/messages.js';
+export {
+  FileRelayCheckpoint,
+  relayCheckpointFile,
+  relayCheckpointKey,
+  relayCheckpointOf,
+  type RelayCheckpoint,
+} from './fanout/relayCheckpoint.js';
+export {
+  BrokerUnavailableError,
+  PublishNotConfirmedError,
+  RabbitMqRelay,
+  relayLimits,
+  type RelayMetrics,
+  type RelayOptions,
+} from './fanout/rabbitmq/rabbitMqRelay.js';
+export { declareTopology, queueKindOf } from './fanout/rabbitmq/declareTopology.js';

@@ -1,10 +1,13 @@
 import { type AccountCommandHandler, type EventStore, type Clock } from '../../ledger/src/index.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
-import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
+import { Projector, type ProjectorLogger, type ProjectorStatus, type Subscriber } from './runtime/projector.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiryScheduler.js';
+
+/** How long stopping waits for the relay's batch in flight before closing its connection. */
+const relayStopGraceMs = 5_000;
 
 export interface Projections {
   readonly readModels: ReadModelStore;
@@ -30,6 +33,8 @@ export const startProjections = (options: {
   logger?: ProjectorLogger;
   /** Called for every boost the scheduler expires (metrics: lateness). */
   onExpired?: (outcome: ExpiryOutcome) => void;
+  /** The RabbitMQ relay (fanout/), when AMQP_URL is set: one more subscriber, closed on stop. */
+  relay?: Subscriber & { close(): Promise<void> };
 }): Projections => {
   const models = options.readModels;
   const balances = new AccountBalancesProjection(models);
@@ -47,7 +52,7 @@ export const startProjections = (options: {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
   });
-  const projectors = [balances, services, settlement, expiry].map(
+  const projectors = [balances, services, settlement, expiry, ...(options.relay === undefined ? [] : [options.relay])].map(
     (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
   );
   for (const projector of projectors) projector.start();
@@ -62,7 +67,14 @@ export const startProjections = (options: {
     ping: () => models.ping(),
     stop: async () => {
       await expiry.stop();
-      await Promise.all(projectors.map((p) => p.stop()));
+      // The relay's batch in flight gets a grace period for its confirms, then the connection closes under it
+      // (its checkpoint is not saved, so those messages are published again after the restart).
+      const stopped = Promise.all(projectors.map((p) => p.stop()));
+      if (options.relay !== undefined) {
+        await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, relayStopGraceMs).unref())]);
+        await options.relay.close();
+      }
+      await stopped;
       await models.close();
     },
   };

@@ -1,3 +1,4 @@
+import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { openEventStore } from '../../../ledger/src/index.js';
 import { loadStorageConfig } from '../config.js';
@@ -85,6 +86,20 @@ async function showStatus(options: { json?: boolean }): Promise<void> {
         return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
       }),
     );
+    // The RabbitMQ relay keeps its checkpoint with the log, not in the read-model store.
+    const relayCheckpoint = await relayCheckpointOf(store).load();
+    if (relayCheckpoint !== undefined) {
+      const [oldestUnpublished] = await store.readAll({ after: relayCheckpoint, maxCount: 1 });
+      const lagMs = oldestUnpublished === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnpublished.recordedAt));
+      rows.push({
+        name: 'rabbitmq_relay',
+        version: null,
+        checkpoint: relayCheckpoint,
+        head,
+        lagEvents: lagBehind(head, relayCheckpoint),
+        lagMs,
+      });
+    }
     if (options.json === true) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
       return;

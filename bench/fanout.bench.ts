@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
+import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
+import { ManualClock } from '../ledger/src/shared/clock.js';
+import { appendBulkPurchases } from '../ledger/src/testing/bulk.js';
+import { readWholeLog } from '../ledger/src/testing/log.js';
+import { outgoingMessageOf, type OutgoingMessage } from '../projections/src/fanout/messages.js';
+import { RabbitMqRelay, relayLimits } from '../projections/src/fanout/rabbitmq/rabbitMqRelay.js';
+import { createVhost } from '../projections/src/fanout/rabbitmq/testing/broker.js';
+import { consumeQueue, publishRaw, purgeQueues } from '../projections/src/fanout/rabbitmq/testing/rawPublisher.js';
+import { FileRelayCheckpoint } from '../projections/src/fanout/relayCheckpoint.js';
+import { serviceQueues } from '../projections/src/fanout/topology.js';
+import { Projector } from '../projections/src/runtime/projector.js';
+import { percentile, report } from './report.js';
+
+const throughputEvents = 20_000;
+const writers = 64;
+const commandsPerWriter = 40;
+
+/**
+ * `npm run bench -- fanout`, against the broker at AMQP_URL (default the local one), in a vhost of its
+ * own: the relay's throughput as a ratio to raw amqplib confirm-channel publishing of the same
+ * messages to the same exchanges and queues, and command → consumer latency with 64 writers.
+ */
+export const benchFanout = async (dir: string): Promise<void> => {
+  const vhost = await createVhost();
+  try {
+    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+    await appendBulkPurchases(store, 100, throughputEvents / 100);
+    const messages = (await readWholeLog(store)).map(outgoingMessageOf).filter((m): m is OutgoingMessage => m !== undefined);
+
+    // Baseline: raw amqplib, same messages, same window (it counts publishes, two per message; the relay counts messages).
+    const rawStart = performance.now();
+    await publishRaw(vhost.url(), messages, relayLimits.unconfirmedMessagesMax * 2);
+    const rawSeconds = (performance.now() - rawStart) / 1000;
+    await purgeQueues(vhost.url(), serviceQueues);
+
+    // The relay: from the log, checkpointed, through the projection runtime.
+    const relay = new RabbitMqRelay({ url: vhost.url(), checkpoint: new FileRelayCheckpoint(join(dir, 'relay.json')) });
+    await relay.start();
+    const projector = new Projector(store, relay);
+    const relayStart = performance.now();
+    projector.start();
+    await projector.waitUntilCaughtUp(300_000);
+    const relaySeconds = (performance.now() - relayStart) / 1000;
+    const baseline = { name: 'raw amqplib confirm channel', value: messages.length / rawSeconds, unit: 'messages/s' };
+    const ratio = rawSeconds / relaySeconds;
+    report({
+      name: `relay throughput (${messages.length} events, persistent, confirmed, 3 quorum queues)`,
+      value: messages.length / relaySeconds,
+      unit: 'messages/s',
+      baseline,
+      target: '≥ 0.8 × raw',
+      pass: ratio >= 0.8,
+    });
+    await purgeQueues(vhost.url(), serviceQueues);
+
+    // Latency: command → consumer, 64 concurrent writers through the command handler.
+    const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+    const handler = new AccountCommandHandler(store);
+    const started = new Map<string, number>();
+    const latenciesMs: number[] = [];
+    const expected = writers * commandsPerWriter;
+    let done: () => void = () => undefined;
+    const allArrived = new Promise<void>((resolve) => (done = resolve));
+    const stopConsuming = await consumeQueue(vhost.url(), 'user_credit_queue', (message) => {
+      const at = started.get(String(message.properties.messageId));
+      if (at === undefined) return;
+      started.delete(String(message.properties.messageId));
+      latenciesMs.push(performance.now() - at);
+      if (latenciesMs.length === expected) done();
+    });
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < commandsPerWriter; i++) {
+          const begin = performance.now();
+          const result = await handler.execute(
+            `writer-${w}`,
+            { type: 'PurchaseCredits', amount: 1, paymentRef: `lat-${w}-${i}`, now: clock.now() },
+            { actor: 'bench', correlationId: 'bench', causationId: 'bench' },
+          );
+          if (!result.ok) throw new Error(result.rejection.code);
+          for (const event of result.events) started.set(event.id, begin);
+        }
+      }),
+    );
+    await Promise.race([allArrived, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+    await stopConsuming();
+    await projector.stop();
+    await relay.close();
+    await store.close();
+    latenciesMs.sort((a, b) => a - b);
+    const p99 = percentile(latenciesMs, 99);
+    report({ name: `command → consumer latency p50 (${writers} writers)`, value: percentile(latenciesMs, 50), unit: 'ms' });
+    report({
+      name: `command → consumer latency p99 (${writers} writers, ${latenciesMs.length}/${expected} arrived)`,
+      value: p99,
+      unit: 'ms',
+      target: '≤ 100 ms',
+      pass: p99 <= 100 && latenciesMs.length === expected,
+    });
+  } finally {
+    await vhost.remove();
+  }
+};

@@ -1,0 +1,393 @@
+import { connect, type ChannelModel, type ConfirmChannel, type Message, type RecoveringChannelModel } from 'amqplib';
+import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/index.js';
+import type { ProjectorLogger, Subscriber } from '../../runtime/projector.js';
+import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
+import type { RelayCheckpoint } from '../relayCheckpoint.js';
+import { declareTopology } from './declareTopology.js';
+
+/** Limits of the relay, in one place. */
+export const relayLimits = {
+  /** Most messages published and not yet confirmed by the broker. */
+  unconfirmedMessagesMax: 256,
+  /** How long a batch waits for a connection before it fails (the projector then retries with its backoff). */
+  connectWaitMs: 2_000,
+  /** Reconnect backoff: first and last delay (doubling, with jitter, in between). */
+  reconnectDelayMsMin: 100,
+  reconnectDelayMsMax: 5_000,
+  /** AMQP heartbeat: a silently dead connection is noticed within about two of these. */
+  heartbeatSeconds: 30,
+} as const;
+
+export interface RelayOptions {
+  /** amqp://user:password@host:port/vhost */
+  readonly url: string;
+  readonly checkpoint: RelayCheckpoint;
+  readonly logger?: ProjectorLogger;
+  readonly unconfirmedMessagesMax?: number;
+  readonly reconnectDelayMsMax?: number;
+  readonly connectWaitMs?: number;
+}
+
+export interface RelayMetrics {
+  readonly connected: boolean;
+  /** Why the relay cannot publish right now (unreachable, blocked), or undefined. */
+  readonly unavailableReason: string | undefined;
+  /** Messages handed to the broker (a message counts once per attempt). */
+  readonly published: number;
+  /** Messages the broker confirmed (both exchanges). */
+  readonly confirmed: number;
+  /** Publishes the broker nacked. */
+  readonly nacked: number;
+  /** Publishes the broker returned as unroutable. */
+  readonly returned: number;
+  /** Successful reconnections after the first connection. */
+  readonly reconnects: number;
+  /** Messages published and not yet confirmed, now. */
+  readonly unconfirmed: number;
+}
+
+/** A publish the broker did not take: the batch fails and is republished from the checkpoint. */
+export class PublishNotConfirmedError extends Error {}
+
+/** The broker cannot be reached (or blocks publishing) right now. */
+export class BrokerUnavailableError extends Error {}
+
+/** A dead connection is noticed by heartbeats; the URL's own `heartbeat` wins. */
+const withHeartbeat = (url: string): string => {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(relayLimits.heartbeatSeconds));
+  return parsed.toString();
+};
+
+const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The relay: a subscriber on the projections runtime that publishes every account event, in log
+ * order, to the seed's exchange (and the topic exchange) over a confirm channel. A batch's
+ * checkpoint is saved only once the broker has confirmed every message of the batch; a nack, a
+ * return (unroutable), a closed channel or a lost connection fails the batch, and the runtime
+ * resubscribes from the checkpoint, so the batch is published again with the same messageIds.
+ *
+ * amqplib's opt-in recovery owns the connection: it reconnects with capped backoff and re-declares
+ * the topology in its setup after every (re)connect.
+ */
+export class RabbitMqRelay implements Subscriber {
+  readonly name = 'rabbitmq_relay';
+  readonly #url: string;
+  readonly #checkpoint: RelayCheckpoint;
+  readonly #log: ProjectorLogger;
+  readonly #unconfirmedMax: number;
+  readonly #reconnectDelayMsMax: number;
+  readonly #connectWaitMs: number;
+  #connection: RecoveringChannelModel | undefined;
+  #connected = false;
+  #connectedOnce = false;
+  #closed = false;
+  #reason: string | undefined = 'not connected yet';
+  #blockedReason: string | undefined;
+  #channel: Promise<ConfirmChannel> | undefined;
+  /** messageIds the broker returned as unroutable and whose confirm has not arrived yet. */
+  readonly #returned = new Set<string>();
+  /** Woken on connect, unblock, drain, a confirm, channel close and close. */
+  readonly #wakers = new Set<() => void>();
+  #pendingSave: number | undefined;
+  #saving: Promise<void> | undefined;
+  #saveError: Error | undefined;
+  #published = 0;
+  #confirmed = 0;
+  #nacked = 0;
+  #returnedCount = 0;
+  #reconnects = 0;
+  #unconfirmed = 0;
+
+  constructor(options: RelayOptions) {
+    this.#url = options.url;
+    this.#checkpoint = options.checkpoint;
+    this.#log = options.logger ?? silentLogger;
+    this.#unconfirmedMax = options.unconfirmedMessagesMax ?? relayLimits.unconfirmedMessagesMax;
+    this.#reconnectDelayMsMax = options.reconnectDelayMsMax ?? relayLimits.reconnectDelayMsMax;
+    this.#connectWaitMs = options.connectWaitMs ?? relayLimits.connectWaitMs;
+  }
+
+  /** Starts connecting in the background (an unreachable broker is retried, never fatal). */
+  async start(): Promise<void> {
+    if (this.#connection !== undefined) return;
+    const connection = await connect(withHeartbeat(this.#url), {
+      recovery: {
+        initialDelay: relayLimits.reconnectDelayMsMin,
+        maxDelay: this.#reconnectDelayMsMax,
+        factor: 2,
+        jitter: 0.2,
+        maxRetries: Infinity,
+        waitForConnect: false,
+        setup: async (model: ChannelModel) => {
+          const kind = await declareTopology(model);
+          this.#log.info({ relay: this.name, queueKind: kind }, 'fan-out topology declared');
+        },
+      },
+    });
+    this.#connection = connection;
+    connection.on('connect', () => {
+      this.#connected = true;
+      this.#reason = undefined;
+      if (this.#connectedOnce) {
+        this.#reconnects++;
+        this.#log.info({ relay: this.name, reconnects: this.#reconnects }, 'relay reconnected to the broker');
+      } else this.#log.info({ relay: this.name }, 'relay connected to the broker');
+      this.#connectedOnce = true;
+      this.#wake();
+    });
+    connection.on('disconnect', (error: Error) => {
+      this.#connected = false;
+      this.#blockedReason = undefined;
+      this.#reason = `broker connection lost: ${error.message}`;
+      this.#log.warn({ relay: this.name, err: error }, 'relay lost the broker connection; reconnecting');
+      this.#wake();
+    });
+    connection.on('connect-failed', (error: Error) => {
+      this.#reason = `broker unreachable: ${error.message}`;
+    });
+    connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => {
+      if (attempt === 1 || attempt % 10 === 0)
+        this.#log.warn({ relay: this.name, attempt, delayMs: delay, reason: this.#reason }, 'relay reconnecting to the broker');
+    });
+    connection.on('blocked', (reason: string) => {
+      this.#blockedReason = reason;
+      this.#log.warn({ relay: this.name, reason }, 'the broker blocked publishing');
+    });
+    connection.on('unblocked', () => {
+      this.#blockedReason = undefined;
+      this.#log.info({ relay: this.name }, 'the broker unblocked publishing');
+      this.#wake();
+    });
+    connection.on('error', (error: Error) => this.#log.warn({ relay: this.name, err: error }, 'broker connection error'));
+  }
+
+  /** Resolves when the relay can publish; rejects with the reason otherwise (for /ready). */
+  ready(): Promise<void> {
+    const reason = this.#unavailableReason();
+    return reason === undefined ? Promise.resolve() : Promise.reject(new BrokerUnavailableError(reason));
+  }
+
+  metrics(): RelayMetrics {
+    return {
+      connected: this.#connected,
+      unavailableReason: this.#unavailableReason(),
+      published: this.#published,
+      confirmed: this.#confirmed,
+      nacked: this.#nacked,
+      returned: this.#returnedCount,
+      reconnects: this.#reconnects,
+      unconfirmed: this.#unconfirmed,
+    };
+  }
+
+  async loadCheckpoint(): Promise<number> {
+    await this.flushCheckpoint().catch(() => undefined); // a failed save leaves the older position: duplicates, not losses
+    const position = await this.#checkpoint.load();
+    if (position === undefined) {
+      this.#log.warn(
+        { relay: this.name },
+        'relay has no checkpoint: publishing the whole log from the start. If it published before, its checkpoint ' +
+          'was lost and consumers receive those events again, with the same messageIds, and drop them',
+      );
+      return -1;
+    }
+    return position;
+  }
+
+  async handle(batch: readonly RecordedEvent[]): Promise<void> {
+    if (batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))) await this.#publishAll(batch);
+    const last = batch[batch.length - 1];
+    if (last !== undefined) this.#saveCheckpoint(last.position);
+  }
+
+  /**
+   * The checkpoint is saved behind the publishing, newest position only, one save at a time: the fsync
+   * stays off the path of the next batch. Every position saved was confirmed; a crash before a save
+   * only means republishing (with the same messageIds) what it would have covered.
+   */
+  #saveCheckpoint(position: number): void {
+    if (this.#saveError !== undefined) {
+      const error = this.#saveError;
+      this.#saveError = undefined;
+      throw error;
+    }
+    this.#pendingSave = position;
+    this.#saving ??= this.#saveLoop();
+  }
+
+  async #saveLoop(): Promise<void> {
+    while (this.#pendingSave !== undefined) {
+      const position = this.#pendingSave;
+      this.#pendingSave = undefined;
+      try {
+        await this.#checkpoint.save(position);
+      } catch (error) {
+        this.#saveError = error as Error;
+        this.#log.error({ relay: this.name, err: error }, 'relay checkpoint could not be saved');
+      }
+    }
+    this.#saving = undefined;
+  }
+
+  /** Resolves once every confirmed position handed over so far is saved; rejects if a save failed. */
+  async flushCheckpoint(): Promise<void> {
+    await this.#saving;
+    if (this.#saveError !== undefined) {
+      const error = this.#saveError;
+      this.#saveError = undefined;
+      throw error;
+    }
+  }
+
+  /** Closes the connection (recovery stops); a batch in flight fails and its checkpoint is not saved. */
+  async close(): Promise<void> {
+    await this.#saving;
+    this.#closed = true;
+    this.#reason = 'relay closed';
+    this.#wake();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await connection?.close();
+  }
+
+  #unavailableReason(): string | undefined {
+    if (this.#closed) return 'relay closed';
+    if (!this.#connected) return this.#reason ?? 'broker not connected';
+    if (this.#blockedReason !== undefined) return `broker blocked publishing: ${this.#blockedReason}`;
+    return undefined;
+  }
+
+  #wake(): void {
+    for (const waker of [...this.#wakers]) waker();
+  }
+
+  /** Waits for the next wake-up, or `timeoutMs` if given. */
+  #nextWake(timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
+      this.#wakers.add(done);
+    });
+  }
+
+  /** The confirm channel of the current connection, waiting a bounded time for a connection. */
+  async #confirmChannel(): Promise<ConfirmChannel> {
+    const connection = this.#connection;
+    if (connection === undefined || this.#closed) throw new BrokerUnavailableError('relay not started or closed');
+    if (!this.#connected) {
+      const deadline = Date.now() + this.#connectWaitMs;
+      while (!this.#connected && !this.#closed && Date.now() < deadline) await this.#nextWake(deadline - Date.now());
+      if (!this.#connected) throw new BrokerUnavailableError(this.#unavailableReason() ?? 'broker not connected');
+    }
+    this.#channel ??= this.#openChannel(connection);
+    return this.#channel;
+  }
+
+  async #openChannel(connection: RecoveringChannelModel): Promise<ConfirmChannel> {
+    let channel: ConfirmChannel;
+    try {
+      channel = await connection.createConfirmChannel();
+    } catch (error) {
+      this.#channel = undefined;
+      throw error;
+    }
+    const current = this.#channel;
+    channel.on('return', (message: Message) => {
+      const messageId: unknown = message.properties.messageId;
+      if (typeof messageId === 'string') this.#returned.add(messageId);
+    });
+    channel.on('drain', () => this.#wake());
+    channel.on('error', (error: Error) => this.#log.warn({ relay: this.name, err: error }, 'relay channel error'));
+    channel.on('close', () => {
+      if (this.#channel === current) this.#channel = undefined;
+      this.#wake();
+    });
+    return channel;
+  }
+
+  /**
+   * Publishes in order with at most `unconfirmedMax` messages unconfirmed; resolves once every one is
+   * confirmed, rejects if any was not (after the others settled, so counters stay true).
+   */
+  async #publishAll(batch: readonly RecordedEvent[]): Promise<void> {
+    const channel = await this.#confirmChannel();
+    const settled: Promise<Error | undefined>[] = [];
+    let failure: Error | undefined;
+    const fail = (error: Error | undefined): void => {
+      if (error !== undefined) failure ??= error;
+    };
+    for (const recorded of batch) {
+      // Mapped before waiting for room in the window, so the mapping overlaps the confirms in flight.
+      const message = outgoingMessageOf(recorded);
+      if (message === undefined) continue;
+      while (failure === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#blockedReason !== undefined)) {
+        if (this.#closed || !this.#connected) failure = new BrokerUnavailableError(this.#unavailableReason() ?? 'closed');
+        else await this.#nextWake(relayLimits.connectWaitMs);
+      }
+      if (failure !== undefined) break;
+      const result = this.#publishOne(channel, message);
+      settled.push(result.confirmed.then((error) => (fail(error), error)));
+      if (!result.written) {
+        // The socket's buffer is full: wait for it to drain (or the channel to close) before writing more.
+        await this.#nextWake(relayLimits.connectWaitMs);
+      }
+    }
+    await Promise.all(settled);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Publishes one message to both exchanges; `confirmed` resolves to undefined or the reason it was not taken. */
+  #publishOne(channel: ConfirmChannel, message: OutgoingMessage): { written: boolean; confirmed: Promise<Error | undefined> } {
+    this.#published++;
+    this.#unconfirmed++;
+    const { messageId } = message.properties;
+    const { mandatory: _mandatory, ...properties } = message.properties;
+    const leg = (
+      exchange: string,
+      routingKey: string,
+      mandatory: boolean,
+    ): { written: boolean; confirmed: Promise<Error | undefined> } => {
+      let written = false;
+      const confirmed = new Promise<Error | undefined>((resolve) => {
+        let settled = false;
+        const settle = (problem: Error | undefined): void => {
+          if (settled) return;
+          settled = true;
+          resolve(problem);
+        };
+        try {
+          written = channel.publish(exchange, routingKey, message.body, { ...properties, mandatory }, (err: unknown) => {
+            if (err instanceof Error) {
+              const nacked = err.message === 'message nacked';
+              if (nacked) this.#nacked++;
+              settle(new PublishNotConfirmedError(`${messageId}: ${nacked ? 'nacked by the broker' : err.message}`));
+            } else if (mandatory && this.#returned.delete(messageId)) {
+              this.#returnedCount++;
+              settle(new PublishNotConfirmedError(`${messageId}: returned by the broker as unroutable`));
+            } else settle(undefined);
+          });
+        } catch (thrown) {
+          // A closed channel throws at once.
+          settle(new BrokerUnavailableError(`${messageId}: ${(thrown as Error).message}`));
+        }
+      });
+      return { written, confirmed };
+    };
+    const direct = leg(messageExchanges.direct, message.routingKey, true);
+    const topic = leg(messageExchanges.topic, message.topicRoutingKey, false);
+    const confirmed = Promise.all([direct.confirmed, topic.confirmed]).then(([a, b]) => {
+      const problem = a ?? b;
+      this.#unconfirmed--;
+      if (problem === undefined) this.#confirmed++;
+      this.#wake();
+      return problem;
+    });
+    return { written: direct.written && topic.written, confirmed };
+  }
+}
