@@ -1,16 +1,16 @@
 import { join } from 'node:path';
-import { AccountCommandHandler } from '../ledger/src/commandHandling/accountCommandHandler.js';
-import { SqliteEventStore } from '../ledger/src/eventStore/sqlite/sqliteEventStore.js';
-import { ManualClock } from '../ledger/src/shared/clock.js';
-import { appendBulkPurchases } from '../ledger/src/testing/bulk.js';
-import { readWholeLog } from '../ledger/src/testing/log.js';
-import { outgoingMessageOf, type OutgoingMessage } from '../projections/src/fanout/messages.js';
-import { RabbitMqRelay, relayLimits } from '../projections/src/fanout/rabbitmq/rabbitMqRelay.js';
-import { createVhost } from '../projections/src/fanout/rabbitmq/testing/broker.js';
-import { consumeQueue, publishRaw, purgeQueues } from '../projections/src/fanout/rabbitmq/testing/rawPublisher.js';
-import { FileRelayCheckpoint } from '../projections/src/fanout/relayCheckpoint.js';
-import { serviceQueues } from '../projections/src/fanout/topology.js';
-import { Projector } from '../projections/src/runtime/projector.js';
+import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../ledger/src/index.js';
+import { appendBulkPurchases, readWholeLog } from '../ledger/src/testing/index.js';
+import {
+  outgoingMessageOf,
+  type OutgoingMessage,
+  RabbitMqRelay,
+  relayLimits,
+  FileRelayCheckpoint,
+  serviceQueues,
+  Projector,
+} from '../projections/src/index.js';
+import { createVhost, consumeQueue, publishRaw, purgeQueues } from '../projections/src/testing/index.js';
 import { percentile, report } from './report.js';
 
 const throughputEvents = 20_000;

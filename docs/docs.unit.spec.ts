@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { accountEventTypes } from '../ledger/src/accounts/events.js';
-import { rejectionCodes } from '../ledger/src/accounts/rejections.js';
+import { accountEventTypes, rejectionCodes } from '../ledger/src/index.js';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
