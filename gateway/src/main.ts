@@ -6,6 +6,8 @@ import { openReadModelStore } from '../../projections/src/readModels/openReadMod
 import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';
 import { startProjections } from '../../projections/src/system.js';
 import { buildApp } from './app.js';
+import { loadAuditConfig } from './auditConfig.js';
+import { startDigestSchedule } from './auditDigests.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './config.js';
 
@@ -16,6 +18,7 @@ import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './con
  */
 const main = async (): Promise<void> => {
   const config = loadConfig();
+  const audit = loadAuditConfig(config.dataDir, config.production);
   const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
   const handler = new AccountCommandHandler(store);
   // The projectors log through the app's logger, which exists only once the app is built.
@@ -43,6 +46,17 @@ const main = async (): Promise<void> => {
       if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
     },
   });
+  const stopDigests =
+    audit.digestEveryMs === undefined || audit.signingKey === undefined
+      ? () => Promise.resolve()
+      : startDigestSchedule({
+          store,
+          signingKey: audit.signingKey,
+          dir: audit.digestDir,
+          clock: systemClock,
+          everyMs: audit.digestEveryMs,
+          log: logger,
+        });
   const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
   sink.log = app.log;
 
@@ -61,6 +75,7 @@ const main = async (): Promise<void> => {
   };
   const workers = [
     ['projections', () => projections.stop()],
+    ['audit digests', stopDigests],
     ['event store', () => store.close()],
   ] as const;
 
