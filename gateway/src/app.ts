@@ -16,6 +16,7 @@ import { commandRoutes } from './routes/commands.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
+import { auditRoutes } from './routes/audit.js';
 import { readModelRoutes } from './routes/readModels.js';
 import type { Projections } from '../../projections/src/system.js';
 
@@ -114,6 +115,7 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
+    await api.register(auditRoutes, { prefix: '/api/audit', store: deps.store, clock: deps.clock });
     if (projections !== undefined) {
       await api.register(accountRoutes, { prefix: '/api/accounts', projections });
       await api.register(readModelRoutes, { prefix: '/api', projections });
