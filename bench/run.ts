@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchAudit } from './audit.bench.js';
 import { benchExpiry } from './expiry.bench.js';
 import { benchHttp } from './http.bench.js';
 import { benchProjections } from './projections.bench.js';
@@ -9,7 +10,7 @@ import { writeResults } from './report.js';
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
- * `npm run bench -- ledger`, `-- http`, `-- projections` or `-- expiry` runs one part.
+ * `npm run bench -- ledger`, `-- http`, `-- projections`, `-- expiry` or `-- audit` runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
@@ -21,6 +22,7 @@ try {
   if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   if (only === undefined || only === 'projections') await benchProjections(mkdtempSync(join(dir, 'projections-')));
   if (only === undefined || only === 'expiry') await benchExpiry(mkdtempSync(join(dir, 'expiry-')));
+  if (only === undefined || only === 'audit') await benchAudit(mkdtempSync(join(dir, 'audit-')));
   console.log(`\nwrote ${writeResults()}`);
 } finally {
   cleanDir(dir);
