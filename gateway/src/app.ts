@@ -115,7 +115,16 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
-    await api.register(auditRoutes, { prefix: '/api/audit', store: deps.store, clock: deps.clock });
+    const auditProjector = projections?.projectors.find((p) => p.name === projections.audit.name);
+    await api.register(auditRoutes, {
+      prefix: '/api/audit',
+      store: deps.store,
+      clock: deps.clock,
+      index:
+        projections === undefined || auditProjector === undefined
+          ? undefined
+          : { projection: projections.audit, projector: auditProjector },
+    });
     if (projections !== undefined) {
       await api.register(accountRoutes, { prefix: '/api/accounts', projections });
       await api.register(readModelRoutes, { prefix: '/api', projections });

@@ -1,6 +1,7 @@
 import type { AccountCommandHandler } from '../../ledger/src/commandHandling/accountCommandHandler.js';
 import type { EventStore } from '../../ledger/src/eventStore/eventStore.js';
 import type { Clock } from '../../ledger/src/shared/clock.js';
+import { AuditIndexProjection } from './audit/auditIndex.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus } from './runtime/projector.js';
@@ -13,6 +14,8 @@ export interface Projections {
   readonly balances: AccountBalancesProjection;
   readonly services: ServiceReadModelsProjection;
   readonly expiry: BoostExpiryScheduler;
+  /** Where each request's, boost's, transfer's and boost target's events are (the audit routes' lead). */
+  readonly audit: AuditIndexProjection;
   readonly projectors: readonly Projector[];
   statuses(): Promise<ProjectorStatus[]>;
   /** Checks the read-model database answers. */
@@ -49,7 +52,8 @@ export const startProjections = (options: {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
   });
-  const projectors = [balances, services, settlement, expiry].map(
+  const audit = new AuditIndexProjection(models);
+  const projectors = [balances, services, settlement, expiry, audit].map(
     (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
   );
   for (const projector of projectors) projector.start();
@@ -59,6 +63,7 @@ export const startProjections = (options: {
     balances,
     services,
     expiry,
+    audit,
     projectors,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
     ping: () => models.ping(),
