@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,4 +106,75 @@ describe('npm run audit (verify, digest)', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('refusing to sign');
   });
+
+  it('answers history, balance as of, boost, target, trace and transfer from the log, and exports it', async () => {
+    const dir = tempDir();
+    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+    const handler = new AccountCommandHandler(store);
+    const clock = new ManualClock('2026-06-29T13:30:00.000Z');
+    const as = (correlationId: string) => ({ actor: 'user:ana', correlationId, causationId: correlationId });
+    await handler.execute('ana', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p', now: clock.now() }, as('req-1'));
+    clock.advance({ hours: 1 });
+    await handler.execute(
+      'ana',
+      { type: 'ActivateBoost', boostId: 'b1', targetType: 'gig', targetId: 'g7', amount: 30, durationHours: 2, now: clock.now() },
+      as('req-2'),
+    );
+    clock.advance({ hours: 1 });
+    await handler.execute(
+      'ana',
+      { type: 'PayForGig', transferId: 't1', gigId: 'g7', payeeId: 'bo', amount: 20, now: clock.now() },
+      as('req-3'),
+    );
+    await store.close();
+
+    const json = async <T>(args: string[]): Promise<T> => {
+      const result = await cli(dir, [...args, '--json']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as T;
+    };
+    expect(await json(['balance', 'ana', '--as-of', '2026-06-29T13:00:00Z'])).toMatchObject({ balance: 0, eventsFolded: 0 });
+    expect(await json(['balance', 'user:ana', '--as-of', '2026-06-29T16:00:00+01:00'])).toMatchObject({
+      balance: 70,
+      eventsFolded: 2,
+    });
+    expect(await json(['balance', 'ana'])).toMatchObject({ balance: 50, eventsFolded: 3 });
+    const history = await json<{ type: string; correlationId: string }[]>(['history', 'ana']);
+    expect(history.map((e) => [e.type, e.correlationId])).toEqual([
+      ['CreditsPurchased', 'req-1'],
+      ['BoostActivated', 'req-2'],
+      ['GigPaymentSent', 'req-3'],
+    ]);
+    expect(await json(['boost', 'b1'])).toMatchObject({
+      payer: 'ana',
+      targetType: 'gig',
+      targetId: 'g7',
+      active: true,
+      dueAt: '2026-06-29T16:30:00.000Z',
+    });
+    expect(await json(['target', 'gig', 'g7'])).toMatchObject([{ boostId: 'b1', amount: 30, active: true }]);
+    expect(await json(['transfer', 't1'])).toMatchObject({ payer: 'ana', payee: 'bo', settled: false, inTransitMs: null });
+    expect((await json<{ type: string }[]>(['trace', 'req-3'])).map((e) => e.type)).toEqual(['GigPaymentSent']);
+
+    const csv = join(dir, 'ana.csv');
+    const exported = await cli(dir, ['export', '--account', 'ana', '--format', 'csv', '--out', csv]);
+    expect(exported.code).toBe(0);
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe(
+      'position,stream,revision,eventId,type,occurredAt,recordedAt,actor,correlationId,causationId,commandId,commandType,data',
+    );
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toContain(',BoostActivated,2026-06-29T14:30:00.000Z,');
+    const window = await cli(dir, ['export', '--from', '2026-06-29T14:00:00Z', '--to', '2026-06-29T15:30:00Z']);
+    expect(
+      window.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type),
+    ).toEqual(['BoostActivated']);
+    const future = await cli(dir, ['balance', 'ana', '--as-of', '2999-01-01T00:00:00Z']);
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain('in the future');
+  }, 240_000);
 });

@@ -153,3 +153,38 @@ export const transferTraceOf = (transferId: string, events: readonly RecordedEve
     events: [sent?.recorded, received?.recorded].filter((e): e is RecordedEvent => e !== undefined).map(auditEntryOf),
   };
 };
+
+/** Events read per page by `scanForKeys`. */
+const scanPageEventsMax = 1000;
+
+/**
+ * Without an index: one pass over the log (bounded pages) collecting the events under `keys`. With
+ * `follow`, the boosts and transfers named by events found also become keys, so a request's trace
+ * picks up the expiry and settlement that followed it (always later in the log than their cause).
+ */
+export const scanForKeys = async (
+  store: EventStore,
+  keys: readonly TraceKey[],
+  options: {
+    readonly follow?: boolean;
+    readonly onProgress?: (progress: { readonly position: number; readonly eventsRead: number }) => void;
+  } = {},
+): Promise<RecordedEvent[]> => {
+  const wanted = new Set(keys.map((k) => `${k.kind}\n${k.key}`));
+  const found: RecordedEvent[] = [];
+  let eventsRead = 0;
+  for (let after = -1; ;) {
+    const page = await store.readAll({ after, maxCount: scanPageEventsMax });
+    if (page.length === 0) return found;
+    for (const event of page) {
+      eventsRead += 1;
+      const eventKeys = traceKeysOf(event);
+      if (!eventKeys.some((k) => wanted.has(`${k.kind}\n${k.key}`))) continue;
+      found.push(event);
+      if (options.follow === true)
+        for (const k of eventKeys) if (k.kind === 'boost' || k.kind === 'transfer') wanted.add(`${k.kind}\n${k.key}`);
+    }
+    after = (page[page.length - 1] as RecordedEvent).position;
+    options.onProgress?.({ position: after, eventsRead });
+  }
+};
