@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchAudit } from './audit.bench.js';
 import { benchExpiry } from './expiry.bench.js';
 import { benchFanout } from './fanout.bench.js';
 import { benchHttp } from './http.bench.js';
@@ -10,7 +11,7 @@ import { writeResults } from './report.js';
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
- * `npm run bench -- ledger`, `-- http`, `-- projections`, `-- expiry` or `-- fanout` (needs RabbitMQ) runs one part.
+ * `npm run bench -- ledger`, `-- http`, `-- projections`, `-- expiry`, `-- audit` or `-- fanout` (needs RabbitMQ) runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
@@ -22,6 +23,7 @@ try {
   if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   if (only === undefined || only === 'projections') await benchProjections(mkdtempSync(join(dir, 'projections-')));
   if (only === undefined || only === 'expiry') await benchExpiry(mkdtempSync(join(dir, 'expiry-')));
+  if (only === undefined || only === 'audit') await benchAudit(mkdtempSync(join(dir, 'audit-')));
   if (only === undefined || only === 'fanout') await benchFanout(mkdtempSync(join(dir, 'fanout-')));
   console.log(`\nwrote ${writeResults()}`);
 } finally {

@@ -14,6 +14,7 @@ import { commandRoutes } from './routes/commands.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
+import { auditRoutes } from './routes/audit.js';
 import { readModelRoutes } from './routes/readModels.js';
 import { type Projections } from '../../projections/src/index.js';
 
@@ -112,6 +113,16 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
+    const auditProjector = projections?.projectors.find((p) => p.name === projections.audit.name);
+    await api.register(auditRoutes, {
+      prefix: '/api/audit',
+      store: deps.store,
+      clock: deps.clock,
+      index:
+        projections === undefined || auditProjector === undefined
+          ? undefined
+          : { projection: projections.audit, projector: auditProjector },
+    });
     if (projections !== undefined) {
       await api.register(accountRoutes, { prefix: '/api/accounts', projections });
       await api.register(readModelRoutes, { prefix: '/api', projections });

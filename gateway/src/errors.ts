@@ -20,6 +20,7 @@ export const gatewayErrors = {
     400,
   ),
   INVALID_CURSOR: createError('INVALID_CURSOR', 'cursor is not one this API returned', 400),
+  AS_OF_IN_FUTURE: createError('AS_OF_IN_FUTURE', '%s', 400),
   CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
   READ_MODEL_NOT_READY: createError('READ_MODEL_NOT_READY', '%s', 503),

@@ -8,6 +8,8 @@ import {
   startProjections,
 } from '../../projections/src/index.js';
 import { buildApp } from './app.js';
+import { loadAuditConfig } from './auditConfig.js';
+import { startDigestSchedule } from './auditDigests.js';
 import { createMetrics, trackRelay } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig, type GatewayConfig } from './config.js';
 
@@ -62,6 +64,7 @@ const main = async (): Promise<void> => {
 const startSystem = async (
   config: GatewayConfig,
 ): Promise<{ app: FastifyInstance; store: EventStore; workers: readonly StopStep[] }> => {
+  const audit = loadAuditConfig(config.dataDir, config.production);
   const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
   const handler = new AccountCommandHandler(store);
   // The projectors log through the app's logger, which exists only once the app is built.
@@ -96,6 +99,17 @@ const startSystem = async (
       if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
     },
   });
+  const stopDigests =
+    audit.digestEveryMs === undefined || audit.signingKey === undefined
+      ? () => Promise.resolve()
+      : startDigestSchedule({
+          store,
+          signingKey: audit.signingKey,
+          dir: audit.digestDir,
+          clock: systemClock,
+          everyMs: audit.digestEveryMs,
+          log: logger,
+        });
   const app = await buildApp({
     config,
     store,
@@ -109,6 +123,7 @@ const startSystem = async (
   sink.log = app.log;
   const workers: readonly StopStep[] = [
     ['projections', () => projections.stop()],
+    ['audit digests', stopDigests],
     ['event store', () => store.close()],
   ];
   return { app, store, workers };

@@ -68,3 +68,13 @@ export {
 // Shared: time and canonical JSON.
 export { canonicalJson } from './shared/canonicalJson.js';
 export { ManualClock, msPerHour, systemClock, type Clock } from './shared/clock.js';
+
+// Audit: the hash chain, tamper evidence (chain walks, Merkle digests signed outside the store), and
+// queries over the full history.
+export { eventHash, genesisHash } from './shared/hashChain.js';
+export * from './audit/accountAudit.js';
+export * from './audit/chainWalk.js';
+export * from './audit/digest.js';
+export * from './audit/merkle.js';
+export * from './audit/signingKey.js';
+export * from './audit/traces.js';

@@ -116,3 +116,4 @@ export {
   type RelayOptions,
 } from './fanout/rabbitmq/rabbitMqRelay.js';
 export { declareTopology, queueKindOf } from './fanout/rabbitmq/declareTopology.js';
+export { AuditIndexProjection } from './audit/auditIndex.js';

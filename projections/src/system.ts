@@ -1,4 +1,5 @@
 import { type AccountCommandHandler, type EventStore, type Clock } from '../../ledger/src/index.js';
+import { AuditIndexProjection } from './audit/auditIndex.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus, type Subscriber } from './runtime/projector.js';
@@ -14,6 +15,8 @@ export interface Projections {
   readonly balances: AccountBalancesProjection;
   readonly services: ServiceReadModelsProjection;
   readonly expiry: BoostExpiryScheduler;
+  /** Where each request's, boost's, transfer's and boost target's events are (the audit routes' lead). */
+  readonly audit: AuditIndexProjection;
   readonly projectors: readonly Projector[];
   statuses(): Promise<ProjectorStatus[]>;
   /** Checks the read-model database answers. */
@@ -52,7 +55,8 @@ export const startProjections = (options: {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
   });
-  const projectors = [balances, services, settlement, expiry, ...(options.relay === undefined ? [] : [options.relay])].map(
+  const audit = new AuditIndexProjection(models);
+  const projectors = [balances, services, settlement, expiry, audit, ...(options.relay === undefined ? [] : [options.relay])].map(
     (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
   );
   for (const projector of projectors) projector.start();
@@ -62,6 +66,7 @@ export const startProjections = (options: {
     balances,
     services,
     expiry,
+    audit,
     projectors,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
     ping: () => models.ping(),

@@ -1,0 +1,150 @@
+import type { EventStore, RecordedEvent } from '../eventStore/eventStore.js';
+import { eventHash, genesisHash } from '../shared/hashChain.js';
+
+/** Limits of the audit walks, in one place. */
+export const auditWalkLimits = {
+  /** Events read per page of the global log (the stores cap a read at 1000). */
+  readPageEventsMax: 1000,
+} as const;
+
+/** The first place a stream's chain does not hold. */
+export type ChainBreak =
+  | {
+      /** An event is missing, or the stream's events are out of order: the next revision is not the expected one. */
+      readonly kind: 'revision_gap';
+      readonly stream: string;
+      readonly revision: number;
+      readonly position: number;
+      readonly expectedRevision: number;
+      readonly foundRevision: number;
+    }
+  | {
+      /** The event does not name its predecessor's hash: something before it was removed, inserted or reordered. */
+      readonly kind: 'prev_hash_mismatch';
+      readonly stream: string;
+      readonly revision: number;
+      readonly position: number;
+      readonly expectedHash: string;
+      readonly foundHash: string;
+    }
+  | {
+      /** The event's content no longer hashes to its stored hash: it was edited after it was written. */
+      readonly kind: 'content_hash_mismatch';
+      readonly stream: string;
+      readonly revision: number;
+      readonly position: number;
+      readonly expectedHash: string;
+      readonly foundHash: string;
+    };
+
+/** A stream's last event as the walk found it. */
+export interface StreamHead {
+  readonly revision: number;
+  /** The chain hash stored on that event (what the next event must name as `prevHash`). */
+  readonly hash: string;
+  readonly position: number;
+}
+
+interface StreamWalk {
+  revision: number;
+  hash: string;
+  position: number;
+  broken: boolean;
+}
+
+export const storedHash = (event: RecordedEvent): string => {
+  const hash = event.metadata.hash;
+  return typeof hash === 'string' ? hash : '';
+};
+
+/**
+ * Checks one event against the walk of its stream so far; returns the break it shows, if any.
+ * Exported for the per-account readers, which check the chain of the one stream they fold.
+ */
+export const checkLink = (
+  previous: { readonly revision: number; readonly hash: string },
+  event: RecordedEvent,
+): ChainBreak | undefined => {
+  const { stream, revision, position } = event;
+  if (revision !== previous.revision + 1)
+    return { kind: 'revision_gap', stream, revision, position, expectedRevision: previous.revision + 1, foundRevision: revision };
+  const prevHash = typeof event.metadata.prevHash === 'string' ? event.metadata.prevHash : '';
+  if (prevHash !== previous.hash)
+    return { kind: 'prev_hash_mismatch', stream, revision, position, expectedHash: previous.hash, foundHash: prevHash };
+  const recomputed = eventHash({ stream, revision, type: event.type, data: event.data, metadata: event.metadata });
+  const found = storedHash(event);
+  if (recomputed !== found)
+    return { kind: 'content_hash_mismatch', stream, revision, position, expectedHash: recomputed, foundHash: found };
+  return undefined;
+};
+
+export interface ChainWalkResult {
+  /** Every stream's last event (sorted by stream name), broken or not. */
+  readonly heads: ReadonlyMap<string, StreamHead>;
+  /** The first break of each broken stream, in log order. */
+  readonly breaks: readonly ChainBreak[];
+  /** Position of the last event read, -1 for an empty log. */
+  readonly headPosition: number;
+  readonly eventsRead: number;
+}
+
+export interface ChainWalkOptions {
+  /** Stop after the event at this position (inclusive); the whole log by default. */
+  readonly untilPosition?: number;
+  /** Called after each page with the position reached and the events read so far. */
+  readonly onProgress?: ((progress: { readonly position: number; readonly eventsRead: number }) => void) | undefined;
+  /** Called for every event, after its link was checked (the digest check watches revisions with it). */
+  readonly onEvent?: ((event: RecordedEvent) => void) | undefined;
+}
+
+/**
+ * Walks the whole log once, in log order, checking every stream's hash chain link by link: the
+ * revisions follow each other from 0, each event names its predecessor's hash, and each event's
+ * content hashes to the hash it carries. Memory holds one page of events and one small record per
+ * stream (its head), never the events themselves; each stream reports its first break only.
+ */
+export const walkChains = async (store: EventStore, options: ChainWalkOptions = {}): Promise<ChainWalkResult> => {
+  const streams = new Map<string, StreamWalk>();
+  const breaks: ChainBreak[] = [];
+  let position = -1;
+  let eventsRead = 0;
+  const until = options.untilPosition ?? Number.POSITIVE_INFINITY;
+  for (;;) {
+    const page = await store.readAll({ after: position, maxCount: auditWalkLimits.readPageEventsMax });
+    if (page.length === 0) break;
+    let reachedEnd = false;
+    for (const event of page) {
+      if (event.position > until) {
+        reachedEnd = true;
+        break;
+      }
+      eventsRead += 1;
+      position = event.position;
+      let walk = streams.get(event.stream);
+      if (walk === undefined) {
+        walk = { revision: -1, hash: genesisHash, position: -1, broken: false };
+        streams.set(event.stream, walk);
+      }
+      if (!walk.broken) {
+        const broken = checkLink(walk, event);
+        if (broken !== undefined) {
+          walk.broken = true;
+          breaks.push(broken);
+        }
+      }
+      walk.revision = event.revision;
+      walk.hash = storedHash(event);
+      walk.position = event.position;
+      options.onEvent?.(event);
+    }
+    options.onProgress?.({ position, eventsRead });
+    // Only an empty page ends the log: an engine may return fewer events than asked for.
+    if (reachedEnd) break;
+  }
+  const heads = new Map<string, StreamHead>();
+  for (const name of [...streams.keys()].sort()) {
+    const walk = streams.get(name) as StreamWalk;
+    heads.set(name, { revision: walk.revision, hash: walk.hash, position: walk.position });
+  }
+  return { heads, breaks, headPosition: position, eventsRead };
+};
