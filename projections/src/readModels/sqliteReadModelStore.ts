@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the whole SQLite adapter of the read-model port in one class (versions,
+// guarded writes, keyset queries and checkpoints share its prepared statements and lock handling).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the whole MongoDB adapter of the read-model port in one class (versions,
+// guarded upserts, keyset queries, checkpoints and the registry share its private collections and
+// error translation); the contract suite is what keeps it equal to the SQLite adapter.
 import {
   MongoBulkWriteError,
   MongoClient,
