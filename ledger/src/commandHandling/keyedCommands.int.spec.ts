@@ -4,53 +4,17 @@
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountCommand } from '../accounts/commands.js';
-import { accountStream, platformAccounts } from '../accounts/events.js';
-import type { EventStore, EventToAppend, JsonObject } from '../eventStore/eventStore.js';
+import type { EventStore } from '../eventStore/eventStore.js';
 import { EsdbEventStore } from '../eventStore/esdb/esdbEventStore.js';
 import { esdbStandIn } from '../eventStore/esdb/esdbStandIn.js';
 import { SqliteEventStore } from '../eventStore/sqlite/sqliteEventStore.js';
-import { eventHash } from '../shared/hashChain.js';
+import { appendChainedPurchases } from '../testing/bulk.js';
 import { removeTempDirs, tempDbFile } from '../testing/tempDir.js';
 import { AccountCommandHandler, type CommandContext } from './accountCommandHandler.js';
 
 const now = DateTime.fromISO('2026-06-29T13:30:00.000Z', { zone: 'utc' });
 const base = { actor: 'service:test', correlationId: 'c', causationId: 'c' };
 const keyed = (key: string, fingerprint = key): CommandContext => ({ ...base, idempotency: { key, fingerprint } });
-
-/** Appends `count` valid purchases of 1 credit to the account, chained to its tail, behind any handler's back. */
-const appendChainedPurchases = async (store: EventStore, userId: string, count: number): Promise<void> => {
-  const stream = accountStream(userId);
-  const tail: { revision: number; hash: string; balance: number } = { revision: -1, hash: '', balance: 0 };
-  for (let from = 0; ;) {
-    const page = await store.readStream(stream, { fromRevision: from, maxCount: 1000 });
-    for (const e of page) {
-      tail.revision = e.revision;
-      tail.hash = e.metadata.hash as string;
-      if (typeof e.data.balanceAfter === 'number') tail.balance = e.data.balanceAfter;
-    }
-    if (page.length < 1000) break;
-    from += page.length;
-  }
-  for (let done = 0; done < count;) {
-    const batch: EventToAppend[] = [];
-    const expectedRevision = tail.revision;
-    for (let i = 0; i < Math.min(1000, count - done); i++) {
-      tail.balance += 1;
-      const data: JsonObject = {
-        amount: 1,
-        paymentRef: `bulk-${done + i}`,
-        counterparty: platformAccounts.sales,
-        balanceAfter: tail.balance,
-      };
-      const metadata: JsonObject = { schemaVersion: 1, commandId: crypto.randomUUID(), prevHash: tail.hash };
-      tail.revision += 1;
-      tail.hash = eventHash({ stream, revision: tail.revision, type: 'CreditsPurchased', data, metadata });
-      batch.push({ id: crypto.randomUUID(), type: 'CreditsPurchased', data, metadata: { ...metadata, hash: tail.hash } });
-    }
-    await store.append(stream, batch, { expectedRevision });
-    done += batch.length;
-  }
-};
 
 const stores: EventStore[] = [];
 afterEach(async () => {
