@@ -9,6 +9,7 @@ import {
   openEventsDatabase,
   SqliteEventStore,
 } from '../ledger/src/index.js';
+import { appendChainedPurchases } from '../ledger/src/testing/index.js';
 import { percentile, report } from './report.js';
 
 const context: CommandContext = { actor: 'bench', correlationId: 'bench', causationId: 'bench' };
@@ -177,6 +178,97 @@ export const benchKeyedLookup = async (dir: string): Promise<void> => {
   await store.close();
 };
 
+const median = (values: number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+
+const timedMs = async (run: () => Promise<{ ok: boolean }>): Promise<number> => {
+  const started = process.hrtime.bigint();
+  const result = await run();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (!result.ok) throw new Error('bench command rejected');
+  return ms;
+};
+
+/**
+ * A 100,000-event account against a fresh one, same store, same run: keyed commands (the key looked
+ * up by a point read, the append indexed) on a warm handler, and the first command after a restart
+ * (a new handler: empty cache), which loads the account's snapshot and the events after it.
+ */
+export const benchLongAccount = async (dir: string): Promise<void> => {
+  const store = new SqliteEventStore({ path: join(dir, 'long-account.db') });
+  const longEvents = 100_000;
+  await appendChainedPurchases(store, 'long', longEvents);
+  const keyed = (key: string): CommandContext => ({ ...context, idempotency: { key: `client:${key}`, fingerprint: key } });
+
+  // Keyed commands, warm: a new key each time (lookup misses, indexed append), then a repeat of one (lookup hit).
+  const warm = new AccountCommandHandler(store);
+  await warm.execute('fresh-keyed', purchase(1_000_000), context);
+  await warm.read('long');
+  const keyedMs = async (userId: string, samples: number): Promise<{ fresh: number; repeat: number }> => {
+    const fresh: number[] = [];
+    const repeat: number[] = [];
+    for (let i = 0; i < samples; i++) fresh.push(await timedMs(() => warm.execute(userId, spend(), keyed(`${userId}-${i}`))));
+    for (let i = 0; i < samples; i++) repeat.push(await timedMs(() => warm.execute(userId, spend(), keyed(`${userId}-${i}`))));
+    return { fresh: median(fresh), repeat: median(repeat) };
+  };
+  await keyedMs('fresh-keyed', 50); // warm-up
+  const keyedFresh = await keyedMs('fresh-keyed', 300);
+  const keyedLong = await keyedMs('long', 300);
+  report({ name: 'keyed command p50, fresh account', value: keyedFresh.fresh, unit: 'ms' });
+  report({
+    name: 'keyed command p50, 100,000-event account',
+    value: keyedLong.fresh,
+    unit: 'ms',
+    baseline: { name: 'fresh account', value: keyedFresh.fresh, unit: 'ms' },
+    target: '≤ 1.5 × fresh (point reads, no scan)',
+    pass: keyedLong.fresh <= 1.5 * keyedFresh.fresh,
+  });
+  report({
+    name: 'repeated keyed command p50 (answered from the log), 100,000-event account',
+    value: keyedLong.repeat,
+    unit: 'ms',
+    baseline: { name: 'fresh account', value: keyedFresh.repeat, unit: 'ms' },
+    target: '≤ 1.5 × fresh',
+    pass: keyedLong.repeat <= 1.5 * keyedFresh.repeat,
+  });
+  await warm.snapshotsSettled();
+
+  // First command after a restart. A fresh account: a new one each sample. The long account: a new
+  // handler each sample; its snapshot was written by the running handler above.
+  const samples = 21;
+  const coldFresh: number[] = [];
+  const coldLong: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    coldFresh.push(await timedMs(() => new AccountCommandHandler(store).execute(`cold-fresh-${i}`, purchase(10), context)));
+    coldLong.push(await timedMs(() => new AccountCommandHandler(store).execute('long', spend(), context)));
+  }
+  const freshFirst = median(coldFresh);
+  const longFirst = median(coldLong);
+  report({ name: 'first command after restart, fresh account (median of 21)', value: freshFirst, unit: 'ms' });
+  report({
+    name: 'first command after restart, 100,000-event account, from its snapshot (median of 21)',
+    value: longFirst,
+    unit: 'ms',
+    baseline: { name: 'first command, fresh account', value: freshFirst, unit: 'ms' },
+    target: '≤ 5 × fresh',
+    pass: longFirst <= 5 * freshFirst,
+  });
+  // The same without a snapshot: what every first command cost before snapshots.
+  const withoutSnapshot = new AccountCommandHandler(store, { eventsPerSnapshot: Number.MAX_SAFE_INTEGER });
+  await appendChainedPurchases(store, 'long-unsnapshotted', longEvents);
+  const fullFold = await timedMs(() => withoutSnapshot.execute('long-unsnapshotted', spend(), context));
+  report({
+    name: 'first command after restart, 100,000-event account, no snapshot (full fold)',
+    value: fullFold,
+    unit: 'ms',
+    baseline: { name: 'first command, fresh account', value: freshFirst, unit: 'ms' },
+  });
+  await store.close();
+};
+
 export const benchLedger = async (dir: string): Promise<void> => {
   console.log('\n# ledger: durable commands through the command handler (embedded SQLite, synchronous=FULL)');
   const rawSingle = rawInsertsPerSecond(dir, 2_000, 1);
@@ -259,6 +351,7 @@ export const benchLedger = async (dir: string): Promise<void> => {
   await store.close();
 
   await benchKeyedLookup(dir);
+  await benchLongAccount(dir);
 };
 
 export const cleanDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });

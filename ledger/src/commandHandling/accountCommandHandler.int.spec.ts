@@ -311,6 +311,8 @@ describe('account command handler', () => {
         append: (stream: string, events: readonly EventToAppend[], options: { expectedRevision: ExpectedRevision }) =>
           store.append(stream, events, options),
         findEventInStream: (stream: string, id: string) => store.findEventInStream(stream, id),
+        readRecord: store.readRecord.bind(store),
+        writeRecord: store.writeRecord.bind(store),
       });
       const handler = new AccountCommandHandler(counting);
       const other = new AccountCommandHandler(store);
@@ -365,6 +367,8 @@ describe('account command handler', () => {
       const hostile: EventStore = Object.assign(Object.create(store) as EventStore, {
         readStream: store.readStream.bind(store),
         findEventInStream: store.findEventInStream.bind(store),
+        readRecord: store.readRecord.bind(store),
+        writeRecord: store.writeRecord.bind(store),
         append: async (stream: string, events: readonly EventToAppend[], options: { expectedRevision: ExpectedRevision }) => {
           await interferer.execute('u1', spend(1), context); // another writer always gets there first
           return store.append(stream, events, options);
@@ -387,6 +391,8 @@ describe('account command handler', () => {
       append: (stream: string, events: readonly EventToAppend[], options: { expectedRevision: ExpectedRevision }) =>
         store.append(stream, events, options),
       findEventInStream: (stream: string, id: string) => store.findEventInStream(stream, id),
+      readRecord: store.readRecord.bind(store),
+      writeRecord: store.writeRecord.bind(store),
     });
     const handler = new AccountCommandHandler(counting, { cachedAccountsMax: 2 });
     for (const user of ['a', 'b', 'c', 'a', 'd', 'b']) await handler.execute(user, purchase(10), context);

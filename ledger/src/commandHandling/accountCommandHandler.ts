@@ -8,6 +8,7 @@ import { evolve, initialState, type AccountState } from '../accounts/state.js';
 import type { EventStore, EventToAppend, JsonObject } from '../eventStore/eventStore.js';
 import { eventHash, genesisHash } from '../shared/hashChain.js';
 import { AccountCache, type LoadedAccount } from './accountCache.js';
+import { AccountSnapshots } from './accountSnapshots.js';
 import type { CommandContext } from './commandContext.js';
 import type { CommandResult } from './commandResult.js';
 import { commandIdsFor, Idempotency, type CommandIds } from './idempotency.js';
@@ -45,10 +46,12 @@ export class AccountCommandHandler {
   readonly #store: EventStore;
   readonly #cache: AccountCache;
   readonly #idempotency: Idempotency;
+  readonly #snapshots: AccountSnapshots;
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  constructor(store: EventStore, options: { cachedAccountsMax?: number } = {}) {
+  constructor(store: EventStore, options: { cachedAccountsMax?: number; eventsPerSnapshot?: number } = {}) {
     this.#store = store;
+    this.#snapshots = new AccountSnapshots(store, options.eventsPerSnapshot);
     this.#cache = new AccountCache(options.cachedAccountsMax ?? commandHandlerLimits.cachedAccountsMax);
     this.#idempotency = new Idempotency(store, async (userId) => (await this.read(userId)).balance);
   }
@@ -143,6 +146,8 @@ export class AccountCommandHandler {
     const toAppend = this.#toAppend(stream, account, events, ids, command, context);
     const result = await this.#store.append(stream, toAppend, {
       expectedRevision: account.revision === -1 ? 'no_stream' : account.revision,
+      // A keyed command must be found by its key however long the account grows (a point read).
+      ...(context.idempotency === undefined ? {} : { indexed: true as const }),
     });
     if (
       result.idempotent ||
@@ -157,7 +162,9 @@ export class AccountCommandHandler {
     const firstRevision = result.nextExpectedRevision - toAppend.length + 1;
     const last = toAppend[toAppend.length - 1];
     assert.ok(last !== undefined);
-    this.#cache.remember(stream, { state, revision: result.nextExpectedRevision, lastHash: hashOf(last.metadata) });
+    const appended = { state, revision: result.nextExpectedRevision, lastHash: hashOf(last.metadata) };
+    this.#cache.remember(stream, appended);
+    if (this.#snapshots.due(account.revision, appended.revision)) this.#snapshots.schedule(stream, appended);
     return {
       ok: true,
       events: events.map((event, index) => ({
@@ -204,10 +211,23 @@ export class AccountCommandHandler {
     });
   }
 
-  /** Folds the events after `from` (or the whole stream) onto `from`'s state, and caches the result. */
+  /** Resolves when the snapshot writes under way have ended (tests and shutdown; commands never wait for them). */
+  snapshotsSettled(): Promise<void> {
+    return this.#snapshots.settled();
+  }
+
+  /**
+   * Folds the events after `from` onto `from`'s state, and caches the result. Without `from`, starts
+   * from the stream's snapshot when the log agrees with it (else from the start), so a cold load
+   * folds fewer than `eventsPerSnapshot` events (more only if a snapshot write was skipped or lost).
+   * Between pages it yields to the event loop, so a long fold never holds up other requests.
+   */
   async #load(userId: string, stream: string, from: LoadedAccount | undefined): Promise<LoadedAccount> {
-    let account: LoadedAccount = from ?? { state: initialState(userId), revision: -1, lastHash: genesisHash };
-    for (;;) {
+    let account: LoadedAccount = from ??
+      (await this.#snapshots.load(userId, stream)) ?? { state: initialState(userId), revision: -1, lastHash: genesisHash };
+    const startRevision = account.revision;
+    for (let pages = 0; ; pages++) {
+      if (pages > 0) await new Promise(setImmediate);
       const page = await this.#store.readStream(stream, {
         fromRevision: account.revision + 1,
         maxCount: commandHandlerLimits.loadPageEventsMax,
@@ -238,6 +258,7 @@ export class AccountCommandHandler {
       if (page.length < commandHandlerLimits.loadPageEventsMax) break;
     }
     this.#cache.remember(stream, account);
+    if (this.#snapshots.due(startRevision, account.revision)) this.#snapshots.schedule(stream, account);
     return account;
   }
 }
