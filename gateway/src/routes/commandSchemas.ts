@@ -34,7 +34,8 @@ const onBehalfOf = { userId: id('the account to act on (services and admins; def
 export const boostProfileBody = z.strictObject({ targetUserId: id('targetUserId'), amount, duration, ...onBehalfOf });
 export const boostGigBody = z.strictObject({ targetGigId: id('targetGigId'), amount, duration, ...onBehalfOf });
 export const boostClanBody = z.strictObject({ targetClanId: id('targetClanId'), amount, duration, ...onBehalfOf });
-export const purchaseBody = z.strictObject({ amount, paymentRef: id('paymentRef'), ...onBehalfOf });
+/** A purchase is the payment service telling the ledger a payment was captured: it names the account. */
+export const purchaseBody = z.strictObject({ userId: id('userId'), amount, paymentRef: id('paymentRef') });
 export const spendBody = z.strictObject({
   amount,
   targetType: z.enum(spendTargetTypes),

@@ -30,6 +30,9 @@ export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: 
   authorization: `Bearer ${tokenFor(sub, roles)}`,
 });
 
+/** The payment service's token: only it (and admins) may record a purchase, naming the account in the body. */
+export const paymentService = (): { authorization: string } => bearer('payments', ['service']);
+
 export interface TestApp {
   readonly app: FastifyInstance;
   readonly store: SqliteEventStore;
