@@ -114,7 +114,11 @@ describe('commands', () => {
     expect(unnamed.json()).toMatchObject({ code: 'FST_ERR_VALIDATION', issues: [{ path: 'body.userId' }] });
     const recorded = await post('/api/credits/purchase', { userId: 'mallory', amount: 10, paymentRef: 'p' }, paymentService);
     expect(recorded.statusCode).toBe(201);
-    const byAdmin = await post('/api/credits/purchase', { userId: 'mallory', amount: 5, paymentRef: 'q' }, bearer('ops', ['admin']));
+    const byAdmin = await post(
+      '/api/credits/purchase',
+      { userId: 'mallory', amount: 5, paymentRef: 'q' },
+      bearer('ops', ['admin']),
+    );
     expect(byAdmin.statusCode).toBe(201);
     const events = await t.store.readStream('account-mallory');
     expect(events.map((e) => e.metadata.actor)).toEqual(['service:payments', 'admin:ops']);
@@ -277,12 +281,12 @@ describe('idempotency keys', () => {
     expect((await post('/api/credits/earn', { ...earning, refId: 'r2' }, rewards)).json()).toMatchObject({ balance: 60 });
     expect((await post('/api/credits/earn', { ...earning, source: 'contest' }, rewards)).json()).toMatchObject({ balance: 90 });
     // A source and refId cannot run together into another pair's key.
-    expect(
-      (await post('/api/credits/earn', { ...earning, source: 'referral:r1', refId: 'x' }, rewards)).json(),
-    ).toMatchObject({ balance: 120 });
-    expect(
-      (await post('/api/credits/earn', { ...earning, source: 'referral', refId: 'r1:x' }, rewards)).json(),
-    ).toMatchObject({ balance: 150 });
+    expect((await post('/api/credits/earn', { ...earning, source: 'referral:r1', refId: 'x' }, rewards)).json()).toMatchObject({
+      balance: 120,
+    });
+    expect((await post('/api/credits/earn', { ...earning, source: 'referral', refId: 'r1:x' }, rewards)).json()).toMatchObject({
+      balance: 150,
+    });
     expect((await post('/api/credits/earn', { ...earning, userId: 'u10' }, rewards)).json()).toMatchObject({ balance: 30 });
     expect(await t.store.readStream('account-u9')).toHaveLength(5);
   });
