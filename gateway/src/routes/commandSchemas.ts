@@ -2,18 +2,18 @@ import { z } from 'zod';
 import {
   accountLimits,
   boostTargetTypes,
-  isValidId,
   isValidText,
   msPerHour,
   spendTargetTypes,
 } from '../../../ledger/src/index.js';
+import { newId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request schemas: the seed's bodies, validated at the edge with the ledger's own limits.
 // ---------------------------------------------------------------------------------------------
 
-const id = (what: string) =>
-  z.string().refine(isValidId, `${what} must be 1 to ${accountLimits.idLengthMax} printable characters`).describe(what);
+/** Every id a command brings is a new name: normalised to NFC and checked (../ids.ts). */
+const id = newId;
 const amount = z
   .number()
   .int('amount must be a whole number of credits')
