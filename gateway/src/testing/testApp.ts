@@ -17,6 +17,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   dataDir: '/nonexistent',
   auth: { algorithm: 'HS256', secret: testSecret },
   rateLimitPerUserPerMinute: 0,
+  rateLimitFailuresPerIpPerMinute: 0,
   eventStoreUrl: undefined,
   mongodbUrl: undefined,
   amqpUrl: undefined,
