@@ -39,7 +39,7 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  */
 export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
   const metrics = deps.metrics ?? createMetrics();
-  if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections);
+  if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections, deps.clock);
   const app = Fastify({
     logger: deps.logger ?? { level: deps.config.logLevel },
     bodyLimit: gatewayLimits.bodyBytesMax,

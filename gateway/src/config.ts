@@ -38,6 +38,8 @@ export const gatewayLimits = {
   connectionTimeoutMs: 60_000,
   /** An idle kept-alive connection is closed after this long (Node's `server.keepAliveTimeout`). */
   keepAliveTimeoutMs: 10_000,
+  /** /metrics counts a read-model table (pending expiries) at most this often; scrapes in between get the last count. */
+  metricsCountMaxAgeMs: 15_000,
   /** IPs whose failed requests are counted at once (see failureLimit.ts); the oldest is forgotten first. */
   failureLimitIpsTrackedMax: 100_000,
 } as const;

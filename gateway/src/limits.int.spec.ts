@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
 import { gatewayLimits } from './config.js';
 import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
@@ -58,5 +58,45 @@ describe('the HTTP server', () => {
     expect(app.app.server.keepAliveTimeout).toBe(gatewayLimits.keepAliveTimeoutMs);
     expect(gatewayLimits.requestTimeoutMs).toBeGreaterThan(0);
     expect(gatewayLimits.connectionTimeoutMs).toBeGreaterThan(0);
+  });
+});
+
+describe('/metrics', () => {
+  const pending = async (app: TestApp): Promise<number> => {
+    const text = (await app.app.inject({ url: '/metrics' })).body;
+    const match = /^boost_expiry_pending (\d+)$/m.exec(text);
+    expect(match, text).not.toBeNull();
+    return Number(match?.[1]);
+  };
+
+  it('counts the pending expiries at most once per interval, however often it is scraped', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    const expiry = app.projections?.expiry;
+    if (expiry === undefined) throw new Error('projections run');
+    const counts = vi.spyOn(expiry, 'pendingCount');
+    for (let i = 0; i < 5; i++) expect(await pending(app)).toBe(0);
+    expect(counts).toHaveBeenCalledTimes(1);
+
+    await app.app.inject({
+      method: 'POST',
+      url: '/api/credits/purchase',
+      payload: { userId: 'ana', amount: 100, paymentRef: 'p' },
+      headers: paymentService(),
+    });
+    const boost = { targetUserId: 'bob', amount: 10, duration: 24 };
+    expect(
+      (await app.app.inject({ method: 'POST', url: '/api/credits/boost/profile', payload: boost, headers: bearer('ana') }))
+        .statusCode,
+    ).toBe(201);
+    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
+    // Within the interval the last count stands.
+    expect(await pending(app)).toBe(0);
+    expect(counts).toHaveBeenCalledTimes(1);
+    // After it, a scrape starts one recount; the scrapes after it see the new count.
+    app.clock.advance({ milliseconds: gatewayLimits.metricsCountMaxAgeMs });
+    await pending(app);
+    for (let i = 0; i < 100 && (await pending(app)) !== 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await pending(app)).toBe(1);
+    expect(counts).toHaveBeenCalledTimes(2);
   });
 });
