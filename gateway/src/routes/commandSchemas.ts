@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  accountLimits,
-  boostTargetTypes,
-  isValidText,
-  msPerHour,
-  spendTargetTypes,
-} from '../../../ledger/src/index.js';
+import { accountLimits, boostTargetTypes, isValidText, msPerHour, spendTargetTypes } from '../../../ledger/src/index.js';
 import { newId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
