@@ -6,6 +6,7 @@ import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fa
 import { v7 as uuidv7 } from 'uuid';
 import { type AccountCommandHandler, type Clock, type EventStore } from '../../ledger/src/index.js';
 import { authenticate, registerAuth } from './auth.js';
+import { limitFailuresPerIp } from './failureLimit.js';
 import { gatewayLimits, type GatewayConfig } from './config.js';
 import { frameworkErrors, gatewayErrors, installErrorHandling } from './errors.js';
 import { serializerCompiler } from './serialization.js';
@@ -38,10 +39,13 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  */
 export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
   const metrics = deps.metrics ?? createMetrics();
-  if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections);
+  if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections, deps.clock);
   const app = Fastify({
     logger: deps.logger ?? { level: deps.config.logLevel },
     bodyLimit: gatewayLimits.bodyBytesMax,
+    requestTimeout: gatewayLimits.requestTimeoutMs,
+    connectionTimeout: gatewayLimits.connectionTimeoutMs,
+    keepAliveTimeout: gatewayLimits.keepAliveTimeoutMs,
     // Ids in paths (users, gigs, clans, accounts) may be up to 128 characters of any script, which
     // percent-encoded is up to 9 characters each: the router's default of 100 refused valid ids.
     routerOptions: { maxParamLength: gatewayLimits.pathParamLengthMax },
@@ -98,6 +102,8 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(opsRoutes, { store: deps.store, metrics, readinessChecks });
 
   await app.register(async (api) => {
+    // Before authentication, so an address that keeps failing it stops costing signature checks.
+    limitFailuresPerIp(api, deps.clock, deps.config.rateLimitFailuresPerIpPerMinute);
     api.addHook('onRequest', authenticate);
     if (deps.config.rateLimitPerUserPerMinute > 0) {
       await api.register(fastifyRateLimit, {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -9,8 +9,11 @@ afterEach(async () => {
   removeTempDirs();
 });
 
+/** A command of `user`'s; a purchase is the payment service's, for `user`. */
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string) =>
-  app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
+  url.endsWith('/purchase')
+    ? app.app.inject({ method: 'POST', url, payload: { ...payload, userId: user }, headers: paymentService() })
+    : app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
 const get = (app: TestApp, url: string, user = 'ops', roles: ('user' | 'admin' | 'service')[] = ['admin']) =>
   app.app.inject({ url, headers: bearer(user, roles) });
 
@@ -83,7 +86,7 @@ describe('GET /api/audit/accounts/:accountId/events', () => {
       [0, 'CreditsPurchased'],
       [1, 'CreditsSpent'],
     ]);
-    expect(first.items[0]).toMatchObject({ actor: 'user:ana', occurredAt: '2026-06-29T13:30:00.000Z' });
+    expect(first.items[0]).toMatchObject({ actor: 'service:payments', occurredAt: '2026-06-29T13:30:00.000Z' });
     expect(first.items[0]?.correlationId).toEqual(expect.any(String));
     expect(first.items[1]!.position).toBeGreaterThan(first.items[0]!.position);
     const rest = (await get(app, `/api/audit/accounts/ana/events?limit=2&cursor=${first.nextCursor}`)).json<{

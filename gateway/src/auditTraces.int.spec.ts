@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -10,8 +10,16 @@ afterEach(async () => {
   removeTempDirs();
 });
 
+/** A command of `user`'s; a purchase is the payment service's, for `user`. */
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string, requestId: string) =>
-  app.app.inject({ method: 'POST', url, payload, headers: { ...bearer(user), 'x-request-id': requestId } });
+  url.endsWith('/purchase')
+    ? app.app.inject({
+        method: 'POST',
+        url,
+        payload: { ...payload, userId: user },
+        headers: { ...paymentService(), 'x-request-id': requestId },
+      })
+    : app.app.inject({ method: 'POST', url, payload, headers: { ...bearer(user), 'x-request-id': requestId } });
 const admin = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('ops', ['admin']) });
 
 const settle = async (app: TestApp): Promise<void> => {

@@ -18,6 +18,10 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ ...base(), PORT: '8080', RATE_LIMIT_PER_USER_PER_MINUTE: '0' })).toMatchObject({
       port: 8080,
       rateLimitPerUserPerMinute: 0,
+      rateLimitFailuresPerIpPerMinute: 600,
+    });
+    expect(loadConfig({ ...base(), RATE_LIMIT_FAILURES_PER_IP_PER_MINUTE: '0' })).toMatchObject({
+      rateLimitFailuresPerIpPerMinute: 0,
     });
     for (const port of ['0x50', '8e3', ' 80', '-1', '70000', 'http'])
       expect(() => loadConfig({ ...base(), PORT: port }), port).toThrow(ConfigError);

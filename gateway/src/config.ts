@@ -28,6 +28,20 @@ export const gatewayLimits = {
   shutdownGraceMs: 10_000,
   /** During shutdown, how often connections that went idle are closed. */
   shutdownIdleSweepMs: 25,
+  /**
+   * Longest time to receive a whole request (headers and body) from its first byte: a client sending
+   * a byte now and then (slowloris) cannot hold a connection and its memory open. Node's
+   * `server.requestTimeout` (408).
+   */
+  requestTimeoutMs: 30_000,
+  /** A socket with no activity for this long is closed (Node's `server.timeout`). */
+  connectionTimeoutMs: 60_000,
+  /** An idle kept-alive connection is closed after this long (Node's `server.keepAliveTimeout`). */
+  keepAliveTimeoutMs: 10_000,
+  /** /metrics counts a read-model table (pending expiries) at most this often; scrapes in between get the last count. */
+  metricsCountMaxAgeMs: 15_000,
+  /** IPs whose failed requests are counted at once (see failureLimit.ts); the oldest is forgotten first. */
+  failureLimitIpsTrackedMax: 100_000,
 } as const;
 
 /** A whole number written in plain decimal digits (no '', '0x50', '8e3' or ' 80'). */
@@ -49,6 +63,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().optional(),
   JWT_ISSUER: z.string().optional(),
   RATE_LIMIT_PER_USER_PER_MINUTE: decimal('RATE_LIMIT_PER_USER_PER_MINUTE').default(6000),
+  RATE_LIMIT_FAILURES_PER_IP_PER_MINUTE: decimal('RATE_LIMIT_FAILURES_PER_IP_PER_MINUTE').default(600),
   EVENTSTORE_URL: storageEnvShape.EVENTSTORE_URL,
   MONGODB_URL: storageEnvShape.MONGODB_URL,
   AMQP_URL: storageEnvShape.AMQP_URL,
@@ -65,6 +80,8 @@ export interface GatewayConfig extends StorageConfig {
   readonly jwtAudience?: string | undefined;
   readonly jwtIssuer?: string | undefined;
   readonly rateLimitPerUserPerMinute: number;
+  /** Failed (401) and invalid (400) requests per IP per minute before its requests get 429; 0 turns it off. */
+  readonly rateLimitFailuresPerIpPerMinute: number;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -98,6 +115,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     jwtAudience: e.JWT_AUDIENCE,
     jwtIssuer: e.JWT_ISSUER,
     rateLimitPerUserPerMinute: e.RATE_LIMIT_PER_USER_PER_MINUTE,
+    rateLimitFailuresPerIpPerMinute: e.RATE_LIMIT_FAILURES_PER_IP_PER_MINUTE,
     eventStoreUrl: storage.eventStoreUrl,
     mongodbUrl: storage.mongodbUrl,
     amqpUrl: storage.amqpUrl,

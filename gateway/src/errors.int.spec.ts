@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -18,7 +18,7 @@ const get = (url: string, headers: Record<string, string> = bearer('booster456')
 let payments = 0;
 /** A purchase with a payment reference of its own (a payment is credited once per account). */
 const buy = (amount: number, user = 'booster456') =>
-  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}-${payments++}` }, bearer(user));
+  post('/api/credits/purchase', { userId: user, amount, paymentRef: `pay-${amount}-${payments++}` }, paymentService());
 
 describe('errors', () => {
   it('names the failing fields of invalid input (400, FST_ERR_VALIDATION)', async () => {
@@ -53,12 +53,14 @@ describe('errors', () => {
   it('rate-limits per user (429) when configured, without touching other users', async () => {
     await t.close();
     t = await openTestApp({ config: { rateLimitPerUserPerMinute: 3 } });
+    expect((await buy(10, 'greedy')).statusCode).toBe(201);
+    const spend = () => post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, bearer('greedy'));
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await buy(1, 'greedy')).statusCode);
+    for (let i = 0; i < 5; i++) statuses.push((await spend()).statusCode);
     expect(statuses).toEqual([201, 201, 201, 429, 429]);
-    const limited = await buy(1, 'greedy');
+    const limited = await spend();
     expect(limited.json()).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests' });
-    expect((await buy(1, 'modest')).statusCode).toBe(201);
-    expect(await t.store.readStream('account-greedy')).toHaveLength(3);
+    expect((await get('/api/credits/balance', bearer('modest'))).statusCode).toBe(200);
+    expect(await t.store.readStream('account-greedy')).toHaveLength(4);
   });
 });

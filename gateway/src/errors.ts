@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ConcurrencyRetriesExhaustedError, EventStoreUnavailableError, type Rejection } from '../../ledger/src/index.js';
 import { ReadModelStoreUnavailableError } from '../../projections/src/index.js';
+import { invalidIdCode } from './ids.js';
 
 /**
  * Every error the gateway itself raises, each with its code and status. docs/reference/api.md lists
@@ -20,6 +21,8 @@ export const gatewayErrors = {
     400,
   ),
   INVALID_CURSOR: createError('INVALID_CURSOR', 'cursor is not one this API returned', 400),
+  /** An id in a command that could pass for another (see ids.ts); the answer lists the fields as `issues`. */
+  INVALID_ID: createError('INVALID_ID', '%s', 400),
   AS_OF_IN_FUTURE: createError('AS_OF_IN_FUTURE', '%s', 400),
   CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
@@ -71,9 +74,13 @@ export const installErrorHandling = (app: FastifyInstance): void => {
         path: `${error.validationContext ?? 'body'}${v.instancePath.length > 1 ? v.instancePath.replaceAll('/', '.') : ''}`,
         message: v.message ?? 'invalid',
       }));
+      // A request whose only fault is its ids gets their own code; anything else wrong too, the general one.
+      const unusableId = error.validation.every(
+        (v) => (v.params as { params?: { code?: unknown } }).params?.code === invalidIdCode,
+      );
       return reply.code(400).send({
         statusCode: 400,
-        code: 'FST_ERR_VALIDATION',
+        code: unusableId ? invalidIdCode : 'FST_ERR_VALIDATION',
         error: statusText(400),
         message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
         issues,

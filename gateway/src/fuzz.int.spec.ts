@@ -13,7 +13,7 @@ const routes: Record<string, Record<string, unknown>> = {
   '/api/credits/boost/profile': { targetUserId: 'user123', amount: 10, duration: 24 },
   '/api/credits/boost/gig': { targetGigId: 'gig789', amount: 10, duration: 24 },
   '/api/credits/boost/clan': { targetClanId: 'clan456', amount: 10, duration: 24 },
-  '/api/credits/purchase': { amount: 10, paymentRef: 'pay-1' },
+  '/api/credits/purchase': { userId: 'fuzzer', amount: 10, paymentRef: 'pay-1' },
   '/api/credits/spend': { amount: 10, targetType: 'gig', targetId: 'gig789', reason: 'r' },
   '/api/credits/earn': { userId: 'fuzzer', amount: 10, source: 'referral', refId: 'r1' },
   '/api/credits/gig-payment': { gigId: 'gig789', payeeId: 'payee', amount: 10 },
@@ -59,7 +59,7 @@ beforeAll(async () => {
         method: 'POST',
         url: '/api/credits/purchase',
         headers,
-        payload: { amount: 1_000_000, paymentRef: 'seed' },
+        payload: { userId: 'fuzzer', amount: 1_000_000, paymentRef: 'seed' },
       })
     ).statusCode,
   ).toBe(201);

@@ -44,8 +44,8 @@ describe('npm start (gateway/src/main.ts)', () => {
     const purchase = (i: number) =>
       fetch(`${address}/api/credits/purchase`, {
         method: 'POST',
-        headers: { ...bearer(`user-${i % 8}`), 'content-type': 'application/json' },
-        body: JSON.stringify({ amount: 5, paymentRef: `p-${i}` }),
+        headers: { ...bearer('payments', ['service']), 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: `user-${i % 8}`, amount: 5, paymentRef: `p-${i}` }),
         signal: AbortSignal.timeout(10_000),
       }).then(
         (r) => r.status,

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../../ledger/src/index.js';
 import { type Projections, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
+import { gatewayLimits } from './config.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {
@@ -42,14 +44,43 @@ export const createMetrics = () => {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * A count too costly to take on every scrape, kept for `maxAgeMs`: a scrape answers the last count
+ * and, once it is older than that, starts one new count in the background (never two at once), so
+ * however often /metrics is scraped the table is counted at most once per `maxAgeMs`. Only the first
+ * scrape waits for a count.
+ */
+export const cachedCount = (count: () => Promise<number>, clock: Clock, maxAgeMs: number): (() => Promise<number>) => {
+  let last: { value: number; atMs: number } | undefined;
+  let counting: Promise<number> | undefined;
+  const recount = (): Promise<number> =>
+    (counting ??= count()
+      .then((value) => {
+        last = { value, atMs: clock.now().toMillis() };
+        return value;
+      })
+      .finally(() => {
+        counting = undefined;
+      }));
+  return async () => {
+    if (last === undefined) return recount();
+    if (clock.now().toMillis() - last.atMs >= maxAgeMs)
+      // A failed recount keeps the last value; the next scrape tries again.
+      recount().catch(() => undefined);
+    return last.value;
+  };
+};
+
 /** Projection lag (events and ms) and pending expiries as gauges, read when Prometheus scrapes. */
-export const trackProjectionLag = (metrics: Metrics, projections: Projections): void => {
+export const trackProjectionLag = (metrics: Metrics, projections: Projections, clock: Clock): void => {
+  // Counts the pending-expiry set (every active boost): cached, not counted per scrape.
+  const pendingExpiries = cachedCount(() => projections.expiry.pendingCount(), clock, gatewayLimits.metricsCountMaxAgeMs);
   new Gauge({
     name: 'boost_expiry_pending',
-    help: 'Active boosts waiting for their expiry',
+    help: `Active boosts waiting for their expiry (counted at most every ${gatewayLimits.metricsCountMaxAgeMs / 1000} s)`,
     registers: [metrics.registry],
     async collect() {
-      this.set(await projections.expiry.pendingCount());
+      this.set(await pendingExpiries());
     },
   });
   const perProjection = (name: string, help: string, valueOf: (status: ProjectorStatus) => number): void => {

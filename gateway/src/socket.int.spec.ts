@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
 
 /** The same API through a real TCP socket: framing, keep-alive and headers as a client sees them. */
 describe('over a real socket', () => {
@@ -23,7 +23,8 @@ describe('over a real socket', () => {
     });
 
   it('buys, boosts with an idempotency key, retries, and reads the balance', async () => {
-    expect((await call('/api/credits/purchase', { method: 'POST', body: { amount: 300, paymentRef: 'p1' } })).status).toBe(201);
+    const payment = { userId: 'socket-user', amount: 300, paymentRef: 'p1' };
+    expect((await call('/api/credits/purchase', { method: 'POST', body: payment, headers: paymentService() })).status).toBe(201);
     const boost = { targetUserId: 'user123', amount: 100, duration: 24 };
     const first = await call('/api/credits/boost/profile', {
       method: 'POST',

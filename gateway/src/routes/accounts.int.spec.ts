@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../../ledger/src/testing/index.js';
 import { ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
-import { bearer, openTestApp, type TestApp } from '../testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -27,8 +27,11 @@ const openStalled = async (): Promise<TestApp> => {
   return openTestApp({ path: seeding.path, withProjections: true, stalledProjections: true });
 };
 
+/** A command of `user`'s; a purchase is the payment service's, for `user`. */
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string) =>
-  app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
+  url.endsWith('/purchase')
+    ? app.app.inject({ method: 'POST', url, payload: { ...payload, userId: user }, headers: paymentService() })
+    : app.app.inject({ method: 'POST', url, payload, headers: bearer(user) });
 
 describe('GET /api/accounts/:accountId/balance', () => {
   it('shows users, clans and platform accounts to admins, settled payments included, and the books sum to zero', async () => {
@@ -175,8 +178,8 @@ describe('reactors and client idempotency keys', () => {
     // The key the expiry scheduler uses for this boost's expiry, sent first by the booster.
     const squatted = await app.app.inject({
       method: 'POST',
-      url: '/api/credits/purchase',
-      payload: { amount: 1, paymentRef: 'q' },
+      url: '/api/credits/spend',
+      payload: { amount: 1, targetType: 'gig', targetId: 'g' },
       headers: { ...bearer('ana'), 'idempotency-key': `expire-${boosted.boostId}@${boosted.expiresAt}` },
     });
     expect(squatted.statusCode).toBe(201);

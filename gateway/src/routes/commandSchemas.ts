@@ -1,19 +1,13 @@
 import { z } from 'zod';
-import {
-  accountLimits,
-  boostTargetTypes,
-  isValidId,
-  isValidText,
-  msPerHour,
-  spendTargetTypes,
-} from '../../../ledger/src/index.js';
+import { accountLimits, boostTargetTypes, isValidText, msPerHour, spendTargetTypes } from '../../../ledger/src/index.js';
+import { newId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request schemas: the seed's bodies, validated at the edge with the ledger's own limits.
 // ---------------------------------------------------------------------------------------------
 
-const id = (what: string) =>
-  z.string().refine(isValidId, `${what} must be 1 to ${accountLimits.idLengthMax} printable characters`).describe(what);
+/** Every id a command brings is a new name: normalised to NFC and checked (../ids.ts). */
+const id = newId;
 const amount = z
   .number()
   .int('amount must be a whole number of credits')
@@ -34,7 +28,8 @@ const onBehalfOf = { userId: id('the account to act on (services and admins; def
 export const boostProfileBody = z.strictObject({ targetUserId: id('targetUserId'), amount, duration, ...onBehalfOf });
 export const boostGigBody = z.strictObject({ targetGigId: id('targetGigId'), amount, duration, ...onBehalfOf });
 export const boostClanBody = z.strictObject({ targetClanId: id('targetClanId'), amount, duration, ...onBehalfOf });
-export const purchaseBody = z.strictObject({ amount, paymentRef: id('paymentRef'), ...onBehalfOf });
+/** A purchase is the payment service telling the ledger a payment was captured: it names the account. */
+export const purchaseBody = z.strictObject({ userId: id('userId'), amount, paymentRef: id('paymentRef') });
 export const spendBody = z.strictObject({
   amount,
   targetType: z.enum(spendTargetTypes),

@@ -15,10 +15,12 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = b
   t.app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
 const get = (url: string, headers: Record<string, string> = bearer('booster456')) =>
   t.app.inject({ method: 'GET', url, headers });
+/** The payment service: the only caller (with admins) that may record a purchase. */
+const paymentService = bearer('payments', ['service']);
 let payments = 0;
 /** A purchase with a payment reference of its own (a payment is credited once per account). */
 const buy = (amount: number, user = 'booster456') =>
-  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}-${payments++}` }, bearer(user));
+  post('/api/credits/purchase', { userId: user, amount, paymentRef: `pay-${amount}-${payments++}` }, paymentService);
 
 describe('commands', () => {
   it('boosts a profile with the seed body and answers 201 with the boost', async () => {
@@ -85,16 +87,42 @@ describe('commands', () => {
   });
 
   it('refuses a user acting on another account (403) and lets an admin do it', async () => {
-    const denied = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p', userId: 'victim' }, bearer('mallory'));
+    await buy(50, 'victim');
+    const spend = { amount: 10, targetType: 'gig', targetId: 'g', userId: 'victim' };
+    const denied = await post('/api/credits/spend', spend, bearer('mallory'));
     expect(denied.statusCode).toBe(403);
-    const allowed = await post(
-      '/api/credits/purchase',
+    const allowed = await post('/api/credits/spend', spend, bearer('ops', ['admin']));
+    expect(allowed.statusCode).toBe(201);
+    expect(await t.store.readStream('account-victim')).toHaveLength(2);
+    expect((await t.store.readStream('account-victim'))[1]?.metadata).toMatchObject({ actor: 'admin:ops' });
+  });
+
+  it('records purchases from the payment service and admins only: a user cannot credit even their own account', async () => {
+    for (const body of [
+      { amount: 10, paymentRef: 'p' },
+      { amount: 10, paymentRef: 'p', userId: 'mallory' },
       { amount: 10, paymentRef: 'p', userId: 'victim' },
+    ]) {
+      const denied = await post('/api/credits/purchase', body, bearer('mallory'));
+      expect(denied.statusCode).toBe(403);
+      expect(denied.json()).toMatchObject({ code: 'FORBIDDEN', message: 'recording a purchase needs the service or admin role' });
+    }
+    expect(await t.store.headPosition()).toBe(-1);
+    // The account is named in the body; without it there is nothing to credit.
+    const unnamed = await post('/api/credits/purchase', { amount: 10, paymentRef: 'p' }, paymentService);
+    expect(unnamed.statusCode).toBe(400);
+    expect(unnamed.json()).toMatchObject({ code: 'FST_ERR_VALIDATION', issues: [{ path: 'body.userId' }] });
+    const recorded = await post('/api/credits/purchase', { userId: 'mallory', amount: 10, paymentRef: 'p' }, paymentService);
+    expect(recorded.statusCode).toBe(201);
+    const byAdmin = await post(
+      '/api/credits/purchase',
+      { userId: 'mallory', amount: 5, paymentRef: 'q' },
       bearer('ops', ['admin']),
     );
-    expect(allowed.statusCode).toBe(201);
-    expect(await t.store.readStream('account-victim')).toHaveLength(1);
-    expect((await t.store.readStream('account-victim'))[0]?.metadata).toMatchObject({ actor: 'admin:ops' });
+    expect(byAdmin.statusCode).toBe(201);
+    const events = await t.store.readStream('account-mallory');
+    expect(events.map((e) => e.metadata.actor)).toEqual(['service:payments', 'admin:ops']);
+    expect((await get('/api/credits/balance', bearer('mallory'))).json()).toMatchObject({ balance: 15 });
   });
 
   it('answers INSUFFICIENT_CREDITS as 422 with the balance and the amount required, appending nothing', async () => {
@@ -115,20 +143,24 @@ describe('commands', () => {
     const response = await t.app.inject({
       method: 'POST',
       url: '/api/credits/purchase',
-      payload: { amount: 5, paymentRef: 'p' },
-      headers: { ...bearer('u1'), 'x-request-id': 'req-abc-123' },
+      payload: { userId: 'u1', amount: 5, paymentRef: 'p' },
+      headers: { ...paymentService, 'x-request-id': 'req-abc-123' },
     });
     expect(response.headers['x-request-id']).toBe('req-abc-123');
     expect((await t.store.readStream('account-u1'))[0]?.metadata).toMatchObject({
       correlationId: 'req-abc-123',
       causationId: 'req-abc-123',
-      actor: 'user:u1',
+      actor: 'service:payments',
     });
   });
 });
 
 describe('idempotency keys', () => {
   const withKey = (key: string, user = 'booster456') => ({ ...bearer(user), 'idempotency-key': key });
+  /** A delivery of the payment service, with a key. */
+  const delivery = (key: string) => ({ ...paymentService, 'idempotency-key': key });
+  /** What the payment service sends for a payment of booster456's. */
+  const payment = (amount: number, paymentRef: string) => ({ userId: 'booster456', amount, paymentRef });
 
   it('returns the original status and body for a retry and charges once', async () => {
     await buy(500);
@@ -143,46 +175,47 @@ describe('idempotency keys', () => {
   });
 
   it('still answers the original after a restart', async () => {
-    const body = { amount: 25, paymentRef: 'stripe-1' };
-    const first = await post('/api/credits/purchase', body, withKey('buy-1'));
+    const body = payment(25, 'stripe-1');
+    const first = await post('/api/credits/purchase', body, delivery('buy-1'));
     const path = t.path;
     await t.close();
     t = await openTestApp({ path });
-    const retry = await post('/api/credits/purchase', body, withKey('buy-1'));
+    const retry = await post('/api/credits/purchase', body, delivery('buy-1'));
     expect(retry.statusCode).toBe(201);
     expect(retry.json()).toEqual(first.json());
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 25, revision: 0 });
   });
 
   it('rejects the same key with a different body as 422 IDEMPOTENCY_KEY_REUSED', async () => {
-    await post('/api/credits/purchase', { amount: 25, paymentRef: 'a' }, withKey('k'));
-    const reused = await post('/api/credits/purchase', { amount: 26, paymentRef: 'a' }, withKey('k'));
+    await post('/api/credits/purchase', payment(25, 'a'), delivery('k'));
+    const reused = await post('/api/credits/purchase', payment(26, 'a'), delivery('k'));
     expect(reused.statusCode).toBe(422);
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
-    const spend = { amount: 1, targetType: 'gig', targetId: 'g' };
-    expect((await post('/api/credits/spend', spend, withKey('k2'))).statusCode).toBe(201);
-    const otherBody = await post('/api/credits/spend', { ...spend, amount: 2 }, withKey('k2'));
+    // The payment service spends on the account too (a refund's reversal, say), keyed.
+    const spend = { userId: 'booster456', amount: 1, targetType: 'gig', targetId: 'g' };
+    expect((await post('/api/credits/spend', spend, delivery('k2'))).statusCode).toBe(201);
+    const otherBody = await post('/api/credits/spend', { ...spend, amount: 2 }, delivery('k2'));
     expect(otherBody.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
-    const otherRoute = await post('/api/credits/purchase', { amount: 5, paymentRef: 'b' }, withKey('k2'));
+    const otherRoute = await post('/api/credits/purchase', payment(5, 'b'), delivery('k2'));
     expect(otherRoute.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 24 });
   });
 
   it('credits a payment once whatever keys its deliveries carry (a key, none, another key)', async () => {
-    const body = { amount: 7, paymentRef: 'pp' };
-    const first = await post('/api/credits/purchase', body, withKey('delivery-1'));
+    const body = payment(7, 'pp');
+    const first = await post('/api/credits/purchase', body, delivery('delivery-1'));
     expect(first.statusCode).toBe(201);
-    for (const headers of [bearer('booster456'), withKey('delivery-2'), withKey('delivery-1')]) {
+    for (const headers of [paymentService, delivery('delivery-2'), delivery('delivery-1')]) {
       const again = await post('/api/credits/purchase', body, headers);
       expect(again.statusCode).toBe(201);
       expect(again.json()).toEqual(first.json());
       expect(again.headers['idempotent-replayed']).toBe('true');
     }
     // The other order too: a delivery without a key first, then one with a key.
-    const unkeyed = await post('/api/credits/purchase', { amount: 3, paymentRef: 'qq' });
-    const keyed = await post('/api/credits/purchase', { amount: 3, paymentRef: 'qq' }, withKey('delivery-3'));
+    const unkeyed = await post('/api/credits/purchase', payment(3, 'qq'), paymentService);
+    const keyed = await post('/api/credits/purchase', payment(3, 'qq'), delivery('delivery-3'));
     expect(keyed.json()).toEqual(unkeyed.json());
-    const changed = await post('/api/credits/purchase', { amount: 4, paymentRef: 'qq' }, withKey('delivery-4'));
+    const changed = await post('/api/credits/purchase', payment(4, 'qq'), delivery('delivery-4'));
     expect(changed.statusCode).toBe(422);
     expect(changed.json()).toMatchObject({
       code: 'IDEMPOTENCY_KEY_REUSED',
@@ -193,29 +226,69 @@ describe('idempotency keys', () => {
     // A retried keyed purchase is answered by its paymentRef even after its key was reused for a
     // spend (whose reuse of the key a purchase cannot see: documented).
     expect(
-      (await post('/api/credits/spend', { amount: 1, targetType: 'gig', targetId: 'g' }, withKey('delivery-1'))).statusCode,
+      (
+        await post(
+          '/api/credits/spend',
+          { userId: 'booster456', amount: 1, targetType: 'gig', targetId: 'g' },
+          delivery('delivery-1'),
+        )
+      ).statusCode,
     ).toBe(201);
-    const retried = await post('/api/credits/purchase', body, withKey('delivery-1'));
+    const retried = await post('/api/credits/purchase', body, delivery('delivery-1'));
     expect(retried.statusCode).toBe(201);
     expect(retried.json()).toEqual(first.json());
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 9 });
   });
 
   it('credits a payment once: a purchase sent again without a key is answered from the log', async () => {
-    const body = { amount: 25, paymentRef: 'stripe_pi_9' };
-    const first = await post('/api/credits/purchase', body);
-    const webhookRetry = await post('/api/credits/purchase', body);
+    const body = payment(25, 'stripe_pi_9');
+    const first = await post('/api/credits/purchase', body, paymentService);
+    const webhookRetry = await post('/api/credits/purchase', body, paymentService);
     expect(webhookRetry.statusCode).toBe(201);
     expect(webhookRetry.json()).toEqual(first.json());
     expect(webhookRetry.headers['idempotent-replayed']).toBe('true');
-    const changed = await post('/api/credits/purchase', { amount: 26, paymentRef: 'stripe_pi_9' });
+    const changed = await post('/api/credits/purchase', payment(26, 'stripe_pi_9'), paymentService);
     expect(changed.statusCode).toBe(422);
     expect(changed.json()).toMatchObject({
       code: 'IDEMPOTENCY_KEY_REUSED',
       message: expect.stringMatching(/paymentRef "stripe_pi_9" was already recorded/),
     });
-    expect((await post('/api/credits/purchase', { amount: 25, paymentRef: 'stripe_pi_10' })).statusCode).toBe(201);
+    expect((await post('/api/credits/purchase', payment(25, 'stripe_pi_10'), paymentService)).statusCode).toBe(201);
     expect((await get('/api/credits/balance')).json()).toMatchObject({ balance: 50, revision: 1 });
+  });
+
+  it('credits an earning once per (user, source, refId): a retry with no key, the same key or another pays once', async () => {
+    const rewards = bearer('svc-rewards', ['service']);
+    const earning = { userId: 'u9', amount: 30, source: 'referral', refId: 'r1' };
+    const first = await post('/api/credits/earn', earning, rewards);
+    expect(first.statusCode).toBe(201);
+    for (const headers of [rewards, { ...rewards, 'idempotency-key': 'e-1' }, { ...rewards, 'idempotency-key': 'e-2' }]) {
+      const again = await post('/api/credits/earn', earning, headers);
+      expect(again.statusCode).toBe(201);
+      expect(again.json()).toEqual(first.json());
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    }
+    // Another service sending the same earning is the same earning: it is the account's.
+    expect((await post('/api/credits/earn', earning, bearer('ops', ['admin']))).json()).toEqual(first.json());
+    const changed = await post('/api/credits/earn', { ...earning, amount: 31 }, rewards);
+    expect(changed.statusCode).toBe(422);
+    expect(changed.json()).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: expect.stringMatching(/refId "r1" from source "referral" was already credited/),
+    });
+    expect((await get('/api/credits/balance', bearer('u9'))).json()).toMatchObject({ balance: 30, revision: 0 });
+    // Another refId, another source with the same refId, another user: each pays.
+    expect((await post('/api/credits/earn', { ...earning, refId: 'r2' }, rewards)).json()).toMatchObject({ balance: 60 });
+    expect((await post('/api/credits/earn', { ...earning, source: 'contest' }, rewards)).json()).toMatchObject({ balance: 90 });
+    // A source and refId cannot run together into another pair's key.
+    expect((await post('/api/credits/earn', { ...earning, source: 'referral:r1', refId: 'x' }, rewards)).json()).toMatchObject({
+      balance: 120,
+    });
+    expect((await post('/api/credits/earn', { ...earning, source: 'referral', refId: 'r1:x' }, rewards)).json()).toMatchObject({
+      balance: 150,
+    });
+    expect((await post('/api/credits/earn', { ...earning, userId: 'u10' }, rewards)).json()).toMatchObject({ balance: 30 });
+    expect(await t.store.readStream('account-u9')).toHaveLength(5);
   });
 
   it('a key names the request, not how it was written: naming oneself as userId is the same request', async () => {
@@ -251,8 +324,8 @@ describe('idempotency keys', () => {
     for (const key of ['x'.repeat(129), 'has space', 'ünïcode']) {
       const response = await post(
         '/api/credits/purchase',
-        { amount: 1, paymentRef: 'p' },
-        { ...bearer('u1'), 'idempotency-key': key },
+        { userId: 'u1', amount: 1, paymentRef: 'p' },
+        { ...paymentService, 'idempotency-key': key },
       );
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({ code: 'INVALID_IDEMPOTENCY_KEY' });

@@ -159,10 +159,12 @@ const commandRouteTable: readonly CommandRoute[] = [
   }),
   commandRoute({
     path: '/purchase',
-    summary: 'Record a credit purchase',
+    summary: 'Record a credit purchase (the payment service: service or admin only)',
     body: purchaseBody,
     answer: movementResponse,
-    role: anyCaller,
+    // A purchase says that money was captured, which only the payment service knows: a user (even on
+    // their own account) would be crediting themselves for nothing.
+    role: { only: 'privileged', forbidden: 'recording a purchase needs the service or admin role' },
     command: ({ amount, paymentRef }, now) => ({ type: 'PurchaseCredits', amount, paymentRef, now }),
     // A payment is credited once per account: a purchase sent again (a payment webhook retried, with
     // or without an Idempotency-Key, the same key or another) is answered from the log instead of
@@ -196,6 +198,13 @@ const commandRouteTable: readonly CommandRoute[] = [
     answer: movementResponse,
     role: { only: 'privileged', forbidden: 'earning credits needs the service or admin role' },
     command: ({ amount, source, refId }, now) => ({ type: 'EarnCredits', amount, source, refId, now }),
+    // An earning is credited once per (account, source, refId), like a purchase per paymentRef: a
+    // retry without a key, or with another key, is answered from the log. (A JSON pair, so no source
+    // and refId can run together into another pair's key.)
+    ownKey: ({ source, refId }) => ({
+      key: `earn:${JSON.stringify([source, refId])}`,
+      reused: `refId ${JSON.stringify(refId)} from source ${JSON.stringify(source)} was already credited to this account, with a different earning`,
+    }),
     answerOf: movement,
   }),
   commandRoute({
@@ -260,9 +269,18 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
   };
 
   for (const route of commandRouteTable) {
+    const role = route.role;
     app.post(
       route.path,
       {
+        // Who may call a privileged route is checked before its body: a caller without the role
+        // learns nothing of the body's rules, and meets the same 403 whatever it sends.
+        ...(role.only === 'privileged'
+          ? {
+              preValidation: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) =>
+                done(isPrivileged(request.user) ? undefined : new gatewayErrors.FORBIDDEN(role.forbidden)),
+            }
+          : {}),
         schema: {
           summary: route.summary,
           body: route.body,
@@ -271,8 +289,6 @@ export const commandRoutes: FastifyPluginAsyncZod<CommandRoutesOptions> = async 
         },
       },
       async (request, reply) => {
-        if (route.role.only === 'privileged' && !isPrivileged(request.user))
-          throw new gatewayErrors.FORBIDDEN(route.role.forbidden);
         const accountId = accountFor(request.user, request.body.userId);
         const command = route.command(request.body, clock.now());
         return route.answerOf(await execute(request, reply, accountId, command, route.ownKey?.(request.body)));

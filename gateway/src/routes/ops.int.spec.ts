@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from '../testing/testApp.js';
+import { bearer, openTestApp, paymentService, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -16,7 +16,7 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = b
 let payments = 0;
 /** A purchase with a payment reference of its own (a payment is credited once per account). */
 const buy = (amount: number, user = 'booster456') =>
-  post('/api/credits/purchase', { amount, paymentRef: `pay-${amount}-${payments++}` }, bearer(user));
+  post('/api/credits/purchase', { userId: user, amount, paymentRef: `pay-${amount}-${payments++}` }, paymentService());
 
 describe('operations', () => {
   it('answers health, readiness and metrics', async () => {

@@ -17,6 +17,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   dataDir: '/nonexistent',
   auth: { algorithm: 'HS256', secret: testSecret },
   rateLimitPerUserPerMinute: 0,
+  rateLimitFailuresPerIpPerMinute: 0,
   eventStoreUrl: undefined,
   mongodbUrl: undefined,
   amqpUrl: undefined,
@@ -29,6 +30,9 @@ export const tokenFor = (sub: string, roles: Role[] = ['user']): string => signe
 export const bearer = (sub: string, roles: Role[] = ['user']): { authorization: string } => ({
   authorization: `Bearer ${tokenFor(sub, roles)}`,
 });
+
+/** The payment service's token: only it (and admins) may record a purchase, naming the account in the body. */
+export const paymentService = (): { authorization: string } => bearer('payments', ['service']);
 
 export interface TestApp {
   readonly app: FastifyInstance;

@@ -54,8 +54,8 @@ const startServer = async (dataDir: string, amqpUrl: string) => {
 const purchase = (address: string, i: number): Promise<number> =>
   fetch(`${address}/api/credits/purchase`, {
     method: 'POST',
-    headers: { ...bearer(`user-${i % 8}`), 'content-type': 'application/json' },
-    body: JSON.stringify({ amount: 5, paymentRef: `p-${i}` }),
+    headers: { ...bearer('payments', ['service']), 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: `user-${i % 8}`, amount: 5, paymentRef: `p-${i}` }),
     signal: AbortSignal.timeout(15_000),
   }).then(
     (r) => r.status,
