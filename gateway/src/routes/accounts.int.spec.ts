@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { AccountCommandHandler } from '../../../ledger/src/index.js';
 import { removeTempDirs } from '../../../ledger/src/testing/index.js';
 import { ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
 import { bearer, openTestApp, type TestApp } from '../testing/testApp.js';
@@ -123,6 +124,35 @@ describe('service read-model routes', () => {
       code: 'INVALID_CURSOR',
     });
     expect((await get(app, '/api/clans/ranking')).json().items.map((c: { clanId: string }) => c.clanId)).toEqual(['clan456']);
+  });
+
+  it('does not rank a gig up for two accounts paying each other back and forth for it; a boost and a spend do', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    // Credits to start with, straight through the command handler (who may buy credits is not this test's subject).
+    const seeding = new AccountCommandHandler(app.store);
+    for (const userId of ['mallory', 'trent', 'honest'])
+      await seeding.execute(
+        userId,
+        { type: 'PurchaseCredits', amount: 10_000, paymentRef: `seed-${userId}`, now: app.clock.now() },
+        { actor: 'test', correlationId: 'seed', causationId: 'seed' },
+      );
+    for (let i = 0; i < 4; i++) {
+      const [from, to] = i % 2 === 0 ? ['mallory', 'trent'] : ['trent', 'mallory'];
+      const paid = await post(app, '/api/credits/gig-payment', { gigId: 'gig-churned', payeeId: to, amount: 5_000 }, from);
+      expect(paid.statusCode, paid.body).toBe(201);
+      await settle(app); // each payee is paid before paying back
+    }
+    await post(app, '/api/credits/boost/gig', { targetGigId: 'gig-boosted', amount: 1, duration: 2 }, 'honest');
+    await post(app, '/api/credits/spend', { amount: 7, targetType: 'gig', targetId: 'gig-spent', reason: 'tip' }, 'honest');
+    await settle(app);
+
+    const ranking = (await get(app, '/api/gigs/ranking')).json();
+    expect(ranking.items.map((g: { gigId: string; rankScore: number }) => [g.gigId, g.rankScore])).toEqual([
+      ['gig-boosted', 100],
+      ['gig-spent', 7],
+      ['gig-churned', 0],
+    ]);
+    expect(ranking.items[2]).toMatchObject({ paymentsTotal: 20_000, paymentsCount: 4, creditsSpentOn: 0 });
   });
 
   it('reads back ids of the longest valid length in any script through path parameters (414 only past that)', async () => {

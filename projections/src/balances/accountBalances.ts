@@ -43,6 +43,8 @@ const totalsPage = 5000;
  */
 export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
+  /** 1: the folds since the start. */
+  readonly foldsVersion: number = 1;
   readonly collections = accountBalancesCollections;
 
   constructor(store: ReadModelStore, options: VersionedProjectionOptions = {}) {

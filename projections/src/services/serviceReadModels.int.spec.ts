@@ -195,3 +195,30 @@ describe('service read models', () => {
     expect([await projection.gig('g'), await projection.clanReputation('c')]).toEqual(snapshot);
   });
 });
+
+describe('a data directory whose read models older folds built', () => {
+  /** The projection as the code before the current folds made it. */
+  class OlderFolds extends ServiceReadModelsProjection {
+    override readonly foldsVersion = projection.foldsVersion - 1;
+  }
+
+  it('is refolded into a new version at start-up, once, and readers move to it', async () => {
+    await run('mallory', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p' });
+    await run('mallory', { type: 'PayForGig', transferId: 't1', gigId: 'gig-c', payeeId: 'trent', amount: 700 });
+    await feed(store, new OlderFolds(models));
+    // What the older folds left: a document the current folds would not make (a score of 0 here).
+    await models.commit([
+      { op: 'put', collection: 'gig_ranking__v1', id: 'gig-c', position: 10_000, doc: { gigId: 'gig-c', rankScore: 700 } },
+    ]);
+
+    expect(await projection.loadCheckpoint()).toBe(-1);
+    expect(await models.activeVersion('service_read_models')).toBe(2);
+    await project();
+    expect(await projection.gig('gig-c')).toMatchObject({ rankScore: 0, paymentsTotal: 700, paymentsCount: 1 });
+
+    // The next start finds readers on a version the current folds built, and carries on from its checkpoint.
+    const restarted = new ServiceReadModelsProjection(models);
+    expect(await restarted.loadCheckpoint()).toBeGreaterThan(-1);
+    expect(await models.activeVersion('service_read_models')).toBe(2);
+  });
+});
