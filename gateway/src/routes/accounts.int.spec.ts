@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempDirs } from '../../../ledger/src/testing/index.js';
-import { ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
+import { AccountCommandHandler } from '../../../ledger/src/index.js';
+import { dirname, join } from 'node:path';
+import { removeTempDirs, tempDbFile } from '../../../ledger/src/testing/index.js';
+import {
+  AccountBalancesProjection,
+  ReadModelStoreUnavailableError,
+  SqliteReadModelStore,
+} from '../../../projections/src/index.js';
 import { bearer, openTestApp, paymentService, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp | undefined;
@@ -44,14 +50,60 @@ describe('GET /api/accounts/:accountId/balance', () => {
 
     const balance = async (account: string): Promise<unknown> =>
       (await app.app.inject({ url: `/api/accounts/${account}/balance`, headers: bearer('ops', ['admin']) })).json();
-    expect(await balance('ana')).toMatchObject({ account: 'user:ana', kind: 'user', balance: 300, lagEvents: 0 });
-    expect(await balance('user:ben')).toMatchObject({ balance: 120 });
-    expect(await balance('clan:clan456')).toMatchObject({ kind: 'clan', balance: 30 });
-    expect(await balance('platform:sales')).toMatchObject({ kind: 'platform', balance: -500 });
-    expect(await balance('platform:boosts')).toMatchObject({ balance: 50 });
-    expect(await balance('platform:gig-payments-in-transit')).toMatchObject({ balance: 0 });
-    expect(await balance('clan:nobody')).toMatchObject({ balance: 0, position: -1 });
-    expect((await app.projections?.balances.totals())?.total).toBe(0);
+    expect(await balance('ana')).toMatchObject({ account: 'user:ana', kind: 'user', balance: '300', lagEvents: 0 });
+    expect(await balance('user:ben')).toMatchObject({ balance: '120' });
+    expect(await balance('clan:clan456')).toMatchObject({ kind: 'clan', balance: '30' });
+    expect(await balance('platform:sales')).toMatchObject({ kind: 'platform', balance: '-500' });
+    expect(await balance('platform:boosts')).toMatchObject({ balance: '50' });
+    expect(await balance('platform:gig-payments-in-transit')).toMatchObject({ balance: '0' });
+    expect(await balance('clan:nobody')).toMatchObject({ balance: '0', position: -1 });
+    expect((await app.projections?.balances.totals())?.total).toBe(0n);
+  });
+
+  it('serves a platform balance past 2^53 exactly, as a decimal string, and keeps the read model live', async () => {
+    // A data directory whose platform:sales a long history has brought near -2^53.
+    const path = tempDbFile();
+    const seeded = new SqliteReadModelStore(join(dirname(path), 'readmodels.db'));
+    await new AccountBalancesProjection(seeded).loadCheckpoint();
+    const nearLimit = (-(2n ** 53n) + 1000n).toString();
+    await seeded.commit([
+      {
+        op: 'put',
+        collection: 'account_balances__v1',
+        id: 'platform:sales',
+        position: -1,
+        doc: { account: 'platform:sales', kind: 'platform', balance: nearLimit, position: -1 },
+      },
+    ]);
+    await seeded.close();
+    const app = (t = await openTestApp({ path, withProjections: true }));
+    const handler = new AccountCommandHandler(app.store);
+    for (const userId of ['a', 'b', 'c'])
+      await handler.execute(
+        userId,
+        { type: 'PurchaseCredits', amount: 1_000_000_000, paymentRef: 'p', now: app.clock.now() },
+        { actor: 'test', correlationId: 'seed', causationId: 'seed' },
+      );
+    await settle(app);
+
+    const balance = async (account: string): Promise<unknown> =>
+      (await app.app.inject({ url: `/api/accounts/${account}/balance`, headers: bearer('ops', ['admin']) })).json();
+    expect(await balance('platform:sales')).toEqual({
+      account: 'platform:sales',
+      kind: 'platform',
+      balance: '-9007202254739992',
+      position: expect.any(Number),
+      lagEvents: 0,
+    });
+    expect(await balance('a')).toMatchObject({ balance: '1000000000' });
+    // Still live: the next event is folded too.
+    await handler.execute(
+      'd',
+      { type: 'PurchaseCredits', amount: 7, paymentRef: 'p', now: app.clock.now() },
+      { actor: 'test', correlationId: 'seed', causationId: 'seed' },
+    );
+    await settle(app);
+    expect(await balance('platform:sales')).toMatchObject({ balance: '-9007202254739999' });
   });
 
   it('is for admins only', async () => {
@@ -128,6 +180,35 @@ describe('service read-model routes', () => {
     expect((await get(app, '/api/clans/ranking')).json().items.map((c: { clanId: string }) => c.clanId)).toEqual(['clan456']);
   });
 
+  it('does not rank a gig up for two accounts paying each other back and forth for it; a boost and a spend do', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    // Credits to start with, straight through the command handler (who may buy credits is not this test's subject).
+    const seeding = new AccountCommandHandler(app.store);
+    for (const userId of ['mallory', 'trent', 'honest'])
+      await seeding.execute(
+        userId,
+        { type: 'PurchaseCredits', amount: 10_000, paymentRef: `seed-${userId}`, now: app.clock.now() },
+        { actor: 'test', correlationId: 'seed', causationId: 'seed' },
+      );
+    for (let i = 0; i < 4; i++) {
+      const [from, to] = i % 2 === 0 ? ['mallory', 'trent'] : ['trent', 'mallory'];
+      const paid = await post(app, '/api/credits/gig-payment', { gigId: 'gig-churned', payeeId: to, amount: 5_000 }, from);
+      expect(paid.statusCode, paid.body).toBe(201);
+      await settle(app); // each payee is paid before paying back
+    }
+    await post(app, '/api/credits/boost/gig', { targetGigId: 'gig-boosted', amount: 1, duration: 2 }, 'honest');
+    await post(app, '/api/credits/spend', { amount: 7, targetType: 'gig', targetId: 'gig-spent', reason: 'tip' }, 'honest');
+    await settle(app);
+
+    const ranking = (await get(app, '/api/gigs/ranking')).json();
+    expect(ranking.items.map((g: { gigId: string; rankScore: number }) => [g.gigId, g.rankScore])).toEqual([
+      ['gig-boosted', 100],
+      ['gig-spent', 7],
+      ['gig-churned', 0],
+    ]);
+    expect(ranking.items[2]).toMatchObject({ paymentsTotal: 20_000, paymentsCount: 4, creditsSpentOn: 0 });
+  });
+
   it('reads back ids of the longest valid length in any script through path parameters (414 only past that)', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
     const gigId = 'g'.repeat(128);
@@ -148,7 +229,7 @@ describe('service read-model routes', () => {
       url: `/api/accounts/${encodeURIComponent(`user:${userId}`)}/balance`,
       headers: bearer('root', ['admin']),
     });
-    expect(admin.json()).toMatchObject({ account: `user:${userId}`, balance: 38 });
+    expect(admin.json()).toMatchObject({ account: `user:${userId}`, balance: '38' });
 
     const tooLong = await get(app, `/api/gigs/${'g'.repeat(3000)}`);
     expect(tooLong.statusCode).toBe(414);

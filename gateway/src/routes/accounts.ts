@@ -32,7 +32,8 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
           200: z.object({
             account: z.string(),
             kind: z.enum(['user', 'platform', 'clan']),
-            balance: z.number(),
+            /** A decimal string: platform and clan balances have no bound (users' keep the ledger's limits). */
+            balance: z.string().regex(/^-?[0-9]+$/),
             position: z.number(),
             lagEvents: z.number(),
           }),
@@ -57,11 +58,11 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
               : account.startsWith('platform:')
                 ? ('platform' as const)
                 : ('user' as const),
-            balance: 0,
+            balance: '0',
             position: -1,
             lagEvents: status.lagEvents,
           }
-        : { ...found, lagEvents: status.lagEvents };
+        : { ...found, balance: found.balance.toString(), lagEvents: status.lagEvents };
     },
   );
 };

@@ -1,19 +1,17 @@
-import {
-  accountEventOf,
-  clanAccount,
-  userAccount,
-  addCredits,
-  postingsOf,
-  type RecordedEvent,
-} from '../../../ledger/src/index.js';
-import { BatchDocuments } from '../readModels/batchDocuments.js';
+import { accountEventOf, clanAccount, userAccount, postingsOf, type RecordedEvent } from '../../../ledger/src/index.js';
+import { BatchDocuments, type DocumentCodec } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
+import { addToTotal, totalOf, totalText } from '../readModels/totals.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
 
 export interface AccountBalance {
   readonly account: string;
   readonly kind: 'user' | 'platform' | 'clan';
-  readonly balance: number;
+  /**
+   * Exact: the platform and clan accounts have no bound (a user's balance keeps the ledger's limits,
+   * which the ledger enforces). Stored and served as a decimal string.
+   */
+  readonly balance: bigint;
   /** Log position of the last event that moved this account. */
   readonly position: number;
 }
@@ -26,12 +24,18 @@ export const accountBalancesCollections: readonly CollectionSpec[] = [
 const kindOf = (account: string): AccountBalance['kind'] =>
   account.startsWith('user:') ? 'user' : account.startsWith('clan:') ? 'clan' : 'platform';
 
-const emptyBalance = (account: string): AccountBalance & Record<string, unknown> => ({
+const emptyBalance = (account: string): AccountBalance => ({
   account,
   kind: kindOf(account),
-  balance: 0,
+  balance: 0n,
   position: -1,
 });
+
+/** Balances are stored as decimal strings (older versions stored numbers; `totalOf` reads both). */
+const balanceCodec: DocumentCodec<AccountBalance> = {
+  decode: (stored) => toBalance(stored),
+  encode: (doc) => ({ ...doc, balance: totalText(doc.balance) }),
+};
 
 /** Pages through a whole collection when summing it (admin checks and tests, not request paths). */
 const totalsPage = 5000;
@@ -43,6 +47,8 @@ const totalsPage = 5000;
  */
 export class AccountBalancesProjection extends VersionedProjection {
   readonly name = 'account_balances';
+  /** 2: balances are exact, stored as decimal strings (issue 11). */
+  readonly foldsVersion: number = 2;
   readonly collections = accountBalancesCollections;
 
   constructor(store: ReadModelStore, options: VersionedProjectionOptions = {}) {
@@ -50,7 +56,7 @@ export class AccountBalancesProjection extends VersionedProjection {
   }
 
   /** Balances touched since the last drain. */
-  #balances: BatchDocuments<AccountBalance & Record<string, unknown>> | undefined;
+  #balances: BatchDocuments<AccountBalance> | undefined;
 
   protected async project(events: readonly RecordedEvent[]): Promise<void> {
     const legs: { position: number; account: string; amount: number }[] = [];
@@ -60,12 +66,12 @@ export class AccountBalancesProjection extends VersionedProjection {
       for (const { account, amount } of postingsOf(decoded.userId, decoded.event))
         legs.push({ position: recorded.position, account, amount });
     }
-    this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance);
+    this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance, balanceCodec);
     const balances = this.#balances;
     await balances.load(legs.map((leg) => leg.account));
     // An event's two legs move two different accounts, so each leg is folded into its account once.
     for (const { position, account, amount } of legs)
-      balances.update(account, position, (doc) => ({ ...doc, balance: addCredits(doc.balance, amount), position }));
+      balances.update(account, position, (doc) => ({ ...doc, balance: addToTotal(doc.balance, amount), position }));
   }
 
   protected reset(): void {
@@ -108,15 +114,15 @@ export class AccountBalancesProjection extends VersionedProjection {
   }
 
   /** The sum of every balance (zero when the books balance) and how many accounts there are. */
-  async totals(): Promise<{ total: number; accounts: number }> {
+  async totals(): Promise<{ total: bigint; accounts: number }> {
     const all = await this.all();
-    return { total: all.reduce((sum, b) => addCredits(sum, b.balance), 0), accounts: all.length };
+    return { total: all.reduce((sum, b) => sum + b.balance, 0n), accounts: all.length };
   }
 }
 
 const toBalance = (doc: Record<string, unknown>): AccountBalance => ({
   account: doc.account as string,
   kind: doc.kind as AccountBalance['kind'],
-  balance: doc.balance as number,
+  balance: totalOf(doc.balance),
   position: doc.position as number,
 });

@@ -81,7 +81,7 @@ describe('npm run projections (operator CLI)', () => {
       expect.objectContaining({ readModel: 'service_read_models', version: 2, events: 6 }),
     ]);
     const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
-    expect((await new AccountBalancesProjection(models).balanceOf('clan:k'))?.balance).toBe(21);
+    expect((await new AccountBalancesProjection(models).balanceOf('clan:k'))?.balance).toBe(21n);
     await models.close();
   }, 30_000);
 

@@ -14,16 +14,27 @@ interface Entry<T> {
  * event folded into it, and an event at or below that position is not folded again — which is what
  * makes a replayed batch a no-op even when part of it was already written.
  */
-export class BatchDocuments<T extends Doc> {
+/**
+ * How documents are stored when they hold what JSON cannot (a bigint total is stored as its decimal
+ * string): `decode` reads a stored document (fields only, no `_id`/`_position`), `encode` writes one.
+ */
+export interface DocumentCodec<T> {
+  readonly decode: (stored: Doc) => T;
+  readonly encode: (doc: T) => Doc;
+}
+
+export class BatchDocuments<T extends object> {
   readonly #entries = new Map<string, Entry<T>>();
   readonly #store: ReadModelStore;
   readonly #collection: string;
   readonly #empty: (id: string) => T;
+  readonly #codec: DocumentCodec<T> | undefined;
 
-  constructor(store: ReadModelStore, collection: string, empty: (id: string) => T) {
+  constructor(store: ReadModelStore, collection: string, empty: (id: string) => T, codec?: DocumentCodec<T>) {
     this.#store = store;
     this.#collection = collection;
     this.#empty = empty;
+    this.#codec = codec;
   }
 
   /** Loads the stored documents among `ids` (the rest start empty). */
@@ -37,7 +48,7 @@ export class BatchDocuments<T extends Doc> {
       } else {
         const { _id, _position, ...doc } = found;
         this.#entries.set(id, {
-          doc: doc as T,
+          doc: this.#codec === undefined ? (doc as T) : this.#codec.decode(doc),
           position: typeof _position === 'number' ? _position : -1,
           changed: false,
         });
@@ -78,7 +89,9 @@ export class BatchDocuments<T extends Doc> {
   writes(): Write[] {
     const writes: Write[] = [];
     for (const [id, entry] of this.#entries) {
-      if (entry.changed) writes.push({ op: 'put', collection: this.#collection, id, doc: entry.doc, position: entry.position });
+      if (!entry.changed) continue;
+      const doc = this.#codec === undefined ? (entry.doc as Doc) : this.#codec.encode(entry.doc);
+      writes.push({ op: 'put', collection: this.#collection, id, doc, position: entry.position });
     }
     return writes;
   }

@@ -14,6 +14,13 @@ export const physicalCollection = (collection: string, version: number): string 
 /** The checkpoint of one version of a read-model family (`{family}@v{n}`), committed with its writes. */
 export const versionedCheckpointName = (family: string, version: number): string => `${family}@v${version}`;
 
+/**
+ * The marker of which folds built one version of a family (`{family}@v{n}/folds`): kept as a
+ * checkpoint (one number that only moves forward), whose position is the `foldsVersion` of the code
+ * that created the version. A version with no marker was built before markers existed.
+ */
+export const foldsMarkerName = (family: string, version: number): string => `${versionedCheckpointName(family, version)}/folds`;
+
 /** Versions of a family that have collections, from the store itself. */
 export const builtVersions = async (store: ReadModelStore, collection: string): Promise<number[]> =>
   (await store.listCollections(`${collection}__v`))
@@ -53,6 +60,12 @@ export interface VersionedProjectionOptions {
 
 export abstract class VersionedProjection implements Subscriber {
   abstract readonly name: string;
+  /**
+   * Which folds this code runs: bumped whenever the folds would make different documents from the
+   * same log (a formula, a field's type). A live projection that finds readers on a version built by
+   * other folds starts a new version from the start of the log (`loadCheckpoint`).
+   */
+  abstract readonly foldsVersion: number;
   /** Collections of this read model, by their reader-facing names. */
   abstract readonly collections: readonly CollectionSpec[];
   readonly store: ReadModelStore;
@@ -138,17 +151,43 @@ export abstract class VersionedProjection implements Subscriber {
 
   async loadCheckpoint(): Promise<number> {
     if (this.#requestedVersion !== undefined) {
-      if (this.#version === undefined) await this.#target(this.#requestedVersion, false);
+      if (this.#version === undefined) {
+        await this.#target(this.#requestedVersion, false);
+        await this.#markFolds(this.#requestedVersion);
+      }
     } else {
       const active = await this.store.activeVersion(this.name);
       if (active === undefined) {
         await this.#target(1, true);
+        await this.#markFolds(1);
         await this.store.setActiveVersion(this.name, 1);
+      } else if ((await this.store.checkpoint(foldsMarkerName(this.name, active))) < this.foldsVersion) {
+        await this.#refold(active);
       } else if (active !== this.#version) {
         await this.#target(active, true);
       }
     }
     return this.store.checkpoint(this.checkpointName);
+  }
+
+  async #markFolds(version: number): Promise<void> {
+    await this.store.commit([], { name: foldsMarkerName(this.name, version), position: this.foldsVersion });
+  }
+
+  /**
+   * Readers are on a version that older folds built (an existing data directory after an upgrade
+   * that changed a formula): its documents are not what this code would make from the log, and
+   * folding on into them would mix the two. Start a new version from the start of the log and point
+   * readers at it at once; the read model's routes answer 503 READ_MODEL_NOT_READY until this process
+   * has caught up (as on a fresh start), never documents of the old formula passed off as current.
+   * The old version's collections stay until the next `rebuild` drops them.
+   */
+  async #refold(stale: number): Promise<void> {
+    const built = await Promise.all(this.collections.map((spec) => builtVersions(this.store, spec.name)));
+    const version = Math.max(stale, ...built.flat()) + 1;
+    await this.#target(version, true);
+    await this.#markFolds(version);
+    await this.store.setActiveVersion(this.name, version);
   }
 
   /** Folds events (all after the checkpoint, in log order) into the documents held in memory. */

@@ -213,9 +213,9 @@ describe('blue/green rebuild', () => {
     closers.push(() => projector.stop());
     await projector.waitUntilCaughtUp();
     const served = (await live.balanceOf('u1'))?.balance;
-    expect(served).toBeGreaterThan(0);
+    expect(served).toBeGreaterThan(0n);
 
-    const seenDuringBuild: Promise<number | undefined>[] = [];
+    const seenDuringBuild: Promise<bigint | undefined>[] = [];
     await rebuild({
       dropOldVersionsAfterMs: 0,
       store,
@@ -256,7 +256,7 @@ describe('blue/green rebuild', () => {
     await rebuildAll(store, reference);
     expect(afterLive).toEqual(await snapshot(reference));
     // The books balance on the read side too (unsettled payments sit in the transit account).
-    expect((await liveBalances.totals()).total).toBe(0);
+    expect((await liveBalances.totals()).total).toBe(0n);
   });
 
   it('switches readers only once the new version has everything the live one showed (readers never step back)', async () => {
@@ -275,12 +275,12 @@ describe('blue/green rebuild', () => {
             // Just before the first switch: a purchase lands and the live projector shows it.
             await handler.execute('ana', { type: 'PurchaseCredits', amount: 1000, paymentRef: 'p2', now: clock.now() }, context);
             await feed(store, live);
-            expect((await live.balanceOf('ana'))?.balance).toBe(1200);
+            expect((await live.balanceOf('ana'))?.balance).toBe(1200n);
           }
           const switched = await target.switchVersionIfCaughtUp(...args);
           attempts.push(switched);
           // Whenever readers are on the new version, they see at least what they saw before.
-          if (switched) expect((await new AccountBalancesProjection(target).balanceOf('ana'))?.balance).toBe(1200);
+          if (switched) expect((await new AccountBalancesProjection(target).balanceOf('ana'))?.balance).toBe(1200n);
           return switched;
         };
       },
@@ -288,7 +288,7 @@ describe('blue/green rebuild', () => {
     await rebuild({ dropOldVersionsAfterMs: 0, store, models: watched, readModel: 'account_balances' });
     expect(attempts).toEqual([false, true]);
     expect(await models.activeVersion('account_balances')).toBe(2);
-    expect((await new AccountBalancesProjection(models).balanceOf('ana'))?.balance).toBe(1200);
+    expect((await new AccountBalancesProjection(models).balanceOf('ana'))?.balance).toBe(1200n);
   });
 
   it('switches to the new version when the live one is ahead of the log itself (a log restored from a backup)', async () => {

@@ -90,11 +90,11 @@ describe('projection runtime', () => {
     await settlement.waitUntilCaughtUp();
     await projector.waitUntilCaughtUp();
 
-    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
-    expect((await balances.totals()).total).toBe(0);
-    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(0);
-    expect((await balances.balanceOf(platformAccounts.sales))?.balance).toBe(-users.length * (20 * 100 + (19 * 20) / 2));
-    expect((await balances.clanBalance('clan-0'))?.balance).toBe(2 * 20 * 5);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe(BigInt((await handler.read(user)).balance));
+    expect((await balances.totals()).total).toBe(0n);
+    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(0n);
+    expect((await balances.balanceOf(platformAccounts.sales))?.balance).toBe(BigInt(-users.length * (20 * 100 + (19 * 20) / 2)));
+    expect((await balances.clanBalance('clan-0'))?.balance).toBe(BigInt(2 * 20 * 5));
     const status = await projector.status();
     expect(status).toMatchObject({ name: 'account_balances', state: 'live', lagEvents: 0, caughtUpOnce: true });
   });
@@ -127,7 +127,7 @@ describe('projection runtime', () => {
     const balances = new AccountBalancesProjection(second.models);
     const again = run(second.store, balances);
     await again.waitUntilCaughtUp();
-    const expected = await Promise.all(users.map(async (u) => (await second.handler.read(u)).balance));
+    const expected = await Promise.all(users.map(async (u) => BigInt((await second.handler.read(u)).balance)));
     expect(await Promise.all(users.map(async (u) => (await balances.balanceOf(u))?.balance))).toEqual(expected);
   });
 
@@ -172,9 +172,9 @@ describe('projection runtime', () => {
     expect(status.retries).toBe(1);
     expect(status.lagEvents).toBe(0);
     // Nothing settles here (no reactor), yet the books balance: the payments sit in transit.
-    expect((await balances.totals()).total).toBe(0);
-    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(3 * users.length * 11);
-    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
+    expect((await balances.totals()).total).toBe(0n);
+    expect((await balances.balanceOf(platformAccounts.gigPaymentsInTransit))?.balance).toBe(BigInt(3 * users.length * 11));
+    expect((await balances.balanceOf('ana'))?.balance).toBe(BigInt((await handler.read('ana')).balance));
   });
 
   it('is not live, nor serving as caught up, while a source that pauses mid catch-up is still behind', async () => {
@@ -262,7 +262,7 @@ describe('projection runtime', () => {
     const status = await projector.status();
     expect(status.stallRestarts).toBeGreaterThanOrEqual(1);
     expect(subscriptions).toBeGreaterThanOrEqual(2);
-    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
+    expect((await balances.balanceOf('ana'))?.balance).toBe(BigInt((await handler.read('ana')).balance));
   });
 
   it('a batch committed and then reported failed: the retry finds the work done, and a waiter is answered', async () => {
@@ -286,7 +286,7 @@ describe('projection runtime', () => {
     await projector.waitUntilCaughtUp(5_000);
     expect(failures).toBe(1);
     expect((await projector.status()).retries).toBe(1);
-    expect((await balances.balanceOf('ana'))?.balance).toBe((await handler.read('ana')).balance);
+    expect((await balances.balanceOf('ana'))?.balance).toBe(BigInt((await handler.read('ana')).balance));
   });
 
   it('a commit that fails loses nothing: the batch is folded again from the store on the retry', async () => {
@@ -311,8 +311,8 @@ describe('projection runtime', () => {
     await projector.waitUntilCaughtUp(5_000);
     expect(failOnce.armed).toBe(false);
     expect((await projector.status()).retries).toBe(1);
-    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
-    expect((await balances.totals()).total).toBe(0);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe(BigInt((await handler.read(user)).balance));
+    expect((await balances.totals()).total).toBe(0n);
   });
 
   it('while another process holds the read-model write lock (a rebuild), it fails fast, retries, and then catches up', async () => {
@@ -342,8 +342,8 @@ describe('projection runtime', () => {
     );
     rebuildProcess.exec('COMMIT');
     await projector.waitUntilCaughtUp(15_000);
-    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe((await handler.read(user)).balance);
-    expect((await balances.totals()).total).toBe(0);
+    for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe(BigInt((await handler.read(user)).balance));
+    expect((await balances.totals()).total).toBe(0n);
   });
 
   it('leaves the event loop to others while it catches up (a server in the same process keeps answering)', async () => {

@@ -125,7 +125,7 @@ describe('crash test: the projector killed with SIGKILL at 5 random points', () 
     expect(crashed.services.active_boosts?.length).toBeGreaterThan(1000);
     expect(crashed.services.user_credit_events?.length).toBeGreaterThan(35_000);
     expect(crashed).toEqual(rebuilt);
-    expect((await new AccountBalancesProjection(crashedModels).totals()).total).toBe(0);
+    expect((await new AccountBalancesProjection(crashedModels).totals()).total).toBe(0n);
     await crashedModels.close();
     await rebuiltModels.close();
   }, 180_000);

@@ -92,10 +92,16 @@ export type ClanContributorDocument = {
   readonly since: number;
 };
 
-/** Score formulas, documented in docs/reference/read-models.md. */
+/**
+ * Score formulas, documented in docs/reference/read-models.md. A score only grows by credits that left
+ * the actor's control for good — boosts (paid to `platform:boosts`), spends on the target (to
+ * `platform:spending`), clan contributions (to the clan's account, which nothing ever debits). Payments
+ * between users (`paymentsTotal`, `paymentsCount`) are shown beside a gig's score, never in it: two
+ * accounts paying each other back and forth for a gig would otherwise raise its rank at no cost.
+ */
 export const scores = {
   visibility: (doc: Omit<UserVisibilityDocument, 'visibilityScore'>): number => doc.activeBoostCredits,
-  rank: (doc: Omit<GigRankingDocument, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.paymentsTotal,
+  rank: (doc: Omit<GigRankingDocument, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.creditsSpentOn,
   reputation: (doc: Omit<ClanReputationDocument, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
 };
 

@@ -120,15 +120,25 @@ describe('user visibility fold', () => {
 });
 
 describe('gig ranking fold', () => {
-  it('boosts count 100 per credit while active, payments once each; spending is recorded but not ranked', () => {
+  it('boosts count 100 per credit while active, spends on the gig one each; payments are shown beside the score', () => {
     const boosted = fold(emptyGigRanking('g'), evolveGigRanking, [on('buyer', activated('b', 'gig', 'g', 5))]);
     expect(boosted).toMatchObject({ rankScore: 500, activeBoostCount: 1, activeBoostCredits: 5, lastBoostAt: t0 });
     const paidFor = evolveGigRanking(boosted, on('buyer', paid('g', 700)));
-    expect(paidFor).toMatchObject({ rankScore: 1200, paymentsTotal: 700, paymentsCount: 1 });
+    expect(paidFor).toEqual({ ...boosted, paymentsTotal: 700, paymentsCount: 1 });
     const spentOn = evolveGigRanking(paidFor, on('buyer', spent('gig', 'g', 9)));
-    expect(spentOn).toEqual({ ...paidFor, creditsSpentOn: 9 });
+    expect(spentOn).toEqual({ ...paidFor, creditsSpentOn: 9, rankScore: 509 });
     const after = evolveGigRanking(spentOn, on('buyer', expired('b', 'gig', 'g', 5)));
-    expect(after).toMatchObject({ rankScore: 700, activeBoostCount: 0, activeBoostCredits: 0 });
+    expect(after).toMatchObject({ rankScore: 9, activeBoostCount: 0, activeBoostCredits: 0 });
+  });
+
+  it('two accounts paying each other back and forth for a gig leave its score unchanged; a boost still raises it', () => {
+    const start = fold(emptyGigRanking('g'), evolveGigRanking, [on('x', spent('gig', 'g', 3))]);
+    const backAndForth = Array.from({ length: 50 }, (_, i) => on(i % 2 === 0 ? 'a' : 'b', paid('g', 1_000_000)));
+    const churned = fold(start, evolveGigRanking, backAndForth);
+    expect(churned.rankScore).toBe(start.rankScore);
+    expect(churned).toMatchObject({ rankScore: 3, paymentsTotal: 50_000_000, paymentsCount: 50 });
+    const boosted = evolveGigRanking(churned, on('a', activated('b', 'gig', 'g', 2)));
+    expect(boosted.rankScore).toBe(3 + 200);
   });
 
   it('an expiry returns the score exactly to what it was before the boost', () => {

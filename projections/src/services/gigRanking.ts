@@ -3,7 +3,8 @@ import { scores, type GigRankingDocument, type ServiceEvent, type Unscored } fro
 
 /**
  * The gig service's fold: a gig's ranking after one more event. Boosts of the gig, credits spent on it
- * and payments for it change it; any other event leaves the document as it is. Pure: no store, no clock.
+ * and payments for it change it; any other event leaves the document as it is. Payments are counted
+ * beside the score, not in it (`scores.rank`). Pure: no store, no clock.
  */
 export const evolveGigRanking = (doc: GigRankingDocument, { event }: ServiceEvent): GigRankingDocument => {
   switch (event.type) {
@@ -35,7 +36,8 @@ export const evolveGigRanking = (doc: GigRankingDocument, { event }: ServiceEven
     case 'GigPaymentSent': {
       const { gigId, amount } = event.data;
       if (gigId !== doc.gigId) return doc;
-      return scored({ ...doc, paymentsTotal: addCredits(doc.paymentsTotal, amount), paymentsCount: doc.paymentsCount + 1 });
+      // Shown beside the score only: the credits are still the users' (the payee's, once settled).
+      return { ...doc, paymentsTotal: addCredits(doc.paymentsTotal, amount), paymentsCount: doc.paymentsCount + 1 };
     }
     case 'CreditsPurchased':
     case 'CreditsEarned':

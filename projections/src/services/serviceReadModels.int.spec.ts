@@ -99,7 +99,7 @@ describe('service read models', () => {
     ]);
   });
 
-  it('gig rank counts active boosts and payments; ranking pages are ordered by score, ties by id', async () => {
+  it('gig rank counts active boosts and spends on the gig, payments beside it; ranking pages are ordered by score, ties by id', async () => {
     await run('buyer', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p' });
     await run('buyer', boost('g-b1', 'gig', 'gig-b', 5, 1));
     await run('buyer', boost('g-a1', 'gig', 'gig-a', 5, 1));
@@ -107,7 +107,7 @@ describe('service read models', () => {
     await run('buyer', { type: 'SpendCredits', amount: 9, targetType: 'gig', targetId: 'gig-c', reason: '' });
     await project();
     expect(await projection.gig('gig-c')).toMatchObject({
-      rankScore: 700,
+      rankScore: 9,
       paymentsTotal: 700,
       paymentsCount: 1,
       creditsSpentOn: 9,
@@ -121,10 +121,10 @@ describe('service read models', () => {
     expect(buyerLog.map((e) => (e.data as { balanceAfter: number }).balanceAfter)).toEqual([10_000, 9_290, 9_281]);
 
     const page1 = await projection.gigRanking(2);
-    expect(page1.map((g) => g.gigId)).toEqual(['gig-c', 'gig-a']);
+    expect(page1.map((g) => g.gigId)).toEqual(['gig-a', 'gig-b']);
     const last = page1.at(-1);
     const page2 = await projection.gigRanking(2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
-    expect(page2.map((g) => g.gigId)).toEqual(['gig-b']);
+    expect(page2.map((g) => g.gigId)).toEqual(['gig-c']);
 
     clock.advance({ hours: 1 });
     await run('buyer', { type: 'ExpireBoost', boostId: 'g-a1' });
@@ -193,5 +193,32 @@ describe('service read models', () => {
     await projection.handle(events);
     await projection.handle(events.slice(1));
     expect([await projection.gig('g'), await projection.clanReputation('c')]).toEqual(snapshot);
+  });
+});
+
+describe('a data directory whose read models older folds built', () => {
+  /** The projection as the code before the current folds made it. */
+  class OlderFolds extends ServiceReadModelsProjection {
+    override readonly foldsVersion = projection.foldsVersion - 1;
+  }
+
+  it('is refolded into a new version at start-up, once, and readers move to it', async () => {
+    await run('mallory', { type: 'PurchaseCredits', amount: 10_000, paymentRef: 'p' });
+    await run('mallory', { type: 'PayForGig', transferId: 't1', gigId: 'gig-c', payeeId: 'trent', amount: 700 });
+    await feed(store, new OlderFolds(models));
+    // What the older folds left: a document the current folds would not make (a score of 0 here).
+    await models.commit([
+      { op: 'put', collection: 'gig_ranking__v1', id: 'gig-c', position: 10_000, doc: { gigId: 'gig-c', rankScore: 700 } },
+    ]);
+
+    expect(await projection.loadCheckpoint()).toBe(-1);
+    expect(await models.activeVersion('service_read_models')).toBe(2);
+    await project();
+    expect(await projection.gig('gig-c')).toMatchObject({ rankScore: 0, paymentsTotal: 700, paymentsCount: 1 });
+
+    // The next start finds readers on a version the current folds built, and carries on from its checkpoint.
+    const restarted = new ServiceReadModelsProjection(models);
+    expect(await restarted.loadCheckpoint()).toBeGreaterThan(-1);
+    expect(await models.activeVersion('service_read_models')).toBe(2);
   });
 });

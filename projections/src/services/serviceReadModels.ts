@@ -55,6 +55,8 @@ interface BatchState {
 
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
+  /** 2: a gig's rank no longer counts payments between users (issue 11). */
+  readonly foldsVersion: number = 2;
   readonly collections = serviceReadModelCollections;
   readonly queries: ServiceReadModelQueries;
 
