@@ -5,22 +5,11 @@
  *   AMQP_URL=amqp://guest:guest@127.0.0.1:5672 QUEUE=user_credit_queue DB=./data/user-service.db \
  *     node --import tsx consumers/examples/creditEventsConsumer.ts
  *
- * The queue must exist (the relay declares it, with its dead-letter queue). Ctrl-C stops gracefully.
+ * It declares the relay's topology itself (the same data the relay declares), so it may start first.
+ * Ctrl-C stops gracefully.
  */
 import { z } from 'zod';
-import { SqliteProcessedMessages, startConsumer } from '../src/index.js';
-
-// The relay exports one zod schema per message type (projections/src/fanout/); until that lands this
-// example states the seed's fields itself. A service swaps in the relay's schema and keeps the rest.
-const creditMessage = z.object({
-  type: z.string().min(1),
-  userId: z.string().min(1),
-  targetId: z.string().nullish(),
-  targetType: z.string().nullish(),
-  amount: z.int().nonnegative(),
-  eventId: z.string().min(1),
-  timestamp: z.iso.datetime({ offset: true }),
-});
+import { declareRelayTopology, ledgerMessageSchema, SqliteProcessedMessages, startConsumer } from '../src/index.js';
 
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const queue = process.env.QUEUE ?? 'user_credit_queue';
@@ -34,14 +23,15 @@ const insert = processed.db.prepare(
 const consumer = await startConsumer({
   url,
   queue,
-  schema: creditMessage,
+  schema: ledgerMessageSchema,
   processed,
+  topology: declareRelayTopology,
   prefetch: 32,
   retry: { attemptsMax: 5, backoffMsBase: 200, backoffMsMax: 5_000 },
   // `insert` runs on the kit's connection, inside the transaction that also records the messageId (the
   // handler's `context.tx` is that same connection), so the row and the id commit together.
   handle: async (message) => {
-    insert.run(message.eventId, message.type, message.userId, message.targetId ?? null, message.amount, message.timestamp);
+    insert.run(message.eventId, message.type, message.userId, message.targetId, message.amount, message.timestamp);
   },
   onEvent: (event) => {
     const detail = (error: unknown): string =>

@@ -115,5 +115,5 @@ export {
   type RelayMetrics,
   type RelayOptions,
 } from './fanout/rabbitmq/rabbitMqRelay.js';
-export { declareTopology, queueKindOf } from './fanout/rabbitmq/declareTopology.js';
+export { declareTopology, declareTopologyOn, queueKindOf } from './fanout/rabbitmq/declareTopology.js';
 export { AuditIndexProjection } from './audit/auditIndex.js';

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
+import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { rebuildLeases } from '../rebuild/rebuild.js';
 
@@ -161,4 +162,43 @@ describe('npm run projections (operator CLI)', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('account_balances, service_read_models');
   }, 30_000);
+
+  it('relay-reset moves the relay checkpoint back, and status lists the relay with that checkpoint and its lag', async () => {
+    const dir = await seeded();
+    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+    const head = await store.headPosition();
+    await relayCheckpointOf(store).save(head); // as a relay that published everything leaves it
+    await store.close();
+    type Row = { name: string; version: number | null; checkpoint: number; head: number; lagEvents: number; lagMs: number };
+    const relayRow = async (): Promise<Row | undefined> =>
+      (JSON.parse((await cli(dir, 'status', '--json')).stdout) as Row[]).find((r) => r.name === 'rabbitmq_relay');
+    expect(await relayRow()).toEqual({ name: 'rabbitmq_relay', version: null, checkpoint: head, head, lagEvents: 0, lagMs: 0 });
+
+    const partial = await cli(dir, 'relay-reset', '--to', String(head - 2), '--json');
+    expect(partial.code).toBe(0);
+    expect(JSON.parse(partial.stdout)).toEqual({
+      name: 'rabbitmq_relay',
+      before: head,
+      checkpoint: head - 2,
+      head,
+      republish: 2,
+    });
+    const row = await relayRow();
+    expect(row).toMatchObject({ checkpoint: head - 2, head, lagEvents: 2 });
+    expect(row?.lagMs).toBeGreaterThan(0); // the oldest unpublished event was appended before the CLI ran
+
+    const all = await cli(dir, 'relay-reset');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain(`checkpoint ${head - 2} -> -1`);
+    expect(await relayRow()).toMatchObject({ checkpoint: -1, lagEvents: head });
+
+    // Past the head (events appended later would be skipped) and not a position: refused, checkpoint unchanged.
+    const past = await cli(dir, 'relay-reset', '--to', String(head + 1));
+    expect(past.code).toBe(1);
+    expect(past.stderr).toContain('past the log head');
+    const bad = await cli(dir, 'relay-reset', '--to', 'yesterday');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('a log position');
+    expect(await relayRow()).toMatchObject({ checkpoint: -1 });
+  }, 180_000);
 });

@@ -69,6 +69,52 @@ program
   )
   .action(runRebuild);
 
+program
+  .command('relay-reset')
+  .description(
+    "move the RabbitMQ relay's checkpoint back (default: before the first event), so it re-publishes the log from there " +
+      'with the same messageIds; run it while the relay is stopped, or its next confirmed batch overwrites the reset',
+  )
+  .option(
+    '--to <position>',
+    'the last position counted as published: -1 (the default) re-publishes everything',
+    (value: string) => {
+      if (!/^(-1|0|[1-9]\d{0,15})$/.test(value)) throw new InvalidArgumentError('a log position: -1 or a whole number');
+      return Number(value);
+    },
+    -1,
+  )
+  .option('--json', 'machine-readable output')
+  .action(resetRelay);
+
+/** `relay-reset`: sets the relay's checkpoint (a side record of the event store) to a position at or below the head. */
+async function resetRelay(options: { to: number; json?: boolean }): Promise<void> {
+  const config = loadStorageConfig();
+  const store = await openEventStore({ eventStoreUrl: config.eventStoreUrl, dataDir: config.dataDir });
+  try {
+    const head = await store.headPosition();
+    if (options.to > head) {
+      process.stderr.write(`--to ${options.to} is past the log head (${head}): the relay would skip events appended later\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const checkpoint = relayCheckpointOf(store);
+    const before = (await checkpoint.load()) ?? null;
+    await checkpoint.save(options.to);
+    const republish = lagBehind(head, options.to);
+    if (options.json === true) {
+      process.stdout.write(`${JSON.stringify({ name: 'rabbitmq_relay', before, checkpoint: options.to, head, republish })}\n`);
+      return;
+    }
+    console.log(
+      `rabbitmq_relay checkpoint ${before ?? 'none'} -> ${options.to} (head ${head}): ${republish} events are published again ` +
+        'when the relay runs, with their original messageIds; consumers using the kit drop the ones they already handled',
+    );
+  } finally {
+    await store.close();
+  }
+}
+
 /** `status`: each projection with its version, checkpoint and lag. */
 async function showStatus(options: { json?: boolean }): Promise<void> {
   const config = loadStorageConfig();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accountEventTypes } from '../../../ledger/src/index.js';
-import { ledgerMessageSchema, messageJsonSchemas, messageSchemas, messageTypes } from './messages.js';
+import { ledgerMessageSchema, messageJsonSchemas, messageOf, messageSchemas, messageTypes } from './messages.js';
 import { deadLetterQueueOf, serviceQueueArguments, serviceQueues, supportsQuorumQueues, topology } from './topology.js';
 
 const docs = join(import.meta.dirname, '..', '..', '..', 'docs', 'reference');
@@ -34,6 +34,28 @@ describe('fan-out messages and topology', () => {
     for (const field of ['type', 'userId', 'targetId', 'targetType', 'amount', 'duration', 'eventId', 'timestamp']) {
       const { [field]: _dropped, ...rest } = first ?? {};
       expect(ledgerMessageSchema.safeParse(rest).success, field).toBe(false);
+    }
+  });
+
+  it('messageOf builds, for every account event type, a message its schema accepts (the relay does not re-validate on the hot path)', () => {
+    const text = readFileSync(join(docs, 'messages.md'), 'utf8');
+    const examples = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => ledgerMessageSchema.parse(JSON.parse(m[1] ?? '')));
+    const built = examples.map((example) =>
+      messageOf(example.ledgerEvent, {
+        eventId: example.eventId,
+        userId: example.userId,
+        position: example.position,
+        revision: example.revision,
+        timestamp: example.timestamp,
+        correlationId: example.correlationId,
+      }),
+    );
+    expect(new Set(built.map((message) => message.ledgerEvent.type))).toEqual(new Set(accountEventTypes));
+    for (const [i, message] of built.entries()) {
+      expect(message).toEqual(examples[i]);
+      expect(messageSchemas[message.type].safeParse(message).success, message.type).toBe(true);
+      // What goes on the wire is what the schema reads back.
+      expect(ledgerMessageSchema.parse(JSON.parse(JSON.stringify(message)))).toEqual(message);
     }
   });
 

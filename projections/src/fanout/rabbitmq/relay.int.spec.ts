@@ -15,8 +15,10 @@ import { GigPaymentSettlement } from '../../settlement/gigPaymentSettlement.js';
 import { ledgerMessageSchema, messageAppId, messageSchemas } from '../messages.js';
 import { FileRelayCheckpoint } from '../relayCheckpoint.js';
 import { serviceQueues } from '../topology.js';
+import { connect } from 'amqplib';
+import { declareTopology } from './declareTopology.js';
 import { RabbitMqRelay } from './rabbitMqRelay.js';
-import { createVhost, readQueue, startProxy, type Received } from './testing/broker.js';
+import { collectQueue, createVhost, readQueue, startProxy, type Received } from './testing/broker.js';
 
 const clock = new ManualClock('2026-01-01T00:00:00.000Z');
 const context = { actor: 'test', correlationId: 'corr-1', causationId: 'c' };
@@ -258,5 +260,76 @@ describe('RabbitMQ relay (real broker, own vhost)', { timeout: 120_000 }, () => 
     const events = await accountEvents(store);
     const received = await readQueue(vhost.url(), 'user_credit_queue', events.length * 2);
     expect(received.map((r) => r.messageId)).toEqual([...events, ...events].map((e) => e.id));
+  });
+
+  it('a returned (unroutable) publish is retried, never skipped: the checkpoint stays behind it until it is routed', async () => {
+    const { store, handler, vhost, startRelay, checkpoint } = await open();
+    const { projector, relay } = await startRelay();
+    await until(() => relay.metrics().connected);
+    // No queue bound to credit_events any more: a mandatory publish there comes back as unroutable.
+    const admin = await connect(vhost.url());
+    closers.push(() => admin.close());
+    const channel = await admin.createChannel();
+    for (const queue of serviceQueues) await channel.deleteQueue(queue);
+    const result = await handler.execute(
+      'ana',
+      { type: 'PurchaseCredits', amount: 10, paymentRef: 'r', now: clock.now() },
+      context,
+    );
+    expect(result.ok).toBe(true);
+    const [event] = await accountEvents(store);
+    if (event === undefined) throw new Error('no event appended');
+    await until(() => relay.metrics().returned >= 2); // returned, and returned again on the retry
+    await relay.flushCheckpoint();
+    expect((await checkpoint.load()) ?? -1).toBeLessThan(event.position);
+    await expect(projector.status()).resolves.toMatchObject({ lagEvents: 1 });
+
+    await declareTopology(admin); // the queues are back: the next retry is routed and confirmed
+    await projector.waitUntilCaughtUp(60_000);
+    await relay.flushCheckpoint();
+    expect(await checkpoint.load()).toBe(event.position);
+    for (const queue of serviceQueues) {
+      const received = await readQueue(vhost.url(), queue, 1);
+      expect(received.map((r) => r.messageId)).toEqual([event.id]);
+    }
+  });
+
+  it('a nacked publish is retried, never skipped: a queue that rejects publishes (full, reject-publish) holds the checkpoint back', async () => {
+    const { store, handler, vhost, startRelay, checkpoint } = await open();
+    const { projector, relay } = await startRelay();
+    await until(() => relay.metrics().connected);
+    // The broker nacks a confirmed publish that a full queue with `x-overflow: reject-publish` refuses.
+    const admin = await connect(vhost.url());
+    closers.push(() => admin.close());
+    const channel = await admin.createChannel();
+    await channel.deleteQueue('user_credit_queue');
+    await channel.assertQueue('user_credit_queue', {
+      durable: true,
+      arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' },
+    });
+    await channel.bindQueue('user_credit_queue', 'credit_events', 'credit.event');
+    const result = await handler.execute(
+      'ben',
+      { type: 'PurchaseCredits', amount: 10, paymentRef: 'n', now: clock.now() },
+      context,
+    );
+    expect(result.ok).toBe(true);
+    const [event] = await accountEvents(store);
+    if (event === undefined) throw new Error('no event appended');
+    await until(() => relay.metrics().nacked >= 2); // nacked, and nacked again on the retry
+    await relay.flushCheckpoint();
+    expect((await checkpoint.load()) ?? -1).toBeLessThan(event.position);
+
+    // The queue as the relay declares it again: the retry is taken and the checkpoint moves past the event.
+    await channel.deleteQueue('user_credit_queue');
+    await declareTopology(admin);
+    await projector.waitUntilCaughtUp(60_000);
+    await relay.flushCheckpoint();
+    expect(await checkpoint.load()).toBe(event.position);
+    const received = await readQueue(vhost.url(), 'user_credit_queue', 1);
+    expect(received.map((r) => r.messageId)).toEqual([event.id]);
+    // The other queues took every attempt: the same messageId, possibly more than once, never another.
+    const gig = await collectQueue(vhost.url(), 'gig_credit_queue', (got) => got.length >= 1);
+    expect(new Set(gig.map((r) => r.messageId))).toEqual(new Set([event.id]));
   });
 });
