@@ -12,6 +12,14 @@ afterEach(async () => {
 
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string, requestId: string) =>
   app.app.inject({ method: 'POST', url, payload, headers: { ...bearer(user), 'x-request-id': requestId } });
+/** Purchases are the payment service's: a service token names the account it credits. */
+const buy = (app: TestApp, payload: Record<string, unknown>, user: string, requestId: string) =>
+  app.app.inject({
+    method: 'POST',
+    url: '/api/credits/purchase',
+    payload: { ...payload, userId: user },
+    headers: { ...bearer('payments', ['service']), 'x-request-id': requestId },
+  });
 const admin = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('ops', ['admin']) });
 
 const settle = async (app: TestApp): Promise<void> => {
@@ -32,7 +40,7 @@ interface Entry {
 describe('audit traces (the index leads, the log answers)', () => {
   it('traces a boost from activation to its scheduled expiry, its target, and the request that caused it', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    expect((await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy')).statusCode).toBe(201);
+    expect((await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy')).statusCode).toBe(201);
     const boost = await post(
       app,
       '/api/credits/boost/clan',
@@ -102,7 +110,7 @@ describe('audit traces (the index leads, the log answers)', () => {
 
   it('traces a gig payment: both legs, settlement and time in transit; the settlement shares the request', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
+    await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
     const paid = await post(app, '/api/credits/gig-payment', { gigId: 'g1', payeeId: 'ben', amount: 120 }, 'ana', 'req-pay');
     expect(paid.statusCode).toBe(201);
     const { transferId } = paid.json<{ transferId: string }>();
@@ -127,7 +135,7 @@ describe('audit traces (the index leads, the log answers)', () => {
 
   it('answers from the log, not the index: an index entry the log does not bear out is left out and counted', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
+    await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
     await post(app, '/api/credits/spend', { amount: 5, targetType: 'gig', targetId: 'g', reason: '' }, 'ana', 'req-spend');
     await settle(app);
     // A planted entry: req-spend also "caused" the purchase at revision 0 (the log says otherwise).

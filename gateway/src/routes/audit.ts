@@ -172,6 +172,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
             position: z.number(),
             lastEventAt: z.string().nullable(),
             eventsFolded: z.number(),
+            indexMismatches: z.number(),
           }),
         },
       },
@@ -192,6 +193,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         position: answer.position,
         lastEventAt: answer.occurredAt,
         eventsFolded: answer.eventsFolded,
+        indexMismatches: answer.indexMismatch ? 1 : 0,
       };
     },
   );
