@@ -152,4 +152,46 @@ describe('audit traces (the index leads, the log answers)', () => {
     expect(trace.events.map((e) => e.type)).toEqual(['CreditsSpent']);
     expect(trace.indexMismatches).toBe(1);
   });
+
+  it('lists the legs naming a platform or clan account as counterparty, paged, checked against the log (admin)', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await buy(app, { amount: 500, paymentRef: 'p1' }, 'ana', 'req-1');
+    await post(app, '/api/credits/clan-contribution', { clanId: 'k9', amount: 30 }, 'ana', 'req-2');
+    await buy(app, { amount: 100, paymentRef: 'p2' }, 'bo', 'req-3');
+    await buy(app, { amount: 7, paymentRef: 'p3' }, 'ana', 'req-4');
+    await settle(app);
+    type Page = { accountId: string; userId: null; items: Entry[]; nextCursor: string | null; indexMismatches: number };
+    const sales = (await admin(app, '/api/audit/accounts/platform:sales/events')).json<Page>();
+    expect(sales).toMatchObject({ accountId: 'platform:sales', userId: null, nextCursor: null, indexMismatches: 0 });
+    expect(sales.items.map((e) => [e.type, e.stream, e.correlationId])).toEqual([
+      ['CreditsPurchased', 'account-ana', 'req-1'],
+      ['CreditsPurchased', 'account-bo', 'req-3'],
+      ['CreditsPurchased', 'account-ana', 'req-4'],
+    ]);
+    const clan = (await admin(app, '/api/audit/accounts/clan:k9/events')).json<Page>();
+    expect(clan.items.map((e) => [e.type, e.stream])).toEqual([['ClanContributionMade', 'account-ana']]);
+    // Paged: one leg a page, the cursor continuing after it.
+    const first = (await admin(app, '/api/audit/accounts/platform:sales/events?limit=2')).json<Page>();
+    expect(first.items.map((e) => e.correlationId)).toEqual(['req-1', 'req-3']);
+    const rest = (
+      await admin(app, `/api/audit/accounts/platform:sales/events?limit=2&cursor=${first.nextCursor ?? 'none'}`)
+    ).json<Page>();
+    expect(rest.items.map((e) => e.correlationId)).toEqual(['req-4']);
+    // A planted reference (the clan "took" ana's purchase) is not in the answer, and is counted.
+    const db = new Database(app.path.replace(/events\.db$/, 'readmodels.db'));
+    const [table] = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%audit_index%'").all() as {
+      name: string;
+    }[];
+    const doc = { kind: 'counterparty', key: 'clan:k9', stream: 'account-ana', revision: 0, position: sales.items[0]!.position };
+    db.prepare(`INSERT INTO "${table!.name}" (id, position, doc) VALUES (?, NULL, ?)`).run('planted', JSON.stringify(doc));
+    db.close();
+    const checked = (await admin(app, '/api/audit/accounts/clan:k9/events')).json<Page>();
+    expect(checked.items.map((e) => e.type)).toEqual(['ClanContributionMade']);
+    expect(checked.indexMismatches).toBe(1);
+    // Admin only; an unknown platform account or a bad cursor is a 400.
+    const asUser = await app.app.inject({ url: '/api/audit/accounts/platform:sales/events', headers: bearer('ana') });
+    expect(asUser.json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+    expect((await admin(app, '/api/audit/accounts/platform:nope/events')).json()).toMatchObject({ code: 'FST_ERR_VALIDATION' });
+    expect((await admin(app, '/api/audit/accounts/clan:k9/events?cursor=bad')).json()).toMatchObject({ statusCode: 400 });
+  });
 });
