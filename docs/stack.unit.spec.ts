@@ -75,4 +75,16 @@ describe('docker-compose.yml is closed by default', () => {
     expect(env('eventstore', 'EVENTSTORE_INSECURE')).toBe("'true'");
     expect(env('eventstore', 'EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP')).toBe("'false'");
   });
+
+  it('passes the audit key and schedule from the environment, and keeps digests on their own volume', () => {
+    expect(env('ledger', 'AUDIT_SIGNING_KEY')).toBe('${AUDIT_SIGNING_KEY:-}');
+    expect(env('ledger', 'AUDIT_VERIFY_KEY')).toBe('${AUDIT_VERIFY_KEY:-}');
+    expect(env('ledger', 'AUDIT_DIGEST_EVERY')).toBe('${AUDIT_DIGEST_EVERY:-}');
+    expect(env('ledger', 'AUDIT_DIGEST_DIR')).toBe('/digests');
+    const volumes = services().get('ledger')?.get('volumes') ?? [];
+    expect(volumes).toContain('- ledger-digests:/digests');
+    // Not inside the data directory (where the embedded event store lives) nor on its volume.
+    expect(volumes.filter((v) => v.endsWith(':/digests'))).toEqual(['- ledger-digests:/digests']);
+    expect(env('ledger', 'LEDGER_DATA_DIR')).toBe('/data');
+  });
 });

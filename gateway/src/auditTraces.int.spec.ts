@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -12,14 +12,15 @@ afterEach(async () => {
 
 /** A command of `user`'s; a purchase is the payment service's, for `user`. */
 const post = (app: TestApp, url: string, payload: Record<string, unknown>, user: string, requestId: string) =>
-  url.endsWith('/purchase')
-    ? app.app.inject({
-        method: 'POST',
-        url,
-        payload: { ...payload, userId: user },
-        headers: { ...paymentService(), 'x-request-id': requestId },
-      })
-    : app.app.inject({ method: 'POST', url, payload, headers: { ...bearer(user), 'x-request-id': requestId } });
+  app.app.inject({ method: 'POST', url, payload, headers: { ...bearer(user), 'x-request-id': requestId } });
+/** Purchases are the payment service's: a service token names the account it credits. */
+const buy = (app: TestApp, payload: Record<string, unknown>, user: string, requestId: string) =>
+  app.app.inject({
+    method: 'POST',
+    url: '/api/credits/purchase',
+    payload: { ...payload, userId: user },
+    headers: { ...bearer('payments', ['service']), 'x-request-id': requestId },
+  });
 const admin = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('ops', ['admin']) });
 
 const settle = async (app: TestApp): Promise<void> => {
@@ -40,7 +41,7 @@ interface Entry {
 describe('audit traces (the index leads, the log answers)', () => {
   it('traces a boost from activation to its scheduled expiry, its target, and the request that caused it', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    expect((await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy')).statusCode).toBe(201);
+    expect((await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy')).statusCode).toBe(201);
     const boost = await post(
       app,
       '/api/credits/boost/clan',
@@ -110,7 +111,7 @@ describe('audit traces (the index leads, the log answers)', () => {
 
   it('traces a gig payment: both legs, settlement and time in transit; the settlement shares the request', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
+    await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
     const paid = await post(app, '/api/credits/gig-payment', { gigId: 'g1', payeeId: 'ben', amount: 120 }, 'ana', 'req-pay');
     expect(paid.statusCode).toBe(201);
     const { transferId } = paid.json<{ transferId: string }>();
@@ -135,7 +136,7 @@ describe('audit traces (the index leads, the log answers)', () => {
 
   it('answers from the log, not the index: an index entry the log does not bear out is left out and counted', async () => {
     const app = (t = await openTestApp({ withProjections: true }));
-    await post(app, '/api/credits/purchase', { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
+    await buy(app, { amount: 500, paymentRef: 'p' }, 'ana', 'req-buy');
     await post(app, '/api/credits/spend', { amount: 5, targetType: 'gig', targetId: 'g', reason: '' }, 'ana', 'req-spend');
     await settle(app);
     // A planted entry: req-spend also "caused" the purchase at revision 0 (the log says otherwise).
@@ -151,5 +152,47 @@ describe('audit traces (the index leads, the log answers)', () => {
     const trace = (await admin(app, '/api/audit/correlations/req-spend')).json<{ events: Entry[]; indexMismatches: number }>();
     expect(trace.events.map((e) => e.type)).toEqual(['CreditsSpent']);
     expect(trace.indexMismatches).toBe(1);
+  });
+
+  it('lists the legs naming a platform or clan account as counterparty, paged, checked against the log (admin)', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    await buy(app, { amount: 500, paymentRef: 'p1' }, 'ana', 'req-1');
+    await post(app, '/api/credits/clan-contribution', { clanId: 'k9', amount: 30 }, 'ana', 'req-2');
+    await buy(app, { amount: 100, paymentRef: 'p2' }, 'bo', 'req-3');
+    await buy(app, { amount: 7, paymentRef: 'p3' }, 'ana', 'req-4');
+    await settle(app);
+    type Page = { accountId: string; userId: null; items: Entry[]; nextCursor: string | null; indexMismatches: number };
+    const sales = (await admin(app, '/api/audit/accounts/platform:sales/events')).json<Page>();
+    expect(sales).toMatchObject({ accountId: 'platform:sales', userId: null, nextCursor: null, indexMismatches: 0 });
+    expect(sales.items.map((e) => [e.type, e.stream, e.correlationId])).toEqual([
+      ['CreditsPurchased', 'account-ana', 'req-1'],
+      ['CreditsPurchased', 'account-bo', 'req-3'],
+      ['CreditsPurchased', 'account-ana', 'req-4'],
+    ]);
+    const clan = (await admin(app, '/api/audit/accounts/clan:k9/events')).json<Page>();
+    expect(clan.items.map((e) => [e.type, e.stream])).toEqual([['ClanContributionMade', 'account-ana']]);
+    // Paged: one leg a page, the cursor continuing after it.
+    const first = (await admin(app, '/api/audit/accounts/platform:sales/events?limit=2')).json<Page>();
+    expect(first.items.map((e) => e.correlationId)).toEqual(['req-1', 'req-3']);
+    const rest = (
+      await admin(app, `/api/audit/accounts/platform:sales/events?limit=2&cursor=${first.nextCursor ?? 'none'}`)
+    ).json<Page>();
+    expect(rest.items.map((e) => e.correlationId)).toEqual(['req-4']);
+    // A planted reference (the clan "took" ana's purchase) is not in the answer, and is counted.
+    const db = new Database(app.path.replace(/events\.db$/, 'readmodels.db'));
+    const [table] = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%audit_index%'").all() as {
+      name: string;
+    }[];
+    const doc = { kind: 'counterparty', key: 'clan:k9', stream: 'account-ana', revision: 0, position: sales.items[0]!.position };
+    db.prepare(`INSERT INTO "${table!.name}" (id, position, doc) VALUES (?, NULL, ?)`).run('planted', JSON.stringify(doc));
+    db.close();
+    const checked = (await admin(app, '/api/audit/accounts/clan:k9/events')).json<Page>();
+    expect(checked.items.map((e) => e.type)).toEqual(['ClanContributionMade']);
+    expect(checked.indexMismatches).toBe(1);
+    // Admin only; an unknown platform account or a bad cursor is a 400.
+    const asUser = await app.app.inject({ url: '/api/audit/accounts/platform:sales/events', headers: bearer('ana') });
+    expect(asUser.json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+    expect((await admin(app, '/api/audit/accounts/platform:nope/events')).json()).toMatchObject({ code: 'FST_ERR_VALIDATION' });
+    expect((await admin(app, '/api/audit/accounts/clan:k9/events?cursor=bad')).json()).toMatchObject({ statusCode: 400 });
   });
 });

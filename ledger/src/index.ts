@@ -73,6 +73,7 @@ export { ManualClock, msPerHour, systemClock, type Clock } from './shared/clock.
 // queries over the full history.
 export { eventHash, genesisHash } from './shared/hashChain.js';
 export * from './audit/accountAudit.js';
+export * from './audit/balanceIndex.js';
 export * from './audit/chainWalk.js';
 export * from './audit/digest.js';
 export * from './audit/merkle.js';

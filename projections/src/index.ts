@@ -116,4 +116,4 @@ export {
   type RelayOptions,
 } from './fanout/rabbitmq/rabbitMqRelay.js';
 export { declareTopology, declareTopologyOn, queueKindOf } from './fanout/rabbitmq/declareTopology.js';
-export { AuditIndexProjection } from './audit/auditIndex.js';
+export { AuditIndexProjection, auditIndexLimits, auditIndexName } from './audit/auditIndex.js';

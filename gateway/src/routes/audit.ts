@@ -18,10 +18,11 @@ import {
   type TraceKey,
   type RecordedEvent,
   boostTargetTypes,
+  platformAccounts,
 } from '../../../ledger/src/index.js';
 import type { AuthUser } from '../auth.js';
 import { gatewayErrors } from '../errors.js';
-import { type AuditIndexProjection, type Projector } from '../../../projections/src/index.js';
+import { auditIndexLimits, type AuditIndexProjection, type Projector } from '../../../projections/src/index.js';
 
 export interface AuditRoutesOptions {
   readonly store: EventStore;
@@ -45,6 +46,27 @@ const accountId = z
     'accountId is a user id or user:{id} (platform and clan accounts are not audited here yet)',
   )
   .transform((value) => (value.startsWith('user:') ? value.slice('user:'.length) : value));
+
+/**
+ * Any account: a user's (as above), or one the ledger derives from the legs naming it as
+ * counterparty, `platform:{name}` or `clan:{id}`.
+ */
+const platformAccountIds: readonly string[] = Object.values(platformAccounts);
+const anyAccountId = z
+  .string()
+  .max(200)
+  .refine(
+    (value) =>
+      platformAccountIds.includes(value) ||
+      (value.startsWith('clan:') && isValidId(value.slice('clan:'.length))) ||
+      (!/^(clan|platform):/.test(value) && isValidId(value.startsWith('user:') ? value.slice('user:'.length) : value)),
+    `accountId is a user id, user:{id}, clan:{id} or one of ${platformAccountIds.join(', ')}`,
+  )
+  .transform((value) =>
+    /^(clan|platform):/.test(value)
+      ? { kind: 'counterparty' as const, account: value }
+      : { kind: 'user' as const, userId: value.startsWith('user:') ? value.slice('user:'.length) : value },
+  );
 
 /** An ISO 8601 instant with an offset (Z or ±hh:mm); luxon reads it, the route compares it in UTC. */
 const instant = (name: string) =>
@@ -82,6 +104,14 @@ const decodeCursor = (cursor: string): number => {
   return Number(match[1]);
 };
 
+/** Counterparty cursors: the log position to continue from. */
+const encodePositionCursor = (position: number): string => Buffer.from(`p${position}`).toString('base64url');
+const decodePositionCursor = (cursor: string): number => {
+  const match = /^p(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (match?.[1] === undefined) throw new gatewayErrors.INVALID_CURSOR();
+  return Number(match[1]);
+};
+
 /** Admins audit every account; a user only their own. Services have no audit access. */
 const mayAudit = (user: AuthUser, userId: string): void => {
   if (user.roles.includes('admin') || (user.id === userId && user.roles.includes('user'))) return;
@@ -93,7 +123,12 @@ const mayAudit = (user: AuthUser, userId: string): void => {
  */
 export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { store, clock, index }) => {
   /** The events under one key: found through the index, each read back from the log and checked. */
-  const traced = async (key: TraceKey): Promise<{ events: RecordedEvent[]; mismatches: number }> => {
+  const adminOnly = (user: AuthUser): void => {
+    if (!user.roles.includes('admin')) throw new gatewayErrors.FORBIDDEN('traces across accounts need the admin role');
+  };
+
+  /** The audit index, once it has reached the log's head as of the request. */
+  const caughtUpIndex = async (): Promise<AuditIndexProjection> => {
     if (index === undefined)
       throw new gatewayErrors.READ_MODEL_NOT_READY('the audit index runs with the projections, which are off');
     try {
@@ -104,15 +139,52 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         `audit_index is ${status.lagEvents} events behind the log (${status.lagMs} ms)`,
       );
     }
-    return readIndexed(store, await index.projection.lookup(key), key);
+    return index.projection;
+  };
+  const traced = async (key: TraceKey): Promise<{ events: RecordedEvent[]; mismatches: number }> =>
+    readIndexed(store, await (await caughtUpIndex()).lookup(key), key);
+
+  /**
+   * One page of the legs naming a platform or clan account as counterparty, oldest first: references
+   * from the audit index from the cursor's position on, each event read back from the log and kept
+   * only if it is there and names the account; then the filters. Reads at most `lookupRefsMax`
+   * references per page.
+   */
+  const counterpartyPage = async (
+    account: string,
+    query: { fromPosition: number; limit: number; from?: string; to?: string; types?: ReadonlySet<string> },
+  ) => {
+    const key: TraceKey = { kind: 'counterparty', key: account };
+    const refs = await (await caughtUpIndex()).lookup(key, { fromPosition: query.fromPosition });
+    const items: RecordedEvent[] = [];
+    let mismatches = 0;
+    for (const ref of refs) {
+      const found = await readIndexed(store, [ref], key);
+      mismatches += found.mismatches;
+      for (const event of found.events) {
+        const occurredAt = auditEntryOf(event).occurredAt;
+        if (query.to !== undefined && occurredAt >= query.to) continue;
+        if (query.from !== undefined && occurredAt < query.from) continue;
+        if (query.types !== undefined && !query.types.has(event.type)) continue;
+        items.push(event);
+      }
+      if (items.length === query.limit) return { items, mismatches, nextPosition: ref.position + 1 };
+    }
+    const last = refs[refs.length - 1];
+    return {
+      items,
+      mismatches,
+      nextPosition: last !== undefined && refs.length === auditIndexLimits.lookupRefsMax ? last.position + 1 : null,
+    };
   };
 
   app.get(
     '/accounts/:accountId/events',
     {
       schema: {
-        summary: "An account's events with their place in the log and who caused them (admin, or the account's owner)",
-        params: z.object({ accountId }),
+        summary:
+          "An account's events with their place in the log and who caused them (admin, or the account's owner); for a platform or clan account, the legs naming it as counterparty (admin)",
+        params: z.object({ accountId: anyAccountId }),
         querystring: z.strictObject({
           limit: z.coerce
             .number()
@@ -133,25 +205,51 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
             .optional(),
         }),
         response: {
-          200: z.object({ userId: z.string(), items: z.array(entry), nextCursor: z.string().nullable() }),
+          200: z.object({
+            accountId: z.string(),
+            userId: z.string().nullable(),
+            items: z.array(entry),
+            nextCursor: z.string().nullable(),
+            indexMismatches: z.number(),
+          }),
         },
       },
     },
     async (request) => {
-      const userId = request.params.accountId;
-      mayAudit(request.user, userId);
+      const account = request.params.accountId;
       const { limit, cursor, from, to, type } = request.query;
-      const page = await accountEntries(store, accountStream(userId), {
-        fromRevision: cursor === undefined ? 0 : decodeCursor(cursor),
+      const filters = {
         limit,
-        from: from === undefined ? undefined : utcMs(from),
-        to: to === undefined ? undefined : utcMs(to),
-        types: type === undefined ? undefined : new Set(type.split(',')),
+        ...(from === undefined ? {} : { from: utcMs(from) }),
+        ...(to === undefined ? {} : { to: utcMs(to) }),
+        ...(type === undefined ? {} : { types: new Set(type.split(',')) }),
+      };
+      if (account.kind === 'counterparty') {
+        adminOnly(request.user);
+        const page = await counterpartyPage(account.account, {
+          ...filters,
+          fromPosition: cursor === undefined ? 0 : decodePositionCursor(cursor),
+        });
+        return {
+          accountId: account.account,
+          userId: null,
+          items: page.items.map(auditEntryOf),
+          nextCursor: page.nextPosition === null ? null : encodePositionCursor(page.nextPosition),
+          indexMismatches: page.mismatches,
+        };
+      }
+      const { userId } = account;
+      mayAudit(request.user, userId);
+      const page = await accountEntries(store, accountStream(userId), {
+        ...filters,
+        fromRevision: cursor === undefined ? 0 : decodeCursor(cursor),
       });
       return {
+        accountId: `user:${userId}`,
         userId,
         items: page.entries.map((e) => ({ ...e })),
         nextCursor: page.nextRevision === null ? null : encodeCursor(page.nextRevision),
+        indexMismatches: 0,
       };
     },
   );
@@ -172,6 +270,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
             position: z.number(),
             lastEventAt: z.string().nullable(),
             eventsFolded: z.number(),
+            indexMismatches: z.number(),
           }),
         },
       },
@@ -192,6 +291,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         position: answer.position,
         lastEventAt: answer.occurredAt,
         eventsFolded: answer.eventsFolded,
+        indexMismatches: answer.indexMismatch ? 1 : 0,
       };
     },
   );
@@ -210,9 +310,6 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
     active: z.boolean(),
     events: z.array(entry),
   });
-  const adminOnly = (user: AuthUser): void => {
-    if (!user.roles.includes('admin')) throw new gatewayErrors.FORBIDDEN('traces across accounts need the admin role');
-  };
   const id = (name: string) => z.string().refine(isValidId, `${name} must be a valid id`);
 
   app.get(

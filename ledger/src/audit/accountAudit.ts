@@ -52,64 +52,6 @@ export const auditEntryOf = (event: RecordedEvent): AuditEntry => ({
   data: event.data,
 });
 
-/**
- * The ledger writes instants as luxon's `toISO()` of a UTC time: `YYYY-MM-DDTHH:mm:ss.SSSZ`, fixed
- * width, so two of them compare as strings in time order, with no parsing on the hot path.
- */
-const fixedWidthInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-export interface BalanceAsOf {
-  readonly balance: number;
-  /** Revision of the last event folded, -1 when none is as old as the instant. */
-  readonly revision: number;
-  /** Its log position, -1 when none. */
-  readonly position: number;
-  /** Its domain time, null when none. */
-  readonly occurredAt: string | null;
-  readonly eventsFolded: number;
-}
-
-/**
- * An account's balance as of an instant: the fold of the stream's events up to it, that is, the
- * longest prefix of the stream (in revision order) whose events occurred at or before `asOf`. Every
- * credit-moving event carries `balanceAfter`, which the command handler's `evolve` checked against
- * the fold when it was written and checks again whenever it loads the account, so the fold up to an
- * event is that event's `balanceAfter`; the read stops at the first later event, so an instant early
- * in a long history reads little.
- */
-export const balanceAsOf = async (store: EventStore, stream: string, asOf: string): Promise<BalanceAsOf> => {
-  assert.match(asOf, fixedWidthInstant, 'asOf is a UTC instant with milliseconds');
-  let balance = 0;
-  let last: RecordedEvent | undefined;
-  let eventsFolded = 0;
-  for (let fromRevision = 0; ;) {
-    const page = await store.readStream(stream, { fromRevision, maxCount: accountAuditLimits.readPageEventsMax });
-    for (const event of page) {
-      assert.equal(event.revision, (last?.revision ?? -1) + 1, `${stream}: revision gap at ${event.revision}`);
-      const occurredAt = occurredAtOf(event);
-      assert.match(occurredAt, fixedWidthInstant, `${stream}@${event.revision}: occurredAt is not a UTC instant`);
-      if (occurredAt > asOf) return result(balance, last, eventsFolded);
-      const after = event.data.balanceAfter;
-      if (after !== undefined) {
-        assert.ok(typeof after === 'number' && Number.isSafeInteger(after) && after >= 0, `${stream}: balanceAfter`);
-        balance = after;
-      }
-      last = event;
-      eventsFolded += 1;
-    }
-    if (page.length === 0) return result(balance, last, eventsFolded);
-    fromRevision = (page[page.length - 1] as RecordedEvent).revision + 1;
-  }
-};
-
-const result = (balance: number, last: RecordedEvent | undefined, eventsFolded: number): BalanceAsOf => ({
-  balance,
-  revision: last?.revision ?? -1,
-  position: last?.position ?? -1,
-  occurredAt: last === undefined ? null : occurredAtOf(last),
-  eventsFolded,
-});
-
 export interface EntriesPage {
   readonly entries: readonly AuditEntry[];
   /** The revision to continue from, or null at the end of the stream. */

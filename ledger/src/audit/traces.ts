@@ -4,7 +4,7 @@ import type { EventStore, RecordedEvent } from '../eventStore/eventStore.js';
 import { auditEntryOf, occurredAtOf, type AuditEntry } from './accountAudit.js';
 
 /** What an audit index keeps events under. */
-export type TraceKeyKind = 'correlation' | 'boost' | 'transfer' | 'target';
+export type TraceKeyKind = 'correlation' | 'boost' | 'transfer' | 'target' | 'counterparty';
 
 export interface TraceKey {
   readonly kind: TraceKeyKind;
@@ -22,7 +22,10 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' ?
 
 export const targetKey = (targetType: string, targetId: string): string => `${targetType}:${targetId}`;
 
-/** The keys one account event is found under: its request, and the boost, transfer or boost target it names. */
+/**
+ * The keys one account event is found under: its request, the boost, transfer or boost target it
+ * names, and the platform or clan account that takes its opposite leg (its `counterparty`).
+ */
 export const traceKeysOf = (event: RecordedEvent): TraceKey[] => {
   if (!event.stream.startsWith(accountStreamPrefix)) return [];
   const keys: TraceKey[] = [];
@@ -36,6 +39,8 @@ export const traceKeysOf = (event: RecordedEvent): TraceKey[] => {
   const targetId = str(event.data.targetId);
   if ((event.type === 'BoostActivated' || event.type === 'BoostExpired') && targetType !== undefined && targetId !== undefined)
     keys.push({ kind: 'target', key: targetKey(targetType, targetId) });
+  const counterparty = str(event.data.counterparty);
+  if (counterparty !== undefined) keys.push({ kind: 'counterparty', key: counterparty });
   return keys;
 };
 

@@ -9,6 +9,9 @@ export const auditIndexLimits = {
 
 const collection = 'audit_index';
 
+/** The projection's name, which is also its checkpoint's (what `npm run projections -- status` lists). */
+export const auditIndexName = 'audit_index';
+
 export const auditIndexCollections: readonly CollectionSpec[] = [
   {
     name: collection,
@@ -31,7 +34,7 @@ export const auditIndexCollections: readonly CollectionSpec[] = [
  * by both, so a replayed batch changes nothing.
  */
 export class AuditIndexProjection implements Subscriber {
-  readonly name = 'audit_index';
+  readonly name = auditIndexName;
   readonly #store: ReadModelStore;
   #ready: Promise<void> | undefined;
 
@@ -64,8 +67,8 @@ export class AuditIndexProjection implements Subscriber {
     if (last !== undefined) await this.#store.commit(writes, { name: this.name, position: last.position });
   }
 
-  /** References to the events under one key, in log order, at most `lookupRefsMax`. */
-  async lookup(key: TraceKey, options: { readonly fromPosition?: number } = {}): Promise<EventRef[]> {
+  /** References to the events under one key, in log order, at most `limit` (default and bound `lookupRefsMax`). */
+  async lookup(key: TraceKey, options: { readonly fromPosition?: number; readonly limit?: number } = {}): Promise<EventRef[]> {
     await this.#ensure();
     const docs = await this.#store.find(collection, {
       where: {
@@ -77,7 +80,7 @@ export class AuditIndexProjection implements Subscriber {
         ['position', 1],
         ['_id', 1],
       ],
-      limit: auditIndexLimits.lookupRefsMax,
+      limit: Math.min(options.limit ?? auditIndexLimits.lookupRefsMax, auditIndexLimits.lookupRefsMax),
     });
     return docs.map((doc) => ({ stream: String(doc.stream), revision: Number(doc.revision), position: Number(doc.position) }));
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
+import { AuditIndexProjection } from '../audit/auditIndex.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
@@ -84,6 +85,22 @@ describe('npm run projections (operator CLI)', () => {
     const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
     expect((await new AccountBalancesProjection(models).balanceOf('clan:k'))?.balance).toBe(21n);
     await models.close();
+  }, 30_000);
+
+  it('lists the audit index with the other projections, behind the log until it has handled it', async () => {
+    const dir = await seeded();
+    const lagOf = async () =>
+      (JSON.parse((await cli(dir, 'status', '--json')).stdout) as { name: string; checkpoint: number; lagEvents: number }[]).find(
+        (r) => r.name === 'audit_index',
+      );
+    expect(await lagOf()).toMatchObject({ checkpoint: -1, lagEvents: 6 });
+    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    const index = new AuditIndexProjection(models);
+    await index.handle(await store.readAll({ after: await index.loadCheckpoint() }));
+    await models.close();
+    await store.close();
+    expect(await lagOf()).toMatchObject({ lagEvents: 0 });
   }, 30_000);
 
   it('refuses a second rebuild of the same read model with a clear message, and --force takes over', async () => {

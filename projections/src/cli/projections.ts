@@ -1,3 +1,4 @@
+import { auditIndexName } from '../audit/auditIndex.js';
 import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { openEventStore } from '../../../ledger/src/index.js';
@@ -29,6 +30,7 @@ const checkpointNames = async (
   )),
   { name: 'gig_payment_settlement', version: undefined, checkpoint: 'gig_payment_settlement' },
   { name: 'boost_expiry', version: undefined, checkpoint: 'boost_expiry' },
+  { name: auditIndexName, version: undefined, checkpoint: auditIndexName },
 ];
 
 /** A lag for people: ms, s, min or h. */
