@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchExpiry } from './expiry.bench.js';
 import { benchHttp } from './http.bench.js';
+import { benchShipped } from './shipped.bench.js';
 import { benchProjections } from './projections.bench.js';
 import { benchLedger, cleanDir } from './ledger.bench.js';
 import { writeResults } from './report.js';
@@ -9,7 +10,7 @@ import { writeResults } from './report.js';
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
- * `npm run bench -- ledger`, `-- http`, `-- projections` or `-- expiry` runs one part.
+ * `npm run bench -- ledger`, `-- shipped`, `-- http`, `-- projections` or `-- expiry` runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
@@ -18,6 +19,7 @@ try {
   console.log(`bench: node ${process.version}, scratch ${dir}`);
   const only = process.argv[2];
   if (only === undefined || only === 'ledger') await benchLedger(mkdtempSync(join(dir, 'ledger-')));
+  if (only === undefined || only === 'shipped') await benchShipped(mkdtempSync(join(dir, 'shipped-')));
   if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   if (only === undefined || only === 'projections') await benchProjections(mkdtempSync(join(dir, 'projections-')));
   if (only === undefined || only === 'expiry') await benchExpiry(mkdtempSync(join(dir, 'expiry-')));
