@@ -17,7 +17,7 @@ import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
 import { readModelRoutes } from './routes/readModels.js';
-import type { Projections } from '../../projections/src/system.js';
+import type { ProjectionReads } from '../../projections/src/projectionReads.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;
@@ -28,7 +28,7 @@ export interface AppDependencies {
   readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
   readonly logger?: FastifyServerOptions['logger'];
   /** The projections running in this process, if any: account routes, readiness and lag metrics. */
-  readonly projections?: Projections;
+  readonly projections?: ProjectionReads;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;

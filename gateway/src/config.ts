@@ -50,6 +50,11 @@ const envSchema = z.object({
   MONGODB_URL: z.string().optional(),
   AMQP_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Where the API process runs the workers (projectors, reactors, expiry): `process` (a second process
+   * it starts and supervises), `inline` (on its own event loop) or `none` (they run elsewhere: `npm run workers`).
+   */
+  LEDGER_WORKERS: z.enum(['process', 'inline', 'none']).default('process'),
 });
 
 export interface GatewayConfig {
@@ -67,6 +72,7 @@ export interface GatewayConfig {
   readonly mongodbUrl: string | undefined;
   readonly amqpUrl: string | undefined;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly workers: z.infer<typeof envSchema>['LEDGER_WORKERS'];
 }
 
 export class ConfigError extends Error {
@@ -97,6 +103,14 @@ export const loadStorageConfig = (
   return { dataDir: resolve(e.LEDGER_DATA_DIR), eventStoreUrl: e.EVENTSTORE_URL, mongodbUrl: e.MONGODB_URL };
 };
 
+/** What the workers process (`npm run workers`) needs: the stores and the log level, no secret. */
+export const loadWorkersConfig = (
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<GatewayConfig, 'dataDir' | 'eventStoreUrl' | 'mongodbUrl' | 'logLevel'> => ({
+  ...loadStorageConfig(env),
+  logLevel: parseEnv(env).LOG_LEVEL,
+});
+
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
   const e = parseEnv(env);
   const production = e.NODE_ENV === 'production';
@@ -125,6 +139,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     mongodbUrl: e.MONGODB_URL,
     amqpUrl: e.AMQP_URL,
     logLevel: e.LOG_LEVEL,
+    workers: e.LEDGER_WORKERS,
   };
 };
 

@@ -4,15 +4,19 @@ import { systemClock } from '../../ledger/src/shared/clock.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { openReadModelStore } from '../../projections/src/readModels/openReadModelStore.js';
 import { sqliteReadModelStoreLimits } from '../../projections/src/readModels/sqliteReadModelStore.js';
+import { openProjectionReads } from '../../projections/src/projectionReads.js';
 import { startProjections } from '../../projections/src/system.js';
+import { startWorkersProcess } from '../../projections/src/workersProcess.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig } from './config.js';
 
 /**
- * `npm start`: one process running the whole system on the configured engines (the embedded
- * SQLite files under LEDGER_DATA_DIR by default). SIGTERM/SIGINT: stop accepting, let requests in
- * flight finish, flush the event store's pending group commit, close.
+ * `npm start`: the whole system on the configured engines (the embedded SQLite files under
+ * LEDGER_DATA_DIR by default): the API here, and the workers (projectors, reactors, expiry) in a second
+ * process it supervises (LEDGER_WORKERS=process; `inline` runs them on this event loop, `none` leaves
+ * them to `npm run workers`, which is `npm run gateway`). SIGTERM/SIGINT: stop accepting, let requests
+ * in flight finish, stop the workers, flush the event store's pending group commit, close.
  */
 const main = async (): Promise<void> => {
   const config = loadConfig();
@@ -33,17 +37,42 @@ const main = async (): Promise<void> => {
     mongodbUrl: config.mongodbUrl,
     lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs,
   });
-  const projections = startProjections({
+  // Why the workers leave this event loop by default: ARCHITECTURE, "The workers run in a second process".
+  const inline =
+    config.workers === 'inline'
+      ? startProjections({
+          store,
+          readModels,
+          handler,
+          clock: systemClock,
+          logger,
+          onExpired: (outcome) => {
+            if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
+          },
+        })
+      : undefined;
+  const child =
+    config.workers === 'process'
+      ? startWorkersProcess({ logger, onExpired: (latenessMs) => metrics.expiryLateness.observe(latenessMs / 1000) })
+      : undefined;
+  const projections =
+    inline ??
+    openProjectionReads({
+      store,
+      readModels,
+      handler,
+      clock: systemClock,
+      ...(child === undefined ? {} : { reported: () => child.reported() }),
+    });
+  const app = await buildApp({
+    config,
     store,
-    readModels,
     handler,
     clock: systemClock,
-    logger,
-    onExpired: (outcome) => {
-      if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
-    },
+    projections,
+    metrics,
+    ...(child === undefined ? {} : { readinessChecks: { workers: () => child.check() } }),
   });
-  const app = await buildApp({ config, store, handler, clock: systemClock, projections, metrics });
   sink.log = app.log;
 
   /** Each step on its own: one that fails does not keep the others (the store's flush above all) from running. */
@@ -60,7 +89,8 @@ const main = async (): Promise<void> => {
     return clean;
   };
   const workers = [
-    ['projections', () => projections.stop()],
+    ['workers process', () => child?.stop() ?? Promise.resolve()],
+    ['projections', () => inline?.stop() ?? readModels.close()],
     ['event store', () => store.close()],
   ] as const;
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Projections } from '../../projections/src/system.js';
+import type { ProjectionReads } from '../../projections/src/projectionReads.js';
 import type { ProjectorStatus } from '../../projections/src/runtime/projector.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
@@ -44,7 +44,7 @@ export const createMetrics = () => {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Projection lag (events and ms) and pending expiries as gauges, read when Prometheus scrapes. */
-export const trackProjectionLag = (metrics: Metrics, projections: Projections): void => {
+export const trackProjectionLag = (metrics: Metrics, projections: ProjectionReads): void => {
   new Gauge({
     name: 'boost_expiry_pending',
     help: 'Active boosts waiting for their expiry',

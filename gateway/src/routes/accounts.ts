@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/accounts/events.js';
-import type { Projections } from '../../../projections/src/system.js';
+import type { ProjectionReads } from '../../../projections/src/projectionReads.js';
 import { gatewayErrors } from '../errors.js';
 
 export interface AccountRoutesOptions {
-  readonly projections: Projections;
+  readonly projections: ProjectionReads;
 }
 
 const accountId = z
