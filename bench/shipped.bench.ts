@@ -98,11 +98,13 @@ const projectionLags = (metrics: string): number[] =>
 /** Milliseconds until every projection is level with the log (Infinity if not within `boundMs` × 10). */
 const timeToCaughtUp = async (address: string, boundMs: number): Promise<number> => {
   const started = performance.now();
+  let lags: number[] = [];
   while (performance.now() - started < boundMs * 10) {
-    const lags = projectionLags(await scrape(address));
+    lags = projectionLags(await scrape(address));
     if (lags.length > 0 && lags.every((lag) => lag === 0)) return performance.now() - started;
     await sleep(10);
   }
+  console.log(`  still behind after ${boundMs * 10} ms: ${lags.join(', ')} events`);
   return Number.POSITIVE_INFINITY;
 };
 
@@ -124,6 +126,8 @@ const seed = async (dataDir: string): Promise<void> => {
 };
 
 interface ShippedResult extends LoadResult {
+  /** CPU time (user + system) the HTTP process spent per answered request during the run. */
+  readonly cpuPerRequestUs: number;
   readonly eventLoopLagP99Ms: number;
   readonly eventLoopLagMaxMs: number;
   readonly caughtUpMs: number;
@@ -138,12 +142,15 @@ const runShipped = async (dir: string, workers: WorkersMode, tokens: readonly st
       throw new Error('the read models did not fold the seed');
     }
     await runLoad(dir, server.address, tokens, warmupSeconds);
-    await scrape(server.address); // resets the event-loop delay histogram: what follows is the run alone
+    // Resets the event-loop delay histogram: what follows is the run alone.
+    const cpuBefore = gauge(await scrape(server.address), 'process_cpu_seconds_total');
     const load = await runLoad(dir, server.address, tokens, durationSeconds);
     const metrics = await scrape(server.address);
+    const cpuSeconds = gauge(metrics, 'process_cpu_seconds_total') - cpuBefore;
     const caughtUpMs = await timeToCaughtUp(server.address, caughtUpWithinMs);
     return {
       ...load,
+      cpuPerRequestUs: (cpuSeconds * 1e6) / Math.max(1, load.ok + load.failed),
       eventLoopLagP99Ms: gauge(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
       eventLoopLagMaxMs: gauge(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,
       caughtUpMs,
@@ -195,6 +202,7 @@ export const benchShipped = async (dir: string): Promise<void> => {
       ...(shipped ? { target: '≤ 25 ms', pass: result.p99Ms <= 25 } : {}),
     });
     report({ name: `${label}: boost latency max`, value: result.maxMs, unit: 'ms' });
+    report({ name: `${label}: CPU of the HTTP process per request`, value: result.cpuPerRequestUs, unit: 'µs' });
     report({ name: `${label}: event-loop lag p99 of the HTTP process`, value: result.eventLoopLagP99Ms, unit: 'ms' });
     report({ name: `${label}: event-loop lag max of the HTTP process`, value: result.eventLoopLagMaxMs, unit: 'ms' });
     report({
