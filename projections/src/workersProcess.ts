@@ -46,6 +46,8 @@ export const startWorkersProcess = (options: {
   logger: ProjectorLogger;
   onExpired?: (latenessMs: number) => void;
   env?: NodeJS.ProcessEnv;
+  /** Node's flags for the child; the parent's own by default (`--import tsx` under npm start). */
+  execArgv?: readonly string[];
 }): WorkersProcess => {
   const log = options.logger;
   let child: ChildProcess | undefined;
@@ -59,7 +61,7 @@ export const startWorkersProcess = (options: {
   const spawnWorkers = (): void => {
     const startedMs = performance.now();
     const started = fork(workersEntry, [], {
-      execArgv: process.execArgv,
+      execArgv: [...(options.execArgv ?? process.execArgv)],
       env: options.env ?? process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
