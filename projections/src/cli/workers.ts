@@ -80,6 +80,10 @@ const main = async (): Promise<void> => {
   }, workersProcessLimits.statusReportIntervalMs);
   reporter.unref();
 
+  // The projectors wait on unref'd timers (they never hold a server open): alone, without the IPC
+  // channel of `npm start`, nothing else keeps this process running between batches.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+
   let signals = 0;
   let stopping = false;
   const onSignal = (signal: string): void => {
@@ -95,6 +99,7 @@ const main = async (): Promise<void> => {
     stopping = true;
     log.info({ why }, 'workers: finishing the batches in hand, then stopping');
     clearInterval(reporter);
+    clearInterval(keepAlive);
     let clean = true;
     for (const [what, step] of [
       ['projections', () => projections.stop()],
