@@ -103,7 +103,9 @@ export const startWorkersProcess = (options: {
       const exited = once(running, 'exit');
       // Over IPC rather than a signal: the workers count signals (the third one exits at once), and a
       // Ctrl-C sent to the process group has already reached them.
-      if (running.connected) running.send({ type: 'stop' } satisfies WorkersCommand);
+      // Before it says it runs, it may not listen yet (a message would be lost): a signal, which
+      // ends it at once or reaches its handler.
+      if (running.connected && wasStarted) running.send({ type: 'stop' } satisfies WorkersCommand);
       else running.kill('SIGTERM');
       const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
       // A signal to the process group that lands while the workers are still loading ends them before
