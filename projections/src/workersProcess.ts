@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { ReportedStatus } from './projectionReads.js';
 import type { ProjectorLogger } from './runtime/projector.js';
@@ -13,6 +14,11 @@ export const workersProcessLimits = {
   restartBackoffMsMax: 10_000,
   /** A workers process that ran this long before exiting restarts after the shortest pause again. */
   restartBackoffResetMs: 60_000,
+  /**
+   * The workers' scheduling priority (Unix nice, 0 is the parent's): when the cores are busy, the
+   * process answering requests runs first and the workers take the slack (they have a second to catch up).
+   */
+  niceness: 5,
 } as const;
 
 /** What the workers process tells the process that started it, over the IPC channel. */
@@ -67,6 +73,13 @@ export const startWorkersProcess = (options: {
     });
     child = started;
     childStarted = false;
+    if (started.pid !== undefined) {
+      try {
+        setPriority(started.pid, workersProcessLimits.niceness);
+      } catch (error) {
+        log.warn({ err: error }, 'workers process: could not lower its priority; it competes with the API for the cores');
+      }
+    }
     started.on('message', (message: WorkersMessage) => {
       if (message.type === 'started') childStarted = true;
       else if (message.type === 'statuses') reported = message.statuses;
