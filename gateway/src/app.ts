@@ -16,7 +16,7 @@ import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { readModelRoutes } from './routes/readModels.js';
-import { type Projections } from '../../projections/src/index.js';
+import { type ProjectionReads } from '../../projections/src/index.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;
@@ -26,8 +26,8 @@ export interface AppDependencies {
   readonly metrics?: Metrics;
   readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
   readonly logger?: FastifyServerOptions['logger'];
-  /** The projections running in this process, if any: account routes, readiness and lag metrics. */
-  readonly projections?: Projections;
+  /** The projections, run here or read from the workers' stores: account routes, readiness and lag metrics. */
+  readonly projections?: ProjectionReads;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -113,15 +113,18 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
-    const auditProjector = projections?.projectors.find((p) => p.name === projections.audit.name);
     await api.register(auditRoutes, {
       prefix: '/api/audit',
       store: deps.store,
       clock: deps.clock,
       index:
-        projections === undefined || auditProjector === undefined
+        projections === undefined
           ? undefined
-          : { projection: projections.audit, projector: auditProjector },
+          : {
+              projection: projections.audit,
+              caughtUp: (timeoutMs) => projections.waitUntilCaughtUp(projections.audit.name, timeoutMs),
+              status: async () => (await projections.statuses()).find((s) => s.name === projections.audit.name),
+            },
     });
     if (projections !== undefined) {
       await api.register(accountRoutes, { prefix: '/api/accounts', projections });

@@ -53,6 +53,11 @@ const envSchema = z.object({
   MONGODB_URL: storageEnvShape.MONGODB_URL,
   AMQP_URL: storageEnvShape.AMQP_URL,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Where the API process runs the workers (projectors, reactors, expiry): `process` (a second process
+   * it starts and supervises), `inline` (on its own event loop) or `none` (they run elsewhere: `npm run workers`).
+   */
+  LEDGER_WORKERS: z.enum(['process', 'inline', 'none']).default('process'),
 });
 
 export interface GatewayConfig extends StorageConfig {
@@ -66,6 +71,7 @@ export interface GatewayConfig extends StorageConfig {
   readonly jwtIssuer?: string | undefined;
   readonly rateLimitPerUserPerMinute: number;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly workers: z.infer<typeof envSchema>['LEDGER_WORKERS'];
 }
 
 /**
@@ -102,6 +108,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     mongodbUrl: storage.mongodbUrl,
     amqpUrl: storage.amqpUrl,
     logLevel: e.LOG_LEVEL,
+    workers: e.LEDGER_WORKERS,
   };
 };
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type Projections, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
+import { type ProjectionReads, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
 export const createMetrics = () => {
@@ -43,7 +43,7 @@ export const createMetrics = () => {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Projection lag (events and ms) and pending expiries as gauges, read when Prometheus scrapes. */
-export const trackProjectionLag = (metrics: Metrics, projections: Projections): void => {
+export const trackProjectionLag = (metrics: Metrics, projections: ProjectionReads): void => {
   new Gauge({
     name: 'boost_expiry_pending',
     help: 'Active boosts waiting for their expiry',
@@ -74,15 +74,17 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections): 
 };
 
 /** The RabbitMQ relay's counters, read when Prometheus scrapes (its lag is `projection_lag_*{projection="rabbitmq_relay"}`). */
-export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics }): void => {
+export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics | undefined }): void => {
   const total = (name: string, help: string, valueOf: (m: RelayMetrics) => number): void => {
     new Counter({
       name,
       help,
       registers: [metrics.registry],
       collect() {
+        // Not known yet (the workers process has not reported it): no sample rather than a false zero.
+        const known = relay.metrics();
         this.reset();
-        this.inc(valueOf(relay.metrics()));
+        if (known !== undefined) this.inc(valueOf(known));
       },
     });
   };
@@ -96,7 +98,9 @@ export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics })
     help: 'Messages published and not yet confirmed',
     registers: [metrics.registry],
     collect() {
-      this.set(relay.metrics().unconfirmed);
+      const known = relay.metrics();
+      this.reset();
+      if (known !== undefined) this.set(known.unconfirmed);
     },
   });
   new Gauge({
@@ -104,7 +108,8 @@ export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics })
     help: '1 while the relay can publish (connected and not blocked)',
     registers: [metrics.registry],
     collect() {
-      this.set(relay.metrics().unavailableReason === undefined ? 1 : 0);
+      const known = relay.metrics();
+      this.set(known !== undefined && known.unavailableReason === undefined ? 1 : 0);
     },
   });
 };

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/index.js';
-import { type Projections } from '../../../projections/src/index.js';
+import { type ProjectionReads } from '../../../projections/src/index.js';
 import { gatewayErrors } from '../errors.js';
 
 export interface AccountRoutesOptions {
-  readonly projections: Projections;
+  readonly projections: ProjectionReads;
 }
 
 const accountId = z

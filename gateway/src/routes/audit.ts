@@ -21,13 +21,22 @@ import {
 } from '../../../ledger/src/index.js';
 import type { AuthUser } from '../auth.js';
 import { gatewayErrors } from '../errors.js';
-import { type AuditIndexProjection, type Projector } from '../../../projections/src/index.js';
+import { type AuditIndexProjection, type ProjectorStatus } from '../../../projections/src/index.js';
 
 export interface AuditRoutesOptions {
   readonly store: EventStore;
   readonly clock: Clock;
-  /** The audit index and its projector; the trace routes need it (they run with the projections). */
-  readonly index?: { readonly projection: AuditIndexProjection; readonly projector: Projector } | undefined;
+  /**
+   * The audit index's lookups and its progress (wherever its projector runs); the trace routes need it
+   * (they run with the projections).
+   */
+  readonly index?:
+    | {
+        readonly projection: Pick<AuditIndexProjection, 'lookup'>;
+        caughtUp(timeoutMs: number): Promise<void>;
+        status(): Promise<ProjectorStatus | undefined>;
+      }
+    | undefined;
 }
 
 /** How long a trace waits for the audit index to reach the log's head as of the request. */
@@ -97,11 +106,11 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
     if (index === undefined)
       throw new gatewayErrors.READ_MODEL_NOT_READY('the audit index runs with the projections, which are off');
     try {
-      await index.projector.waitUntilCaughtUp(indexWaitMs);
+      await index.caughtUp(indexWaitMs);
     } catch {
-      const status = await index.projector.status();
+      const status = await index.status();
       throw new gatewayErrors.READ_MODEL_NOT_READY(
-        `audit_index is ${status.lagEvents} events behind the log (${status.lagMs} ms)`,
+        `audit_index is ${status?.lagEvents ?? 'unknown'} events behind the log (${status?.lagMs ?? 0} ms)`,
       );
     }
     return readIndexed(store, await index.projection.lookup(key), key);

@@ -21,6 +21,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   mongodbUrl: undefined,
   amqpUrl: undefined,
   logLevel: 'silent',
+  workers: 'inline',
   ...overrides,
 });
 
