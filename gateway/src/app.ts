@@ -16,7 +16,7 @@ import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { readModelRoutes } from './routes/readModels.js';
-import { type ProjectionReads } from '../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads } from '../../projections/src/index.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;
@@ -36,6 +36,13 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  * The HTTP API as a Fastify instance, with every dependency injected: the file that listens
  * (main.ts) is separate, and tests build the same app around a temporary store.
  */
+/** The `projections` readiness check: fails naming every projection stopped on an event it cannot fold. */
+const noProjectionStopped = async (projections: ProjectionReads): Promise<void> => {
+  const stopped = (await projections.statuses()).filter((s) => s.failedOn !== undefined);
+  if (stopped.length > 0)
+    throw new Error(stopped.map((s) => (s.failedOn === undefined ? '' : describeFailedEvent(s.name, s.failedOn))).join('; '));
+};
+
 export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
   const metrics = deps.metrics ?? createMetrics();
   if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections);
@@ -92,7 +99,9 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
 
   const projections = deps.projections;
   const readinessChecks = {
-    ...(projections === undefined ? {} : { readModels: () => projections.ping() }),
+    ...(projections === undefined
+      ? {}
+      : { readModels: () => projections.ping(), projections: () => noProjectionStopped(projections) }),
     ...deps.readinessChecks,
   };
   await app.register(opsRoutes, { store: deps.store, metrics, readinessChecks });

@@ -67,6 +67,11 @@ export const trackProjectionLag = (metrics: Metrics, projections: ProjectionRead
   perProjection('projection_lag_ms', 'How long the oldest event a projection has not handled has waited', (s) => s.lagMs);
   perProjection('projection_checkpoint_position', 'Log position of the last event a projection handled', (s) => s.checkpoint);
   perProjection(
+    'projection_stopped_on_event',
+    '1 while a projection is stopped on an event it cannot fold (its read model is not updated; /ready names the event)',
+    (s) => (s.failedOn === undefined ? 0 : 1),
+  );
+  perProjection(
     'projection_retries',
     'Times a projection resubscribed after an error (a locked or unreachable store, a failed batch) since the start',
     (s) => s.retries,

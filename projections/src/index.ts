@@ -15,9 +15,11 @@ export {
   type StartProjectionsOptions,
 } from './system.js';
 export {
+  describeFailedEvent,
   lagBehind,
   Projector,
   projectorLimits,
+  type FailedEvent,
   type ProjectorLogger,
   type ProjectorStatus,
   type Subscriber,

@@ -42,7 +42,7 @@ export interface ProjectionReads {
 /** What a projection process last said about itself, beyond what the stores show (retries, errors). */
 export type ReportedStatus = Pick<
   ProjectorStatus,
-  'name' | 'state' | 'retries' | 'stallRestarts' | 'lastError' | 'handledEvents'
+  'name' | 'state' | 'retries' | 'stallRestarts' | 'lastError' | 'handledEvents' | 'failedOn'
 >;
 
 /**
@@ -118,6 +118,7 @@ export const openProjectionReads = (options: {
           retries: own?.retries ?? 0,
           stallRestarts: own?.stallRestarts ?? 0,
           lastError: own?.lastError,
+          failedOn: own?.failedOn,
         };
       }),
     );

@@ -21,7 +21,7 @@ import {
 } from '../../../ledger/src/index.js';
 import type { AuthUser } from '../auth.js';
 import { gatewayErrors } from '../errors.js';
-import { type AuditIndexProjection, type ProjectorStatus } from '../../../projections/src/index.js';
+import { describeFailedEvent, type AuditIndexProjection, type ProjectorStatus } from '../../../projections/src/index.js';
 
 export interface AuditRoutesOptions {
   readonly store: EventStore;
@@ -105,6 +105,8 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
   const traced = async (key: TraceKey): Promise<{ events: RecordedEvent[]; mismatches: number }> => {
     if (index === undefined)
       throw new gatewayErrors.READ_MODEL_NOT_READY('the audit index runs with the projections, which are off');
+    const stoppedOn = (await index.status())?.failedOn;
+    if (stoppedOn !== undefined) throw new gatewayErrors.PROJECTION_STOPPED(describeFailedEvent('audit_index', stoppedOn));
     try {
       await index.caughtUp(indexWaitMs);
     } catch {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/index.js';
-import { type ProjectionReads } from '../../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads } from '../../../projections/src/index.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
 
@@ -74,6 +74,8 @@ const clan = z.object({
 export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionReads }> = async (app, { projections }) => {
   app.addHook('preHandler', async () => {
     const status = (await projections.statuses()).find((s) => s.name === projections.services.name);
+    if (status?.failedOn !== undefined)
+      throw new gatewayErrors.PROJECTION_STOPPED(describeFailedEvent(status.name, status.failedOn));
     if (status === undefined || !status.caughtUpOnce) {
       throw new gatewayErrors.READ_MODEL_NOT_READY(
         `${projections.services.name} is still being built: ${status?.lagEvents ?? 'unknown'} events behind (${status?.lagMs ?? 0} ms)`,

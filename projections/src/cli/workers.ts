@@ -70,13 +70,14 @@ const main = async (): Promise<void> => {
       (statuses) =>
         tell({
           type: 'statuses',
-          statuses: statuses.map(({ name, state, retries, stallRestarts, lastError, handledEvents }) => ({
+          statuses: statuses.map(({ name, state, retries, stallRestarts, lastError, handledEvents, failedOn }) => ({
             name,
             state,
             retries,
             stallRestarts,
             lastError,
             handledEvents,
+            failedOn,
           })),
           relay: projections.relay(),
         }),
