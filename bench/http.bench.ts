@@ -8,23 +8,27 @@ import { DateTime } from 'luxon';
 import { AccountCommandHandler, msPerHour, SqliteEventStore } from '../ledger/src/index.js';
 import { report } from './report.js';
 
-const secret = 'bench-secret-bench-secret-bench-secret-0123';
-const connections = 64;
-const warmupSeconds = 3;
-const durationSeconds = 10;
+export const secret = 'bench-secret-bench-secret-bench-secret-0123';
+export const connections = 64;
+export const warmupSeconds = 3;
+export const durationSeconds = 10;
 /** Each user may hold 100 active boosts; spread the load so none runs out during the run. */
-const users = 4000;
+export const users = 4000;
 const path = '/api/credits/boost/profile';
 
-interface LoadResult {
+export interface LoadResult {
   readonly ok: number;
   readonly failed: number;
   readonly seconds: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
-const startServer = async (mode: 'bare' | 'ledger', dataDir: string): Promise<{ child: ChildProcess; address: string }> => {
+export const startServer = async (
+  mode: 'bare' | 'ledger',
+  dataDir: string,
+): Promise<{ child: ChildProcess; address: string }> => {
   const profile = process.env.BENCH_PROFILE_DIR;
   const child = fork(join(import.meta.dirname, 'httpServer.ts'), [mode], {
     execArgv: ['--import', 'tsx', ...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`])],
@@ -62,12 +66,12 @@ const measure = async (
   return { ...result, cpuPerRequestUs: used / Math.max(1, result.ok + result.failed) };
 };
 
-const stop = async (child: ChildProcess): Promise<void> => {
+export const stop = async (child: ChildProcess): Promise<void> => {
   child.kill('SIGTERM');
   if (child.exitCode === null) await once(child, 'exit');
 };
 
-const hasWrk = (): boolean => {
+export const hasWrk = (): boolean => {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
     return true;
@@ -82,8 +86,10 @@ const hasWrk = (): boolean => {
  * load generator, so more of the machine measures the server — else autocannon. Each request rotates
  * through the users' tokens, as real traffic from many users would.
  */
-const runLoad = async (dir: string, address: string, tokens: readonly string[], seconds: number): Promise<LoadResult> => {
+export const runLoad = async (dir: string, address: string, tokens: readonly string[], seconds: number): Promise<LoadResult> => {
   const body = JSON.stringify({ targetUserId: 'target-1', amount: 1, duration: 24 });
+  const bodyHead = JSON.stringify(body.slice(0, body.indexOf('target-1') + 'target-'.length));
+  const bodyTail = JSON.stringify(body.slice(body.indexOf('target-1') + 'target-1'.length));
   if (hasWrk()) {
     const tokensFile = join(dir, 'tokens.txt');
     const script = join(dir, 'boost.lua');
@@ -95,19 +101,20 @@ for line in io.lines(${JSON.stringify(tokensFile)}) do tokens[#tokens + 1] = lin
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("POST", ${JSON.stringify(path)}, { ["Content-Type"] = "application/json", ["Authorization"] = tokens[(i % #tokens) + 1] }, ${JSON.stringify(body)})
+  return wrk.format("POST", ${JSON.stringify(path)}, { ["Content-Type"] = "application/json", ["Authorization"] = tokens[(i % #tokens) + 1] }, ${bodyHead} .. (i % 1000) .. ${bodyTail})
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %.3f %.3f\\n", summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  io.write(string.format("RESULT %d %d %d %d %.3f %.3f %.3f\\n", summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 `,
     );
     const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, address], {
       encoding: 'utf8',
     });
-    const fields = /RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)/.exec(out);
+    const fields = /RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)/.exec(out);
     if (fields === null) throw new Error(`unexpected wrk output: ${out}`);
-    const [requests, non2xx, socketErrors, micros, p50, p99] = fields.slice(1).map(Number) as [
+    const [requests, non2xx, socketErrors, micros, p50, p99, max] = fields.slice(1).map(Number) as [
+      number,
       number,
       number,
       number,
@@ -115,7 +122,7 @@ end
       number,
       number,
     ];
-    return { ok: requests - non2xx, failed: non2xx + socketErrors, seconds: micros / 1e6, p50Ms: p50, p99Ms: p99 };
+    return { ok: requests - non2xx, failed: non2xx + socketErrors, seconds: micros / 1e6, p50Ms: p50, p99Ms: p99, maxMs: max };
   }
   let next = 0;
   const result = await autocannon({
@@ -139,6 +146,7 @@ end
     seconds,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
   };
 };
 
@@ -182,7 +190,7 @@ export const benchHttp = async (dir: string): Promise<void> => {
 
   const boostsPerSecond = result.ok / result.seconds;
   report({
-    name: 'boosts/s over HTTP (201s)',
+    name: 'gateway alone (bench/httpServer.ts, no workers): boosts/s over HTTP (201s)',
     value: boostsPerSecond,
     unit: 'boosts/s',
     baseline: { name: 'bare route', value: bareRate, unit: 'requests/s' },
@@ -195,7 +203,8 @@ export const benchHttp = async (dir: string): Promise<void> => {
     unit: 'µs',
     baseline: { name: 'bare route', value: bareResult.cpuPerRequestUs, unit: 'µs' },
   });
-  report({ name: 'boost latency p50', value: result.p50Ms, unit: 'ms' });
-  report({ name: 'boost latency p99', value: result.p99Ms, unit: 'ms', target: '≤ 25 ms', pass: result.p99Ms <= 25 });
-  report({ name: 'boost requests not answered 201', value: result.failed, unit: 'requests' });
+  report({ name: 'gateway alone: boost latency p50', value: result.p50Ms, unit: 'ms' });
+  report({ name: 'gateway alone: boost latency p99', value: result.p99Ms, unit: 'ms' });
+  report({ name: 'gateway alone: boost latency max', value: result.maxMs, unit: 'ms' });
+  report({ name: 'gateway alone: boost requests not answered 201', value: result.failed, unit: 'requests' });
 };

@@ -4,6 +4,7 @@ import { benchAudit } from './audit.bench.js';
 import { benchExpiry } from './expiry.bench.js';
 import { benchFanout } from './fanout.bench.js';
 import { benchHttp } from './http.bench.js';
+import { benchShipped } from './shipped.bench.js';
 import { benchProjections } from './projections.bench.js';
 import { benchLedger, cleanDir } from './ledger.bench.js';
 import { writeResults } from './report.js';
@@ -11,7 +12,7 @@ import { writeResults } from './report.js';
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
- * `npm run bench -- ledger`, `-- http`, `-- projections`, `-- expiry`, `-- audit` or `-- fanout` (needs RabbitMQ) runs one part.
+ * `npm run bench -- ledger`, `-- shipped`, `-- http`, `-- projections`, `-- expiry`, `-- audit` or `-- fanout` (needs RabbitMQ) runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
@@ -20,6 +21,7 @@ try {
   console.log(`bench: node ${process.version}, scratch ${dir}`);
   const only = process.argv[2];
   if (only === undefined || only === 'ledger') await benchLedger(mkdtempSync(join(dir, 'ledger-')));
+  if (only === undefined || only === 'shipped') await benchShipped(mkdtempSync(join(dir, 'shipped-')));
   if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   if (only === undefined || only === 'projections') await benchProjections(mkdtempSync(join(dir, 'projections-')));
   if (only === undefined || only === 'expiry') await benchExpiry(mkdtempSync(join(dir, 'expiry-')));

@@ -65,9 +65,10 @@ describe('docker-compose.yml is closed by default', () => {
     expect(env('rabbitmq', 'RABBITMQ_DEFAULT_PASS')).toBe('${RABBITMQ_PASSWORD:-admin123}');
   });
 
-  it('hands each engine’s credentials to the app in its URL', () => {
+  it('hands each engine’s credentials to the app and the workers in its URL (the relay runs in the workers)', () => {
     expect(env('ledger', 'MONGODB_URL')).toContain('${MONGODB_USERNAME}:${MONGODB_PASSWORD}@mongodb:27017');
-    expect(env('ledger', 'AMQP_URL')).toContain('${RABBITMQ_USERNAME:-admin}:${RABBITMQ_PASSWORD:-admin123}@rabbitmq:5672');
+    expect(env('workers', 'MONGODB_URL')).toContain('${MONGODB_USERNAME}:${MONGODB_PASSWORD}@');
+    expect(env('workers', 'AMQP_URL')).toContain('${RABBITMQ_USERNAME:-admin}:${RABBITMQ_PASSWORD:-admin123}@rabbitmq:5672');
   });
 
   it('keeps EventStoreDB (insecure mode) off the host and without HTTP writes', () => {

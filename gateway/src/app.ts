@@ -17,7 +17,7 @@ import { queryRoutes } from './routes/queries.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { readModelRoutes } from './routes/readModels.js';
-import { type Projections } from '../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads } from '../../projections/src/index.js';
 
 export interface AppDependencies {
   readonly config: GatewayConfig;
@@ -27,8 +27,8 @@ export interface AppDependencies {
   readonly metrics?: Metrics;
   readonly readinessChecks?: Readonly<Record<string, ReadinessCheck>>;
   readonly logger?: FastifyServerOptions['logger'];
-  /** The projections running in this process, if any: account routes, readiness and lag metrics. */
-  readonly projections?: Projections;
+  /** The projections, run here or read from the workers' stores: account routes, readiness and lag metrics. */
+  readonly projections?: ProjectionReads;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -37,6 +37,13 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
  * The HTTP API as a Fastify instance, with every dependency injected: the file that listens
  * (main.ts) is separate, and tests build the same app around a temporary store.
  */
+/** The `projections` readiness check: fails naming every projection stopped on an event it cannot fold. */
+const noProjectionStopped = async (projections: ProjectionReads): Promise<void> => {
+  const stopped = (await projections.statuses()).filter((s) => s.failedOn !== undefined);
+  if (stopped.length > 0)
+    throw new Error(stopped.map((s) => (s.failedOn === undefined ? '' : describeFailedEvent(s.name, s.failedOn))).join('; '));
+};
+
 export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> => {
   const metrics = deps.metrics ?? createMetrics();
   if (deps.projections !== undefined) trackProjectionLag(metrics, deps.projections, deps.clock);
@@ -96,7 +103,9 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
 
   const projections = deps.projections;
   const readinessChecks = {
-    ...(projections === undefined ? {} : { readModels: () => projections.ping() }),
+    ...(projections === undefined
+      ? {}
+      : { readModels: () => projections.ping(), projections: () => noProjectionStopped(projections) }),
     ...deps.readinessChecks,
   };
   await app.register(opsRoutes, { store: deps.store, metrics, readinessChecks });
@@ -119,15 +128,18 @@ export const buildApp = async (deps: AppDependencies): Promise<FastifyInstance> 
     }
     await api.register(commandRoutes, { prefix: '/api/credits', handler: deps.handler, clock: deps.clock, metrics });
     await api.register(queryRoutes, { prefix: '/api/credits', handler: deps.handler, store: deps.store });
-    const auditProjector = projections?.projectors.find((p) => p.name === projections.audit.name);
     await api.register(auditRoutes, {
       prefix: '/api/audit',
       store: deps.store,
       clock: deps.clock,
       index:
-        projections === undefined || auditProjector === undefined
+        projections === undefined
           ? undefined
-          : { projection: projections.audit, projector: auditProjector },
+          : {
+              projection: projections.audit,
+              caughtUp: (timeoutMs) => projections.waitUntilCaughtUp(projections.audit.name, timeoutMs),
+              status: async () => (await projections.statuses()).find((s) => s.name === projections.audit.name),
+            },
     });
     if (projections !== undefined) {
       await api.register(accountRoutes, { prefix: '/api/accounts', projections });

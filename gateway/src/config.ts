@@ -68,6 +68,11 @@ const envSchema = z.object({
   MONGODB_URL: storageEnvShape.MONGODB_URL,
   AMQP_URL: storageEnvShape.AMQP_URL,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Where the API process runs the workers (projectors, reactors, expiry): `process` (a second process
+   * it starts and supervises), `inline` (on its own event loop) or `none` (they run elsewhere: `npm run workers`).
+   */
+  LEDGER_WORKERS: z.enum(['process', 'inline', 'none']).default('process'),
 });
 
 export interface GatewayConfig extends StorageConfig {
@@ -83,6 +88,7 @@ export interface GatewayConfig extends StorageConfig {
   /** Failed (401) and invalid (400) requests per IP per minute before its requests get 429; 0 turns it off. */
   readonly rateLimitFailuresPerIpPerMinute: number;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly workers: z.infer<typeof envSchema>['LEDGER_WORKERS'];
 }
 
 /**
@@ -120,6 +126,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     mongodbUrl: storage.mongodbUrl,
     amqpUrl: storage.amqpUrl,
     logLevel: e.LOG_LEVEL,
+    workers: e.LEDGER_WORKERS,
   };
 };
 

@@ -27,6 +27,8 @@ export const gatewayErrors = {
   CONCURRENCY_RETRIES_EXHAUSTED: createError('CONCURRENCY_RETRIES_EXHAUSTED', '%s', 409),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
   READ_MODEL_NOT_READY: createError('READ_MODEL_NOT_READY', '%s', 503),
+  /** The projection behind a query stopped on an event it cannot fold: its data would be stale. */
+  PROJECTION_STOPPED: createError('PROJECTION_STOPPED', '%s', 503),
   EVENT_STORE_UNAVAILABLE: createError(
     'EVENT_STORE_UNAVAILABLE',
     'the event store is unavailable; retry later with the same Idempotency-Key',

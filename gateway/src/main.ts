@@ -1,15 +1,16 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AccountCommandHandler, openEventStore, systemClock, type EventStore } from '../../ledger/src/index.js';
 import {
+  BrokerUnavailableError,
+  loadAuditConfig,
+  openProjectionReads,
   openReadModelStore,
-  RabbitMqRelay,
-  relayCheckpointOf,
   sqliteReadModelStoreLimits,
-  startProjections,
+  startWorkers,
+  startWorkersProcess,
+  type ProjectionReads,
 } from '../../projections/src/index.js';
 import { buildApp } from './app.js';
-import { loadAuditConfig } from './auditConfig.js';
-import { startDigestSchedule } from './auditDigests.js';
 import { createMetrics, trackRelay } from './metrics.js';
 import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig, type GatewayConfig } from './config.js';
 
@@ -17,9 +18,11 @@ import { ConfigError, gatewayLimits, loadConfig, loadStorageConfig, type Gateway
 type StopStep = readonly [string, () => Promise<unknown>];
 
 /**
- * `npm start`: one process running the whole system on the configured engines (the embedded
- * SQLite files under LEDGER_DATA_DIR by default). SIGTERM/SIGINT: stop accepting, let requests in
- * flight finish, flush the event store's pending group commit, close.
+ * `npm start`: the whole system on the configured engines (the embedded SQLite files under
+ * LEDGER_DATA_DIR by default): the API here, and the workers (projectors, reactors, expiry) in a second
+ * process it supervises (LEDGER_WORKERS=process; `inline` runs them on this event loop, `none` leaves
+ * them to `npm run workers`, which is `npm run gateway`). SIGTERM/SIGINT: stop accepting, let requests
+ * in flight finish, stop the workers, flush the event store's pending group commit, close.
  */
 const main = async (): Promise<void> => {
   const config = loadConfig();
@@ -82,34 +85,39 @@ const startSystem = async (
     mongodbUrl: config.mongodbUrl,
     lockWaitMs: sqliteReadModelStoreLimits.serverLockWaitMs,
   });
-  // The RabbitMQ fan-out, only when AMQP_URL is set; an unreachable broker is retried, never fatal.
-  const relay =
-    config.amqpUrl === undefined
-      ? undefined
-      : new RabbitMqRelay({ url: config.amqpUrl, checkpoint: relayCheckpointOf(store), logger });
-  await relay?.start();
-  const projections = startProjections({
-    store,
-    readModels,
-    handler,
-    clock: systemClock,
-    logger,
-    ...(relay === undefined ? {} : { relay }),
-    onExpired: (outcome) => {
-      if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
-    },
-  });
-  const stopDigests =
-    audit.digestEveryMs === undefined || audit.signingKey === undefined
-      ? () => Promise.resolve()
-      : startDigestSchedule({
+  // Why the workers leave this event loop by default: ARCHITECTURE, "The workers run in a second process".
+  // The relay and the audit digests are workers too: they run where the projectors run, once per system.
+  const inline =
+    config.workers === 'inline'
+      ? await startWorkers({
           store,
-          signingKey: audit.signingKey,
-          dir: audit.digestDir,
+          readModels,
+          handler,
           clock: systemClock,
-          everyMs: audit.digestEveryMs,
-          log: logger,
-        });
+          logger,
+          amqpUrl: config.amqpUrl,
+          ...(audit.digestEveryMs === undefined || audit.signingKey === undefined
+            ? {}
+            : { digests: { signingKey: audit.signingKey, dir: audit.digestDir, everyMs: audit.digestEveryMs } }),
+          onExpired: (outcome) => {
+            if (outcome.appended) metrics.expiryLateness.observe(outcome.latenessMs / 1000);
+          },
+        })
+      : undefined;
+  const child =
+    config.workers === 'process'
+      ? startWorkersProcess({ logger, onExpired: (latenessMs) => metrics.expiryLateness.observe(latenessMs / 1000) })
+      : undefined;
+  const projections: ProjectionReads =
+    inline ??
+    openProjectionReads({
+      store,
+      readModels,
+      handler,
+      clock: systemClock,
+      relay: config.amqpUrl !== undefined,
+      ...(child === undefined ? {} : { reported: () => child.reported(), reportedRelay: () => child.relay() }),
+    });
   const app = await buildApp({
     config,
     store,
@@ -117,16 +125,30 @@ const startSystem = async (
     clock: systemClock,
     projections,
     metrics,
-    ...(relay === undefined ? {} : { readinessChecks: { broker: () => relay.ready() } }),
+    readinessChecks: {
+      ...(child === undefined ? {} : { workers: () => child.check() }),
+      // With LEDGER_WORKERS=none the relay runs in `npm run workers`, which no one here hears from.
+      ...(config.amqpUrl === undefined || config.workers === 'none' ? {} : { broker: () => brokerReady(projections) }),
+    },
   });
-  if (relay !== undefined) trackRelay(metrics, relay);
+  if (config.amqpUrl !== undefined && config.workers !== 'none') trackRelay(metrics, { metrics: () => projections.relay() });
   sink.log = app.log;
   const workers: readonly StopStep[] = [
-    ['projections', () => projections.stop()],
-    ['audit digests', stopDigests],
+    ['workers process', () => child?.stop() ?? Promise.resolve()],
+    ['projections', () => inline?.stop() ?? readModels.close()],
     ['event store', () => store.close()],
   ];
   return { app, store, workers };
+};
+
+/** The broker check of /ready: the relay (here or in the workers process) can publish. */
+const brokerReady = (projections: ProjectionReads): Promise<void> => {
+  const relay = projections.relay();
+  if (relay === undefined)
+    return Promise.reject(new BrokerUnavailableError('the workers process has not reported the relay yet'));
+  return relay.unavailableReason === undefined
+    ? Promise.resolve()
+    : Promise.reject(new BrokerUnavailableError(relay.unavailableReason));
 };
 
 /** Stops taking requests, lets those in flight finish, then stops the workers; bounded by the grace period. */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../../ledger/src/index.js';
-import { type Projections, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
+import { type ProjectionReads, type ProjectorStatus, type RelayMetrics } from '../../projections/src/index.js';
 import { gatewayLimits } from './config.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (no global state between apps in tests). */
@@ -72,7 +72,7 @@ export const cachedCount = (count: () => Promise<number>, clock: Clock, maxAgeMs
 };
 
 /** Projection lag (events and ms) and pending expiries as gauges, read when Prometheus scrapes. */
-export const trackProjectionLag = (metrics: Metrics, projections: Projections, clock: Clock): void => {
+export const trackProjectionLag = (metrics: Metrics, projections: ProjectionReads, clock: Clock): void => {
   // Counts the pending-expiry set (every active boost): cached, not counted per scrape.
   const pendingExpiries = cachedCount(() => projections.expiry.pendingCount(), clock, gatewayLimits.metricsCountMaxAgeMs);
   new Gauge({
@@ -98,6 +98,11 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections, c
   perProjection('projection_lag_ms', 'How long the oldest event a projection has not handled has waited', (s) => s.lagMs);
   perProjection('projection_checkpoint_position', 'Log position of the last event a projection handled', (s) => s.checkpoint);
   perProjection(
+    'projection_stopped_on_event',
+    '1 while a projection is stopped on an event it cannot fold (its read model is not updated; /ready names the event)',
+    (s) => (s.failedOn === undefined ? 0 : 1),
+  );
+  perProjection(
     'projection_retries',
     'Times a projection resubscribed after an error (a locked or unreachable store, a failed batch) since the start',
     (s) => s.retries,
@@ -105,15 +110,17 @@ export const trackProjectionLag = (metrics: Metrics, projections: Projections, c
 };
 
 /** The RabbitMQ relay's counters, read when Prometheus scrapes (its lag is `projection_lag_*{projection="rabbitmq_relay"}`). */
-export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics }): void => {
+export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics | undefined }): void => {
   const total = (name: string, help: string, valueOf: (m: RelayMetrics) => number): void => {
     new Counter({
       name,
       help,
       registers: [metrics.registry],
       collect() {
+        // Not known yet (the workers process has not reported it): no sample rather than a false zero.
+        const known = relay.metrics();
         this.reset();
-        this.inc(valueOf(relay.metrics()));
+        if (known !== undefined) this.inc(valueOf(known));
       },
     });
   };
@@ -127,7 +134,9 @@ export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics })
     help: 'Messages published and not yet confirmed',
     registers: [metrics.registry],
     collect() {
-      this.set(relay.metrics().unconfirmed);
+      const known = relay.metrics();
+      this.reset();
+      if (known !== undefined) this.set(known.unconfirmed);
     },
   });
   new Gauge({
@@ -135,7 +144,8 @@ export const trackRelay = (metrics: Metrics, relay: { metrics(): RelayMetrics })
     help: '1 while the relay can publish (connected and not blocked)',
     registers: [metrics.registry],
     collect() {
-      this.set(relay.metrics().unavailableReason === undefined ? 1 : 0);
+      const known = relay.metrics();
+      this.set(known !== undefined && known.unavailableReason === undefined ? 1 : 0);
     },
   });
 };

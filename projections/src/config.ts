@@ -57,3 +57,22 @@ const storageEnvSchema = z.object(storageEnvShape);
 /** Where the data lives, for tools that never verify tokens (the projections CLI): no secret needed. */
 export const loadStorageConfig = (env: NodeJS.ProcessEnv = process.env): StorageConfig =>
   storageConfigOf(parseEnv(storageEnvSchema, env));
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The log level variable, shared by the API and the workers. */
+export const logLevelEnvShape = { LOG_LEVEL: z.enum(logLevels).default('info') };
+
+const workersEnvSchema = z.object({ ...storageEnvShape, ...logLevelEnvShape, NODE_ENV: z.string().default('development') });
+
+export interface WorkersConfig extends StorageConfig {
+  readonly logLevel: (typeof logLevels)[number];
+  /** NODE_ENV=production: no development audit signing key is generated. */
+  readonly production: boolean;
+}
+
+/** What the workers process (`npm run workers`) needs: the stores, the log level, no secret. */
+export const loadWorkersConfig = (env: NodeJS.ProcessEnv = process.env): WorkersConfig => {
+  const e = parseEnv(workersEnvSchema, env);
+  return { ...storageConfigOf(e), logLevel: e.LOG_LEVEL, production: e.NODE_ENV === 'production' };
+};

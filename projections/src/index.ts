@@ -7,11 +7,19 @@
 export { ConfigError, loadStorageConfig, parseEnv, storageConfigOf, storageEnvShape, type StorageConfig } from './config.js';
 
 // Every projector and reactor on one runtime.
-export { startProjections, type Projections } from './system.js';
 export {
+  startProjections,
+  startWorkers,
+  type Projections,
+  type RelaySubscriber,
+  type StartProjectionsOptions,
+} from './system.js';
+export {
+  describeFailedEvent,
   lagBehind,
   Projector,
   projectorLimits,
+  type FailedEvent,
   type ProjectorLogger,
   type ProjectorStatus,
   type Subscriber,
@@ -117,3 +125,24 @@ export {
 } from './fanout/rabbitmq/rabbitMqRelay.js';
 export { declareTopology, declareTopologyOn, queueKindOf } from './fanout/rabbitmq/declareTopology.js';
 export { AuditIndexProjection, auditIndexLimits, auditIndexName } from './audit/auditIndex.js';
+export { auditDigestLimits, developmentSigningKeyFile, loadAuditConfig, type AuditConfig } from './audit/auditConfig.js';
+export {
+  latestDigestFile,
+  readDigestFile,
+  startDigestSchedule,
+  takeDigest,
+  writeDigestFile,
+  type DigestSchedule,
+} from './audit/auditDigests.js';
+
+// The workers in a process of their own, and what the API reads of them from another.
+export { loadWorkersConfig, type WorkersConfig } from './config.js';
+export { openProjectionReads, type ProjectionReads, type ReportedStatus } from './projectionReads.js';
+export {
+  startWorkersProcess,
+  workersEntry,
+  workersProcessLimits,
+  type WorkersCommand,
+  type WorkersMessage,
+  type WorkersProcess,
+} from './workersProcess.js';

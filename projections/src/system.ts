@@ -6,11 +6,22 @@ import { Projector, type ProjectorLogger, type ProjectorStatus, type Subscriber 
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiryScheduler.js';
+import { startDigestSchedule, type DigestSchedule } from './audit/auditDigests.js';
+import { RabbitMqRelay, type RelayMetrics } from './fanout/rabbitmq/rabbitMqRelay.js';
+import { relayCheckpointOf } from './fanout/relayCheckpoint.js';
+import type { ProjectionReads } from './projectionReads.js';
 
 /** How long stopping waits for the relay's batch in flight before closing its connection. */
 const relayStopGraceMs = 5_000;
 
-export interface Projections {
+/** The RabbitMQ relay as the runtime sees it: a subscriber that can say whether the broker is reachable. */
+export type RelaySubscriber = Subscriber & {
+  close(): Promise<void>;
+  ready(): Promise<void>;
+  metrics(): RelayMetrics;
+};
+
+export interface Projections extends ProjectionReads {
   readonly readModels: ReadModelStore;
   readonly balances: AccountBalancesProjection;
   readonly services: ServiceReadModelsProjection;
@@ -18,17 +29,15 @@ export interface Projections {
   /** Where each request's, boost's, transfer's and boost target's events are (the audit routes' lead). */
   readonly audit: AuditIndexProjection;
   readonly projectors: readonly Projector[];
+  /** The relay, when one runs here. */
+  readonly relaySubscriber: RelaySubscriber | undefined;
   statuses(): Promise<ProjectorStatus[]>;
   /** Checks the read-model database answers. */
   ping(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/**
- * Every projector and reactor that exists, on one runtime, over the given read-model store (which it
- * then owns and closes on stop).
- */
-export const startProjections = (options: {
+export interface StartProjectionsOptions {
   store: EventStore;
   readModels: ReadModelStore;
   handler: AccountCommandHandler;
@@ -37,8 +46,16 @@ export const startProjections = (options: {
   /** Called for every boost the scheduler expires (metrics: lateness). */
   onExpired?: (outcome: ExpiryOutcome) => void;
   /** The RabbitMQ relay (fanout/), when AMQP_URL is set: one more subscriber, closed on stop. */
-  relay?: Subscriber & { close(): Promise<void> };
-}): Projections => {
+  relay?: RelaySubscriber;
+  /** The signed audit digests to take on a schedule (AUDIT_DIGEST_EVERY), stopped on stop. */
+  digests?: DigestSchedule;
+}
+
+/**
+ * Every projector and reactor that exists, on one runtime, over the given read-model store (which it
+ * then owns and closes on stop).
+ */
+export const startProjections = (options: StartProjectionsOptions): Projections => {
   const models = options.readModels;
   const balances = new AccountBalancesProjection(models);
   const services = new ServiceReadModelsProjection(models);
@@ -61,6 +78,20 @@ export const startProjections = (options: {
   );
   for (const projector of projectors) projector.start();
   expiry.start();
+  const stopDigests =
+    options.digests === undefined
+      ? () => Promise.resolve()
+      : startDigestSchedule({
+          ...options.digests,
+          store: options.store,
+          clock: options.clock,
+          log: options.logger ?? { info: () => undefined, error: () => undefined },
+        });
+  const projectorNamed = (name: string): Projector => {
+    const found = projectors.find((p) => p.name === name);
+    if (found === undefined) throw new Error(`no projection named ${name}`);
+    return found;
+  };
   return {
     readModels: models,
     balances,
@@ -68,9 +99,13 @@ export const startProjections = (options: {
     expiry,
     audit,
     projectors,
+    relaySubscriber: options.relay,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
+    waitUntilCaughtUp: (name, timeoutMs) => projectorNamed(name).waitUntilCaughtUp(timeoutMs),
+    relay: () => options.relay?.metrics(),
     ping: () => models.ping(),
     stop: async () => {
+      await stopDigests();
       await expiry.stop();
       // The relay's batch in flight gets a grace period for its confirms, then the connection closes under it
       // (its checkpoint is not saved, so those messages are published again after the restart).
@@ -83,4 +118,25 @@ export const startProjections = (options: {
       await models.close();
     },
   };
+};
+
+/**
+ * Everything the workers run, as `npm run workers` (and `npm start` with LEDGER_WORKERS=inline) start
+ * it: the projections, plus the RabbitMQ relay when `amqpUrl` is set (an unreachable broker is retried,
+ * never fatal) and the audit digest schedule when `digests` is given.
+ */
+export const startWorkers = async (
+  options: Omit<StartProjectionsOptions, 'relay'> & { amqpUrl?: string | undefined },
+): Promise<Projections> => {
+  const relay =
+    options.amqpUrl === undefined
+      ? undefined
+      : new RabbitMqRelay({
+          url: options.amqpUrl,
+          checkpoint: relayCheckpointOf(options.store),
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        });
+  await relay?.start();
+  const { amqpUrl: _, ...rest } = options;
+  return startProjections({ ...rest, ...(relay === undefined ? {} : { relay }) });
 };

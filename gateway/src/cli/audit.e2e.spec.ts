@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
-import { developmentSigningKeyFile } from '../auditConfig.js';
+import { developmentSigningKeyFile } from '../../../projections/src/index.js';
 
 afterAll(removeTempDirs);
 

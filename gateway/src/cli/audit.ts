@@ -26,8 +26,13 @@ import {
   openEventStore,
   systemClock,
 } from '../../../ledger/src/index.js';
-import { loadAuditConfig, type AuditConfig } from '../auditConfig.js';
-import { latestDigestFile, readDigestFile, takeDigest } from '../auditDigests.js';
+import {
+  latestDigestFile,
+  loadAuditConfig,
+  readDigestFile,
+  takeDigest,
+  type AuditConfig,
+} from '../../../projections/src/index.js';
 import { ConfigError, loadStorageConfig } from '../config.js';
 
 /**

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/index.js';
-import { type Projections } from '../../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads } from '../../../projections/src/index.js';
 import { gatewayErrors } from '../errors.js';
 
 export interface AccountRoutesOptions {
-  readonly projections: Projections;
+  readonly projections: ProjectionReads;
 }
 
 const accountId = z
@@ -43,6 +43,8 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
     async (request) => {
       if (!request.user.roles.includes('admin')) throw new gatewayErrors.FORBIDDEN('reading any account needs the admin role');
       const status = (await projections.statuses()).find((s) => s.name === 'account_balances');
+      if (status?.failedOn !== undefined)
+        throw new gatewayErrors.PROJECTION_STOPPED(describeFailedEvent(status.name, status.failedOn));
       if (status === undefined || !status.caughtUpOnce) {
         throw new gatewayErrors.READ_MODEL_NOT_READY(
           `account_balances is still being built: ${status?.lagEvents ?? 'unknown'} events behind (${status?.lagMs ?? 0} ms)`,

@@ -22,13 +22,27 @@ import {
 } from '../../../ledger/src/index.js';
 import type { AuthUser } from '../auth.js';
 import { gatewayErrors } from '../errors.js';
-import { auditIndexLimits, type AuditIndexProjection, type Projector } from '../../../projections/src/index.js';
+import {
+  auditIndexLimits,
+  describeFailedEvent,
+  type AuditIndexProjection,
+  type ProjectorStatus,
+} from '../../../projections/src/index.js';
 
 export interface AuditRoutesOptions {
   readonly store: EventStore;
   readonly clock: Clock;
-  /** The audit index and its projector; the trace routes need it (they run with the projections). */
-  readonly index?: { readonly projection: AuditIndexProjection; readonly projector: Projector } | undefined;
+  /**
+   * The audit index's lookups and its progress (wherever its projector runs); the trace routes need it
+   * (they run with the projections).
+   */
+  readonly index?:
+    | {
+        readonly projection: Pick<AuditIndexProjection, 'lookup'>;
+        caughtUp(timeoutMs: number): Promise<void>;
+        status(): Promise<ProjectorStatus | undefined>;
+      }
+    | undefined;
 }
 
 /** How long a trace waits for the audit index to reach the log's head as of the request. */
@@ -128,15 +142,17 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
   };
 
   /** The audit index, once it has reached the log's head as of the request. */
-  const caughtUpIndex = async (): Promise<AuditIndexProjection> => {
+  const caughtUpIndex = async (): Promise<Pick<AuditIndexProjection, 'lookup'>> => {
     if (index === undefined)
       throw new gatewayErrors.READ_MODEL_NOT_READY('the audit index runs with the projections, which are off');
+    const stoppedOn = (await index.status())?.failedOn;
+    if (stoppedOn !== undefined) throw new gatewayErrors.PROJECTION_STOPPED(describeFailedEvent('audit_index', stoppedOn));
     try {
-      await index.projector.waitUntilCaughtUp(indexWaitMs);
+      await index.caughtUp(indexWaitMs);
     } catch {
-      const status = await index.projector.status();
+      const status = await index.status();
       throw new gatewayErrors.READ_MODEL_NOT_READY(
-        `audit_index is ${status.lagEvents} events behind the log (${status.lagMs} ms)`,
+        `audit_index is ${status?.lagEvents ?? 'unknown'} events behind the log (${status?.lagMs ?? 0} ms)`,
       );
     }
     return index.projection;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/index.js';
-import { type Projections } from '../../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads } from '../../../projections/src/index.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
 
@@ -71,9 +71,11 @@ const clan = z.object({
  * caller. While the read model has never caught up with the log (a fresh start or a rebuild) the
  * answer is 503 with its lag, never stale data passed off as current.
  */
-export const readModelRoutes: FastifyPluginAsyncZod<{ projections: Projections }> = async (app, { projections }) => {
+export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionReads }> = async (app, { projections }) => {
   app.addHook('preHandler', async () => {
     const status = (await projections.statuses()).find((s) => s.name === projections.services.name);
+    if (status?.failedOn !== undefined)
+      throw new gatewayErrors.PROJECTION_STOPPED(describeFailedEvent(status.name, status.failedOn));
     if (status === undefined || !status.caughtUpOnce) {
       throw new gatewayErrors.READ_MODEL_NOT_READY(
         `${projections.services.name} is still being built: ${status?.lagEvents ?? 'unknown'} events behind (${status?.lagMs ?? 0} ms)`,

@@ -22,6 +22,7 @@ export const testConfig = (overrides: Partial<GatewayConfig> = {}): GatewayConfi
   mongodbUrl: undefined,
   amqpUrl: undefined,
   logLevel: 'silent',
+  workers: 'inline',
   ...overrides,
 });
 

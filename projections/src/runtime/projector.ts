@@ -17,6 +17,11 @@ export const projectorLimits = {
   stallTimeoutMs: 30_000,
   /** How often the watchdog compares the checkpoint with the head of the log. */
   watchdogIntervalMs: 1_000,
+  /**
+   * Times one event, handed alone, must fail in a row before the projection reports it stopped on that
+   * event (`failed`, with the event): one failure may be a passing fault, the same one again is not.
+   */
+  failedEventAttempts: 2,
 } as const;
 
 /**
@@ -33,9 +38,24 @@ export interface Subscriber {
   handle(batch: readonly RecordedEvent[]): Promise<void>;
 }
 
+/** The event a projection cannot fold and stays at (it retries it with backoff, never skips it). */
+export interface FailedEvent {
+  readonly stream: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly id: string;
+  readonly type: string;
+  /** The error folding it raised. */
+  readonly error: string;
+}
+
+/** One line naming a projection stopped on an event: for /ready, the 503 answers and the logs. */
+export const describeFailedEvent = (projection: string, failed: FailedEvent): string =>
+  `${projection} stopped on event ${failed.id} (${failed.type}, stream ${failed.stream}, revision ${failed.revision}, position ${failed.position}): ${failed.error}`;
+
 export interface ProjectorStatus {
   readonly name: string;
-  readonly state: 'starting' | 'catching-up' | 'live' | 'retrying' | 'stopped';
+  readonly state: 'starting' | 'catching-up' | 'live' | 'retrying' | 'failed' | 'stopped';
   readonly checkpoint: number;
   readonly head: number;
   /** Events between the checkpoint and the head of the log. */
@@ -50,6 +70,8 @@ export interface ProjectorStatus {
   /** Times the watchdog restarted a subscription that had stopped making progress. */
   readonly stallRestarts: number;
   readonly lastError: string | undefined;
+  /** The event it cannot fold, while it is stopped on one (state `failed`). */
+  readonly failedOn?: FailedEvent | undefined;
 }
 
 export interface ProjectorLogger {
@@ -87,6 +109,11 @@ export class Projector {
   #retries = 0;
   #stallRestarts = 0;
   #lastError: string | undefined;
+  #failedOn: FailedEvent | undefined;
+  /** After a batch failed: hand events one at a time through this position, to find the one that fails. */
+  #singleThrough = -1;
+  /** The event that failed alone last, and how many times in a row. */
+  #lastFailedAlone: { id: string; times: number } | undefined;
   #lastProgressMs = 0;
   #oldestUnhandledRecordedMs: number | undefined;
   #stopping = false;
@@ -187,7 +214,33 @@ export class Projector {
       retries: this.#retries,
       stallRestarts: this.#stallRestarts,
       lastError: this.#lastError,
+      failedOn: this.#failedOn,
     };
+  }
+
+  /** A batch failed in the subscriber (not in reading the log): find the event, or report it. */
+  #batchFailed(batch: readonly RecordedEvent[], error: unknown): void {
+    if (error instanceof ReadModelStoreUnavailableError || error instanceof ReadModelVersionSwitchedError) return;
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
+    if (batch.length > 1) {
+      this.#singleThrough = Math.max(this.#singleThrough, last.position);
+      return;
+    }
+    const times = this.#lastFailedAlone?.id === last.id ? this.#lastFailedAlone.times + 1 : 1;
+    this.#lastFailedAlone = { id: last.id, times };
+    if (times < projectorLimits.failedEventAttempts) return;
+    const failed: FailedEvent = {
+      stream: last.stream,
+      revision: last.revision,
+      position: last.position,
+      id: last.id,
+      type: last.type,
+      error: (error as Error).message,
+    };
+    if (this.#failedOn?.id !== failed.id)
+      this.#log.error({ projector: this.name, event: failed }, describeFailedEvent(this.name, failed));
+    this.#failedOn = failed;
   }
 
   async #run(): Promise<void> {
@@ -208,9 +261,19 @@ export class Projector {
         const caughtUpAt = await this.#store.headPosition();
         if (this.#checkpoint >= caughtUpAt) this.#markLive();
         const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });
-        for await (const batch of batches(source, projectorLimits.batchEventsMax, projectorLimits.batchWaitMs)) {
+        // After a batch failed, events are handed one at a time up to where it ended, so the one that
+        // cannot be folded is known (and everything before it is folded).
+        const batchMax = this.#singleThrough > this.#checkpoint ? 1 : projectorLimits.batchEventsMax;
+        for await (const batch of batches(source, batchMax, projectorLimits.batchWaitMs)) {
           this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
-          await this.#subscriber.handle(batch);
+          try {
+            await this.#subscriber.handle(batch);
+          } catch (error) {
+            this.#batchFailed(batch, error);
+            throw error;
+          }
+          this.#failedOn = undefined;
+          this.#lastFailedAlone = undefined;
           const last = batch[batch.length - 1];
           if (last !== undefined) this.#checkpoint = last.position;
           this.#handledEvents += batch.length;
@@ -220,9 +283,15 @@ export class Projector {
           if (this.#checkpoint >= caughtUpAt) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
           if (this.#stopping) break;
+          // Past the failed batch: back to full batches (a new subscription).
+          if (batchMax === 1 && this.#checkpoint >= this.#singleThrough) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
           // catch-up would otherwise hold the whole process (the HTTP server, timers) until it ends.
           await setImmediate();
+        }
+        if (batchMax === 1 && this.#checkpoint >= this.#singleThrough && !this.#stopping) {
+          controller.abort();
+          continue;
         }
         if (!this.#stopping && !controller.signal.aborted) throw new Error('subscription ended');
       } catch (error) {
@@ -233,7 +302,7 @@ export class Projector {
           this.#log.info({ projector: this.name }, error.message);
           continue;
         }
-        this.#state = 'retrying';
+        this.#state = this.#failedOn === undefined ? 'retrying' : 'failed';
         this.#retries++;
         this.#lastError = (error as Error).message;
         const pauseMs = backoffMs(++failures, retryBackoff);

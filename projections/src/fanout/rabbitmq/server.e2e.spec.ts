@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -67,6 +67,23 @@ const ready = async (address: string): Promise<{ status: number; body: { checks:
   return { status: response.status, body: (await response.json()) as { checks: Record<string, string> } };
 };
 
+/** The pid of the workers process npm start (pid `serverPid`) runs. */
+const workersPidOf = (serverPid: number): number => {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(serverPid)], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.includes('workers.ts'));
+  if (line === undefined) throw new Error(`no workers process under ${serverPid}: ${out}`);
+  return Number(line.trim().split(/\s+/)[0]);
+};
+
+/** Waits (bounded) until /ready answers 200: under npm start, the workers process runs and its relay can publish. */
+const readyWithin = async (address: string, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while ((await ready(address)).status !== 200) {
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
 const accountEventIds = async (dataDir: string): Promise<string[]> => {
   const store = new SqliteEventStore({ path: join(dataDir, 'events.db') });
   try {
@@ -104,9 +121,16 @@ describe('npm start with AMQP_URL (real broker, own vhost)', { timeout: 120_000 
 
     const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => purchase(address, i)));
     expect(statuses).toEqual(Array.from({ length: 10 }, () => 201));
-    const down = await ready(address);
+    // The relay runs in the workers process, which reports the broker's state about once a second.
+    let down = await ready(address);
+    const reportDeadline = Date.now() + 30_000;
+    while (!/broker unreachable|not connected/.test(down.body.checks.broker ?? '')) {
+      expect(down.status).toBe(503);
+      expect(Date.now()).toBeLessThan(reportDeadline);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      down = await ready(address);
+    }
     expect(down.status).toBe(503);
-    expect(down.body.checks.broker).toMatch(/broker unreachable|not connected/);
     expect(down.body.checks.eventStore).toBe('ok');
 
     const proxy = await startProxy(Number(new URL(vhost.url()).port || 5672), port);
@@ -130,10 +154,15 @@ describe('npm start with AMQP_URL (real broker, own vhost)', { timeout: 120_000 
     closers.push(() => vhost.remove());
     const dataDir = tempDir();
     const first = await startServer(dataDir, vhost.url());
+    await readyWithin(first.address, 60_000); // the workers process has started the relay, which declared the topology
     expect(await purchase(first.address, -1)).toBe(201);
     const requests = Array.from({ length: 300 }, (_, i) => purchase(first.address, i));
     // Kill once the relay is publishing this stream: some messages reached the queue, not all.
     await collectQueue(vhost.url(), 'gig_credit_queue', (received) => received.length >= 20, 60_000);
+    // The relay runs in npm start's workers process: kill it (it would otherwise finish its batch and
+    // stop cleanly once its parent is gone), then the server.
+    const relayPid = workersPidOf(first.child.pid ?? 0);
+    process.kill(relayPid, 'SIGKILL');
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
     await Promise.all(requests);
@@ -142,6 +171,10 @@ describe('npm start with AMQP_URL (real broker, own vhost)', { timeout: 120_000 
     const second = await startServer(dataDir, vhost.url());
     const received = await collectQueue(vhost.url(), 'user_credit_queue', hasAll(ids), 60_000);
     expectAllOnceAfterDedupe(received, ids);
-    expect(second.lines.some((line) => line.includes('relay connected to the broker'))).toBe(true);
+    const deadline = Date.now() + 30_000;
+    while (!second.lines.some((line) => line.includes('relay connected to the broker'))) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 });

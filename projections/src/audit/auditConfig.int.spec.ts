@@ -3,11 +3,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkDigest, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../ledger/src/index.js';
-import { removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
+import { checkDigest, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { developmentSigningKeyFile, loadAuditConfig } from './auditConfig.js';
 import { latestDigestFile, readDigestFile, startDigestSchedule } from './auditDigests.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../config.js';
 
 afterEach(removeTempDirs);
 

@@ -8,7 +8,7 @@ import {
   type DigestCheck,
   type EventStore,
   type Clock,
-} from '../../ledger/src/index.js';
+} from '../../../ledger/src/index.js';
 
 /** The file name of a digest: its time and log head, so names sort by time and say what they cover. */
 const digestFileName = (digest: AuditDigest): string =>
@@ -58,18 +58,24 @@ export const latestDigestFile = (dir: string): string | undefined => {
   return last === undefined ? undefined : join(dir, last);
 };
 
-/**
- * `npm start`'s digest schedule: one digest every `everyMs`, never two at once; a failed one is
- * logged and the next is taken on time. Returns a stop function that waits for a digest in progress.
- */
-export const startDigestSchedule = (input: {
-  readonly store: EventStore;
+/** What the digest schedule needs beyond the store: the key, where digests go, how often. */
+export interface DigestSchedule {
   readonly signingKey: KeyObject;
   readonly dir: string;
-  readonly clock: Clock;
   readonly everyMs: number;
-  readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
-}): (() => Promise<void>) => {
+}
+
+/**
+ * The workers' digest schedule: one digest every `everyMs`, never two at once; a failed one is
+ * logged and the next is taken on time. Returns a stop function that waits for a digest in progress.
+ */
+export const startDigestSchedule = (
+  input: DigestSchedule & {
+    readonly store: EventStore;
+    readonly clock: Clock;
+    readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  },
+): (() => Promise<void>) => {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;

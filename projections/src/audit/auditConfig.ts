@@ -2,8 +2,8 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Duration } from 'luxon';
-import { parseSigningKey, parseVerifyKey } from '../../ledger/src/index.js';
-import { ConfigError } from './config.js';
+import { parseSigningKey, parseVerifyKey } from '../../../ledger/src/index.js';
+import { ConfigError } from '../config.js';
 
 /** Limits of the digest schedule, in one place. */
 export const auditDigestLimits = {
