@@ -96,15 +96,15 @@ describe('a projection stopped on an event it cannot fold', () => {
       const bought = await t.app.inject({
         method: 'POST',
         url: '/api/credits/purchase',
-        headers: bearer('ana'),
-        payload: { amount, paymentRef: `pay-${i}` },
+        headers: bearer('payments', ['service']),
+        payload: { userId: 'ana', amount, paymentRef: `pay-${i}` },
       });
       expect(bought.statusCode).toBe(201);
     }
     await readyUntil(t.app, (a) => a.statusCode === 200);
     await t.projections?.projectors.find((p) => p.name === 'account_balances')?.waitUntilCaughtUp();
     const before = await t.app.inject({ method: 'GET', url: '/api/accounts/ana/balance', headers: admin });
-    expect(before.json()).toMatchObject({ balance: 30 });
+    expect(before.json()).toMatchObject({ balance: '30' });
     expect((await t.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(
       /^projection_stopped_on_event\{projection="account_balances"\} 0$/m,
     );
@@ -166,8 +166,8 @@ describe('a projection stopped on an event it cannot fold', () => {
       const bought = await app.inject({
         method: 'POST',
         url: '/api/credits/purchase',
-        headers: bearer('ana'),
-        payload: { amount, paymentRef: `pay-${i}` },
+        headers: bearer('payments', ['service']),
+        payload: { userId: 'ana', amount, paymentRef: `pay-${i}` },
       });
       expect(bought.statusCode).toBe(201);
     }

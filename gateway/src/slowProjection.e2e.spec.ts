@@ -93,8 +93,8 @@ describe('a projection that makes no progress (npm start, workers in their own p
         purchase: await timed(() =>
           fetch(`${address}/api/credits/purchase`, {
             method: 'POST',
-            headers: { ...bearer(user), 'content-type': 'application/json' },
-            body: JSON.stringify({ amount: 40, paymentRef: 'while-stalled' }),
+            headers: { ...bearer('payments', ['service']), 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: user, amount: 40, paymentRef: 'while-stalled' }),
           }),
         ),
         boost: await timed(() =>
@@ -130,7 +130,7 @@ describe('a projection that makes no progress (npm start, workers in their own p
     const balance = await fetch(`${address}/api/accounts/slow-projection-user/balance`, {
       headers: bearer('ops', ['admin']),
     });
-    expect(((await balance.json()) as { balance: number }).balance).toBe(25);
+    expect(((await balance.json()) as { balance: string }).balance).toBe('25');
 
     const exited = once(main, 'exit');
     main.kill('SIGTERM');

@@ -52,8 +52,13 @@ const post = async (
 ): Promise<{ status: number; body: Record<string, unknown> }> => {
   const response = await fetch(`${address}${path}`, {
     method: 'POST',
-    headers: { ...bearer(user), 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
+    // A purchase is the payment service's, naming the account it credits.
+    headers: {
+      ...(path.endsWith('/purchase') ? bearer('payments', ['service']) : bearer(user)),
+      'content-type': 'application/json',
+      'idempotency-key': key,
+    },
+    body: JSON.stringify(path.endsWith('/purchase') ? { ...body, userId: user } : body),
     signal: AbortSignal.timeout(30_000),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -135,9 +140,10 @@ describe('two npm start servers on one embedded data directory', () => {
       const models = new SqliteReadModelStore(join(dataDir, 'readmodels.db'));
       try {
         const balances = new AccountBalancesProjection(models);
-        expect((await balances.totals()).total).toBe(0);
-        for (const user of users) expect((await balances.balanceOf(user))?.balance).toBe(credits - boostsPerUser * amount);
-        expect((await balances.balanceOf('platform:boosts'))?.balance).toBe(users.length * boostsPerUser * amount);
+        expect((await balances.totals()).total).toBe(0n);
+        for (const user of users)
+          expect((await balances.balanceOf(user))?.balance).toBe(BigInt(credits - boostsPerUser * amount));
+        expect((await balances.balanceOf('platform:boosts'))?.balance).toBe(BigInt(users.length * boostsPerUser * amount));
       } finally {
         await models.close();
       }

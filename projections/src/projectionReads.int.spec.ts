@@ -65,7 +65,7 @@ describe('openProjectionReads: the projections seen from a process that does not
     // The others never ran: still behind, never caught up.
     expect(after.get('service_read_models')).toMatchObject({ lagEvents: 30, caughtUpOnce: false });
     // And what the read model holds is what the API reads.
-    expect((await reads.balances.balanceOf('bulk-0'))?.balance).toBe(10);
+    expect((await reads.balances.balanceOf('bulk-0'))?.balance).toBe(10n);
   });
 
   it('keeps a projection counted as caught up once it reached the head first seen, while the log moves on', async () => {
