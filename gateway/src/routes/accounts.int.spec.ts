@@ -132,7 +132,7 @@ describe('GET /api/accounts/:accountId/balance', () => {
     expect(metrics).toMatch(/boost_expiry_lateness_seconds_count/);
     expect((await app.app.inject({ url: '/ready' })).json()).toEqual({
       status: 'ready',
-      checks: { eventStore: 'ok', readModels: 'ok' },
+      checks: { eventStore: 'ok', readModels: 'ok', projections: 'ok' },
     });
   });
 });
