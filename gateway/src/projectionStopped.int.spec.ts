@@ -66,7 +66,14 @@ const expectShown = async (
   const [event] = (await store.readStream(`${accountStreamPrefix}ana`)).filter((e) => e.id === eventId);
   expect(event).toBeDefined();
   const { stream, revision, position } = event!;
-  const ready = await readyUntil(app, (a) => a.checks.projections?.includes('account_balances') === true, beforeEachPoll);
+  // Each projection finds the event on its own schedule: wait until both have stopped on it.
+  const ready = await readyUntil(
+    app,
+    (a) =>
+      a.checks.projections?.includes('account_balances stopped') === true &&
+      a.checks.projections.includes('service_read_models stopped') === true,
+    beforeEachPoll,
+  );
   expect(ready.statusCode).toBe(503);
   const named = `account_balances stopped on event ${eventId} (CreditsPurchased, stream ${stream}, revision ${revision}, position ${position}): `;
   expect(ready.checks.projections).toContain(named);
