@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { accountStreamPrefix, SqliteEventStore } from '../../../../ledger/src/index.js';
 import { readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
 import { bearer, testSecret } from '../../../../gateway/src/testing/testApp.js';
-import { collectQueue, createVhost, startProxy, type Received } from './testing/broker.js';
+import { collectQueue, createVhost, hasAll, startProxy, type Received } from './testing/broker.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -102,11 +102,6 @@ const expectAllOnceAfterDedupe = (received: readonly Received[], ids: readonly s
     else expect(r.body).toEqual(earlier.body);
   }
   expect([...firsts.keys()]).toEqual(ids);
-};
-
-const hasAll = (ids: readonly string[]) => (received: readonly Received[]) => {
-  const seen = new Set(received.map((r) => r.messageId));
-  return ids.every((id) => seen.has(id));
 };
 
 describe('npm start with AMQP_URL (real broker, own vhost)', { timeout: 120_000 }, () => {

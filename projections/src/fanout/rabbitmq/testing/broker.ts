@@ -40,6 +40,18 @@ export interface Received {
 export const readQueue = (url: string, queue: string, count: number, timeoutMs = 20_000): Promise<Received[]> =>
   collectQueue(url, queue, (received) => received.length >= count, timeoutMs, `${count} messages`);
 
+/** Reads a queue until every one of `ids` arrived at least once (repeats are kept, for the caller to check). */
+export const readUntilAll = (url: string, queue: string, ids: readonly string[], timeoutMs = 60_000): Promise<Received[]> =>
+  collectQueue(url, queue, hasAll(ids), timeoutMs, `all ${ids.length} messageIds`);
+
+/** True once every one of `ids` is among the received messages. */
+export const hasAll =
+  (ids: readonly string[]) =>
+  (received: readonly Received[]): boolean => {
+    const seen = new Set(received.map((r) => r.messageId));
+    return ids.every((id) => seen.has(id));
+  };
+
 /** Reads a queue until `done(received)` holds (or `timeoutMs` passed), acking each. */
 export const collectQueue = async (
   url: string,
