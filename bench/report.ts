@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,17 +27,35 @@ export const report = (figure: Figure): void => {
   console.log(`${figure.name}: ${format(figure.value)} ${figure.unit}${ratio}${target}`);
 };
 
+/** A Markdown table of the figures (for the figures table in docs/ARCHITECTURE.md), one row per figure. */
+export const figuresTable = (rows: readonly Figure[], measuredAt: string): string => {
+  const cell = (text: string): string => text.replaceAll('|', '\\|');
+  const lines = [
+    `Measured ${measuredAt} by \`npm run bench\` (node ${process.version}, ${availableParallelism()} cores). Ratios are to the baseline measured in the same run.`,
+    '',
+    '| figure | value | same-run baseline | ratio | target |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((f) => {
+      const baseline = f.baseline === undefined ? '' : `${f.baseline.name}: ${format(f.baseline.value)} ${f.baseline.unit}`;
+      const ratio = f.baseline === undefined ? '' : `${(f.value / f.baseline.value).toFixed(2)} ×`;
+      const target = f.target === undefined ? '' : `${f.target}: ${f.pass === true ? 'met' : '**not met**'}`;
+      return `| ${cell(f.name)} | ${format(f.value)} ${cell(f.unit)} | ${cell(baseline)} | ${ratio} | ${cell(target)} |`;
+    }),
+  ];
+  return `${lines.join('\n')}\n`;
+};
+
+/** Writes bench/results/latest.json (every figure, for scripts) and latest.md (the same as a table). */
 export const writeResults = (): string => {
   const path = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   mkdirSync(dirname(path), { recursive: true });
+  const measuredAt = new Date().toISOString();
   const rows = figures.map((f) => ({
     ...f,
     ratio: f.baseline === undefined ? undefined : f.value / f.baseline.value,
   }));
-  writeFileSync(
-    path,
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, figures: rows }, null, 2)}\n`,
-  );
+  writeFileSync(path, `${JSON.stringify({ measuredAt, node: process.version, figures: rows }, null, 2)}\n`);
+  writeFileSync(path.replace(/\.json$/, '.md'), figuresTable(figures, measuredAt));
   return path;
 };
 
