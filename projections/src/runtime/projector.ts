@@ -3,6 +3,7 @@ import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { backoffMs } from './backoff.js';
 import { batches } from './batches.js';
+import type { SharedLogReader } from './sharedLog.js';
 
 /** Limits of the projection runtime, in one place. */
 export const projectorLimits = {
@@ -101,6 +102,7 @@ export class Projector {
   readonly #subscriber: Subscriber;
   readonly #log: ProjectorLogger;
   readonly #now: () => number;
+  readonly #sharedLog: SharedLogReader | undefined;
   #state: ProjectorStatus['state'] = 'starting';
   #checkpoint = -1;
   #head = -1;
@@ -128,9 +130,20 @@ export class Projector {
   constructor(
     store: EventStore,
     subscriber: Subscriber,
-    options: { logger?: ProjectorLogger; nowMs?: () => number; stallTimeoutMs?: number; watchdogIntervalMs?: number } = {},
+    options: {
+      logger?: ProjectorLogger;
+      nowMs?: () => number;
+      stallTimeoutMs?: number;
+      watchdogIntervalMs?: number;
+      /**
+       * Where to read the log: the process's shared reader (one read and decode of each stretch for every
+       * projector at that place), instead of a subscription of its own. `store` still answers the head.
+       */
+      sharedLog?: SharedLogReader;
+    } = {},
   ) {
     this.#store = store;
+    this.#sharedLog = options.sharedLog;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? projectorLimits.stallTimeoutMs;
@@ -260,11 +273,18 @@ export class Projector {
         // the head keeps moving, so "at the head right now" may never be seen.
         const caughtUpAt = await this.#store.headPosition();
         if (this.#checkpoint >= caughtUpAt) this.#markLive();
-        const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });
         // After a batch failed, events are handed one at a time up to where it ended, so the one that
         // cannot be folded is known (and everything before it is folded).
         const batchMax = this.#singleThrough > this.#checkpoint ? 1 : projectorLimits.batchEventsMax;
-        for await (const batch of batches(source, batchMax, projectorLimits.batchWaitMs)) {
+        const feed =
+          this.#sharedLog === undefined
+            ? batches(
+                this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal }),
+                batchMax,
+                projectorLimits.batchWaitMs,
+              )
+            : this.#sharedLog.batches({ after: this.#checkpoint, maxEvents: batchMax, signal: controller.signal });
+        for await (const batch of feed) {
           this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
           try {
             await this.#subscriber.handle(batch);
