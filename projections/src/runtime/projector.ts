@@ -4,6 +4,7 @@ import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '.
 import { backoffMs } from './backoff.js';
 import { batches } from './batches.js';
 import type { SharedLogReader } from './sharedLog.js';
+import { writeStoppedOn } from './stoppedOnRecord.js';
 
 /** Limits of the projection runtime, in one place. */
 export const projectorLimits = {
@@ -251,9 +252,18 @@ export class Projector {
       type: last.type,
       error: (error as Error).message,
     };
-    if (this.#failedOn?.id !== failed.id)
+    if (this.#failedOn?.id !== failed.id) {
       this.#log.error({ projector: this.name, event: failed }, describeFailedEvent(this.name, failed));
+      this.#recordStoppedOn(failed);
+    }
     this.#failedOn = failed;
+  }
+
+  /** Keeps the event it stopped on (or that it moved past) where other processes see it; best effort. */
+  #recordStoppedOn(failed: FailedEvent | undefined): void {
+    writeStoppedOn(this.#store, this.name, failed).catch((error: unknown) =>
+      this.#log.warn({ err: error, projector: this.name }, 'could not record the event the projection stopped on'),
+    );
   }
 
   async #run(): Promise<void> {
@@ -292,6 +302,7 @@ export class Projector {
             this.#batchFailed(batch, error);
             throw error;
           }
+          if (this.#failedOn !== undefined) this.#recordStoppedOn(undefined);
           this.#failedOn = undefined;
           this.#lastFailedAlone = undefined;
           const last = batch[batch.length - 1];
