@@ -14,6 +14,8 @@ const context = { actor: 'bench', correlationId: 'bench', causationId: 'bench' }
 
 interface Measured {
   readonly cpuUsPerEvent: number;
+  /** CPU time per second while the log is quiet (following it costs this even with no traffic). */
+  readonly idleCpuUsPerSecond: number;
   readonly events: number;
   readonly stats: unknown;
 }
@@ -36,11 +38,15 @@ const measure = async (dir: string, share: boolean): Promise<Measured> => {
     ),
   );
   const child = fork(join(import.meta.dirname, 'workersLogChild.ts'), [], {
-    execArgv: process.execArgv,
+    // BENCH_WORKERS_PROFILE_DIR=dir writes a CPU profile of each workers process there.
+    execArgv: [
+      ...process.execArgv,
+      ...(process.env.BENCH_WORKERS_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKERS_PROFILE_DIR}`]),
+    ],
     env: { ...process.env, BENCH_DATA_DIR: dataDir, BENCH_SHARE_LOG: share ? 'on' : 'off' },
   });
   try {
-    await next(child, 'ready');
+    const { idleCpuUsPerSecond } = await next(child, 'ready');
     const startHead = await store.headPosition();
     child.send({ type: 'mark' });
     await next(child, 'marked');
@@ -72,7 +78,12 @@ const measure = async (dir: string, share: boolean): Promise<Measured> => {
     const head = await store.headPosition();
     child.send({ type: 'end', head });
     const done = await next(child, 'done');
-    return { cpuUsPerEvent: (done.cpuUs as number) / (head - startHead), events: head - startHead, stats: done.stats };
+    return {
+      cpuUsPerEvent: (done.cpuUs as number) / (head - startHead),
+      idleCpuUsPerSecond: idleCpuUsPerSecond as number,
+      events: head - startHead,
+      stats: done.stats,
+    };
   } finally {
     if (child.exitCode === null) await once(child, 'exit');
     await store.close();
@@ -92,10 +103,19 @@ export const benchWorkersLog = async (dir: string): Promise<void> => {
     own.push(await measure(dir, false));
     shared.push(await measure(dir, true));
   }
-  const best = (runs: Measured[]): number => Math.min(...runs.map((r) => r.cpuUsPerEvent));
+  const best = (runs: Measured[], key: 'cpuUsPerEvent' | 'idleCpuUsPerSecond' = 'cpuUsPerEvent'): number =>
+    Math.min(...runs.map((r) => r[key]));
   console.log(`  runs (µs/event): own ${own.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}; shared ${shared.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}`);
   console.log(`  shared reader: ${JSON.stringify(shared.at(-1)?.stats)}`);
   const baseline = { name: 'a subscription per projector', value: best(own), unit: 'µs/event' };
   report({ name: 'workers process CPU per event, a subscription per projector', value: best(own), unit: 'µs/event' });
   report({ name: 'workers process CPU per event, one shared log reader', value: best(shared), unit: 'µs/event', baseline });
+  const idleBaseline = { name: 'a subscription per projector', value: best(own, 'idleCpuUsPerSecond'), unit: 'µs/s' };
+  report({ name: 'workers process CPU on a quiet log, a subscription per projector', value: idleBaseline.value, unit: 'µs/s' });
+  report({
+    name: 'workers process CPU on a quiet log, one shared log reader',
+    value: best(shared, 'idleCpuUsPerSecond'),
+    unit: 'µs/s',
+    baseline: idleBaseline,
+  });
 };

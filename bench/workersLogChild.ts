@@ -15,6 +15,11 @@ const handler = new AccountCommandHandler(store);
 const workers = await startWorkers({ store, readModels, handler, clock: systemClock, shareLogReads: share });
 const caughtUp = (head: number): Promise<unknown> => Promise.all(workers.projectors.map((p) => p.waitFor(head, 120_000)));
 await caughtUp(await store.headPosition());
+// A quiet log first: what following it costs when nothing happens (the pollers alone).
+const idleMs = 3000;
+const cpuAtIdle = process.cpuUsage();
+await new Promise((resolve) => setTimeout(resolve, idleMs));
+const idle = process.cpuUsage(cpuAtIdle);
 let cpuAtMark: NodeJS.CpuUsage | undefined;
 process.on('message', (message: { type: 'mark' } | { type: 'end'; head: number }) => {
   if (message.type === 'mark') {
@@ -30,4 +35,4 @@ process.on('message', (message: { type: 'mark' } | { type: 'end'; head: number }
     process.disconnect();
   });
 });
-process.send?.({ type: 'ready' });
+process.send?.({ type: 'ready', idleCpuUsPerSecond: ((idle.user + idle.system) * 1000) / idleMs });
