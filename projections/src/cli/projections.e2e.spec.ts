@@ -238,7 +238,16 @@ describe('npm run projections (operator CLI)', () => {
     type Row = { name: string; version: number | null; checkpoint: number; head: number; lagEvents: number; lagMs: number };
     const relayRow = async (): Promise<Row | undefined> =>
       (JSON.parse((await cli(dir, 'status', '--json')).stdout) as Row[]).find((r) => r.name === 'rabbitmq_relay');
-    expect(await relayRow()).toEqual({ name: 'rabbitmq_relay', version: null, checkpoint: head, head, lagEvents: 0, lagMs: 0 });
+    expect(await relayRow()).toEqual({
+      name: 'rabbitmq_relay',
+      version: null,
+      checkpoint: head,
+      head,
+      lagEvents: 0,
+      lagMs: 0,
+      state: 'caught-up',
+      failedOn: null,
+    });
 
     const partial = await cli(dir, 'relay-reset', '--to', String(head - 2), '--json');
     expect(partial.code).toBe(0);

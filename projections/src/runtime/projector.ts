@@ -293,7 +293,12 @@ export class Projector {
                 batchMax,
                 projectorLimits.batchWaitMs,
               )
-            : this.#sharedLog.batches({ after: this.#checkpoint, maxEvents: batchMax, signal: controller.signal });
+            : this.#sharedLog.batches({
+                after: this.#checkpoint,
+                maxEvents: batchMax,
+                waitMs: projectorLimits.batchWaitMs,
+                signal: controller.signal,
+              });
         for await (const batch of feed) {
           this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
           try {

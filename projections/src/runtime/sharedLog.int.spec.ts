@@ -156,6 +156,27 @@ describe('SharedLogReader: one read of the log for every projector at that place
     expect(shared.stats().tailOpens).toBe(opens + 1);
   });
 
+  it('a batch that reached the tail waits waitMs for more, so a live tail is folded in batches (not while waitMs is 0)', async () => {
+    const store = openStore();
+    const shared = new SharedLogReader(store);
+    closers.push(() => shared.close());
+    const firstBatch = async (waitMs: number): Promise<number> => {
+      const controller = new AbortController();
+      const after = await store.headPosition();
+      const feed = shared.batches({ after, maxEvents: 1000, waitMs, signal: controller.signal });
+      const first = feed.next();
+      await appendOne(store, 's');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await appendOne(store, 's');
+      const { value } = await first;
+      controller.abort();
+      await feed.return(undefined);
+      return (value as RecordedEvent[] | undefined)?.length ?? 0;
+    };
+    expect(await firstBatch(0)).toBe(1);
+    expect(await firstBatch(1000)).toBe(2);
+  });
+
   it('a real read model fed through it matches one fed by a subscription of its own', async () => {
     const store = openStore();
     const shared = new SharedLogReader(store);

@@ -74,7 +74,12 @@ export class SharedLogReader {
    * The events strictly after `after`, in log order, at most `maxEvents` of them: at once when any are
    * known, else once the log has more. Empty only when `signal` aborts (or the reader is closed).
    */
-  async read(after: number, maxEvents: number, signal: AbortSignal): Promise<RecordedEvent[]> {
+  read(after: number, maxEvents: number, signal: AbortSignal): Promise<RecordedEvent[]> {
+    return this.#read(after, maxEvents, signal, true);
+  }
+
+  /** `read`; `abortDropsTail` false for a wait that ends by design (a batch's quiet period), not a stall. */
+  async #read(after: number, maxEvents: number, signal: AbortSignal, abortDropsTail: boolean): Promise<RecordedEvent[]> {
     for (;;) {
       if (signal.aborted || this.#closed) return [];
       if (this.#tailEnd === undefined || after > this.#tailEnd) this.#moveTail(after);
@@ -91,17 +96,40 @@ export class SharedLogReader {
         this.#stats.sharedEvents += slice.length;
         if (slice.length > 0) return slice;
       }
-      await this.#nextBurst(signal);
+      await this.#nextBurst(signal, abortDropsTail);
     }
   }
 
-  /** `read` as a stream of batches from `after` on, ending when `signal` aborts; the Projector's feed. */
-  async *batches(options: { after: number; maxEvents: number; signal: AbortSignal }): AsyncGenerator<RecordedEvent[]> {
+  /**
+   * `read` as a stream of batches from `after` on, ending when `signal` aborts; the Projector's feed. A
+   * batch that is not full and reached the end of the tail waits up to `waitMs` for more (as a
+   * subscription's batches do), so a live tail under steady appends is folded in batches, not event by event.
+   */
+  async *batches(options: {
+    after: number;
+    maxEvents: number;
+    waitMs?: number;
+    signal: AbortSignal;
+  }): AsyncGenerator<RecordedEvent[]> {
+    const { maxEvents, signal } = options;
+    const waitMs = options.waitMs ?? 0;
     let after = options.after;
     for (;;) {
-      const batch = await this.read(after, options.maxEvents, options.signal);
-      const last = batch[batch.length - 1];
+      let batch = await this.read(after, maxEvents, signal);
+      let last = batch[batch.length - 1];
       if (last === undefined) return;
+      while (waitMs > 0 && batch.length < maxEvents && last.position === this.#tailEnd && !signal.aborted) {
+        const more = await this.#read(
+          last.position,
+          maxEvents - batch.length,
+          AbortSignal.any([signal, AbortSignal.timeout(waitMs)]),
+          false,
+        );
+        const lastMore = more[more.length - 1];
+        if (lastMore === undefined) break;
+        batch = batch.concat(more);
+        last = lastMore;
+      }
       yield batch;
       after = last.position;
     }
@@ -143,14 +171,14 @@ export class SharedLogReader {
    * projector stops, or its watchdog found it stalled) drops the tail's subscription, so a stalled one
    * is replaced: the next burst opens a new one where the tail ends.
    */
-  async #nextBurst(signal: AbortSignal): Promise<void> {
+  async #nextBurst(signal: AbortSignal, abortDropsTail: boolean): Promise<void> {
     this.#burst ??= this.#pump().finally(() => {
       this.#burst = undefined;
     });
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<void>((resolve) => {
       onAbort = () => {
-        this.#dropSource();
+        if (abortDropsTail) this.#dropSource();
         resolve();
       };
       signal.addEventListener('abort', onAbort, { once: true });
