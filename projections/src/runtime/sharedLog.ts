@@ -119,12 +119,7 @@ export class SharedLogReader {
       let last = batch[batch.length - 1];
       if (last === undefined) return;
       while (waitMs > 0 && batch.length < maxEvents && last.position === this.#tailEnd && !signal.aborted) {
-        const more = await this.#read(
-          last.position,
-          maxEvents - batch.length,
-          AbortSignal.any([signal, AbortSignal.timeout(waitMs)]),
-          false,
-        );
+        const more = await this.#readWithin(last.position, maxEvents - batch.length, waitMs, signal);
         const lastMore = more[more.length - 1];
         if (lastMore === undefined) break;
         batch = batch.concat(more);
@@ -132,6 +127,23 @@ export class SharedLogReader {
       }
       yield batch;
       after = last.position;
+    }
+  }
+
+  /**
+   * `read` that gives up after `waitMs` (empty). A timer and a listener of its own rather than
+   * `AbortSignal.any`, which would attach one more dependent signal per batch to the long-lived `signal`.
+   */
+  async #readWithin(after: number, maxEvents: number, waitMs: number, signal: AbortSignal): Promise<RecordedEvent[]> {
+    const timed = new AbortController();
+    const end = (): void => timed.abort();
+    const timer = setTimeout(end, waitMs);
+    signal.addEventListener('abort', end, { once: true });
+    try {
+      return await this.#read(after, maxEvents, timed.signal, false);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', end);
     }
   }
 
