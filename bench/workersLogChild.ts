@@ -17,6 +17,7 @@ const caughtUp = (head: number): Promise<unknown> => Promise.all(workers.project
 await caughtUp(await store.headPosition());
 // A quiet log first: what following it costs when nothing happens (the pollers alone).
 const idleMs = 3000;
+await new Promise((resolve) => setTimeout(resolve, 2000)); // past the catch-up's aftermath (collection, compilation)
 const cpuAtIdle = process.cpuUsage();
 await new Promise((resolve) => setTimeout(resolve, idleMs));
 const idle = process.cpuUsage(cpuAtIdle);
