@@ -5,6 +5,7 @@ import { benchExpiry } from './expiry.bench.js';
 import { benchFanout } from './fanout.bench.js';
 import { benchHttp } from './http.bench.js';
 import { benchShipped } from './shipped.bench.js';
+import { benchWorkersLog } from './workersLog.bench.js';
 import { benchProjections } from './projections.bench.js';
 import { benchLedger, cleanDir } from './ledger.bench.js';
 import { writeResults } from './report.js';
@@ -12,7 +13,7 @@ import { writeResults } from './report.js';
 /**
  * `npm run bench`: every figure with its same-run baseline. Not part of the tests: timings vary
  * with the machine, ratios much less. Data goes to a scratch directory on the same disk as ./data.
- * `npm run bench -- ledger`, `-- shipped`, `-- http`, `-- projections`, `-- expiry`, `-- audit` or `-- fanout` (needs RabbitMQ) runs one part.
+ * `npm run bench -- ledger`, `-- shipped`, `-- http`, `-- projections`, `-- expiry`, `-- audit`, `-- workers-log` or `-- fanout` (needs RabbitMQ) runs one part.
  */
 const root = join(process.cwd(), 'data', 'bench');
 mkdirSync(root, { recursive: true });
@@ -22,6 +23,7 @@ try {
   const only = process.argv[2];
   if (only === undefined || only === 'ledger') await benchLedger(mkdtempSync(join(dir, 'ledger-')));
   if (only === undefined || only === 'shipped') await benchShipped(mkdtempSync(join(dir, 'shipped-')));
+  if (only === undefined || only === 'workers-log') await benchWorkersLog(mkdtempSync(join(dir, 'workers-log-')));
   if (only === undefined || only === 'http') await benchHttp(mkdtempSync(join(dir, 'http-')));
   if (only === undefined || only === 'projections') await benchProjections(mkdtempSync(join(dir, 'projections-')));
   if (only === undefined || only === 'expiry') await benchExpiry(mkdtempSync(join(dir, 'expiry-')));

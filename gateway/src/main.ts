@@ -1,5 +1,11 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { AccountCommandHandler, openEventStore, systemClock, type EventStore } from '../../ledger/src/index.js';
+import {
+  AccountCommandHandler,
+  closeAfterSnapshots,
+  openEventStore,
+  systemClock,
+  type EventStore,
+} from '../../ledger/src/index.js';
 import {
   BrokerUnavailableError,
   loadAuditConfig,
@@ -22,7 +28,8 @@ type StopStep = readonly [string, () => Promise<unknown>];
  * LEDGER_DATA_DIR by default): the API here, and the workers (projectors, reactors, expiry) in a second
  * process it supervises (LEDGER_WORKERS=process; `inline` runs them on this event loop, `none` leaves
  * them to `npm run workers`, which is `npm run gateway`). SIGTERM/SIGINT: stop accepting, let requests
- * in flight finish, stop the workers, flush the event store's pending group commit, close.
+ * in flight finish, stop the workers, let the account snapshots under way finish, flush the event store's
+ * pending group commit, close.
  */
 const main = async (): Promise<void> => {
   const config = loadConfig();
@@ -136,7 +143,8 @@ const startSystem = async (
   const workers: readonly StopStep[] = [
     ['workers process', () => child?.stop() ?? Promise.resolve()],
     ['projections', () => inline?.stop() ?? readModels.close()],
-    ['event store', () => store.close()],
+    // The account snapshots written behind the last commands first: a store that is closing refuses them.
+    ['event store', () => closeAfterSnapshots(handler, store)],
   ];
   return { app, store, workers };
 };

@@ -32,6 +32,7 @@ export type { AccountState } from './accounts/state.js';
 
 // Command handling: load → decide → append.
 export { AccountCommandHandler, commandHandlerLimits } from './commandHandling/accountCommandHandler.js';
+export { closeAfterSnapshots } from './commandHandling/closeAfterSnapshots.js';
 export type { CommandContext, IdempotencyCheck, IdempotencyKey } from './commandHandling/commandContext.js';
 export type { CommandResult, CommittedAccountEvent } from './commandHandling/commandResult.js';
 export { ConcurrencyRetriesExhaustedError } from './commandHandling/retryOnConflict.js';

@@ -24,6 +24,7 @@ export {
   type ProjectorStatus,
   type Subscriber,
 } from './runtime/projector.js';
+export { SharedLogReader, sharedLogLimits, type SharedLogStats } from './runtime/sharedLog.js';
 
 // The read-model store port, its adapters' entry points and errors.
 export { openReadModelStore } from './readModels/openReadModelStore.js';

@@ -3,6 +3,7 @@ import { AuditIndexProjection } from './audit/auditIndex.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
 import { Projector, type ProjectorLogger, type ProjectorStatus, type Subscriber } from './runtime/projector.js';
+import { SharedLogReader } from './runtime/sharedLog.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 import { BoostExpiryScheduler, type ExpiryOutcome } from './expiry/boostExpiryScheduler.js';
@@ -29,6 +30,8 @@ export interface Projections extends ProjectionReads {
   /** Where each request's, boost's, transfer's and boost target's events are (the audit routes' lead). */
   readonly audit: AuditIndexProjection;
   readonly projectors: readonly Projector[];
+  /** The one reader of the log the projectors share (the embedded store), undefined when each reads on its own. */
+  readonly sharedLog: SharedLogReader | undefined;
   /** The relay, when one runs here. */
   readonly relaySubscriber: RelaySubscriber | undefined;
   statuses(): Promise<ProjectorStatus[]>;
@@ -49,6 +52,12 @@ export interface StartProjectionsOptions {
   relay?: RelaySubscriber;
   /** The signed audit digests to take on a schedule (AUDIT_DIGEST_EVERY), stopped on stop. */
   digests?: DigestSchedule;
+  /**
+   * Whether the projectors share one reader of the log (default: on the embedded store). EventStoreDB
+   * pushes to each subscription and shares its reads in the server, so there each keeps its own.
+   * False only to measure what sharing saves.
+   */
+  shareLogReads?: boolean;
 }
 
 /**
@@ -73,8 +82,14 @@ export const startProjections = (options: StartProjectionsOptions): Projections 
     ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
   });
   const audit = new AuditIndexProjection(models);
+  const sharedLog =
+    (options.shareLogReads ?? options.store.engine === 'sqlite') ? new SharedLogReader(options.store) : undefined;
   const projectors = [balances, services, settlement, expiry, audit, ...(options.relay === undefined ? [] : [options.relay])].map(
-    (subscriber) => new Projector(options.store, subscriber, options.logger === undefined ? {} : { logger: options.logger }),
+    (subscriber) =>
+      new Projector(options.store, subscriber, {
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(sharedLog === undefined ? {} : { sharedLog }),
+      }),
   );
   for (const projector of projectors) projector.start();
   expiry.start();
@@ -99,6 +114,7 @@ export const startProjections = (options: StartProjectionsOptions): Projections 
     expiry,
     audit,
     projectors,
+    sharedLog,
     relaySubscriber: options.relay,
     statuses: () => Promise.all(projectors.map((p) => p.status())),
     waitUntilCaughtUp: (name, timeoutMs) => projectorNamed(name).waitUntilCaughtUp(timeoutMs),
@@ -115,6 +131,7 @@ export const startProjections = (options: StartProjectionsOptions): Projections 
         await options.relay.close();
       }
       await stopped;
+      sharedLog?.close();
       await models.close();
     },
   };

@@ -3,13 +3,16 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import { randomUUID } from 'node:crypto';
+import { AccountCommandHandler, SqliteEventStore, ManualClock, accountStreamPrefix } from '../../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { AuditIndexProjection } from '../audit/auditIndex.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { rebuildLeases } from '../rebuild/rebuild.js';
+import { Projector } from '../runtime/projector.js';
+import { versionedCheckpointName } from '../readModels/versionedProjection.js';
 
 afterAll(removeTempDirs);
 
@@ -103,6 +106,52 @@ describe('npm run projections (operator CLI)', () => {
     expect(await lagOf()).toMatchObject({ lagEvents: 0 });
   }, 30_000);
 
+  it('shows a projection stopped on an event, with the event, in its table and in --json; not once it moved past it', async () => {
+    const dir = await seeded();
+    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+    // A CreditsPurchased whose amount is not a number: the command handler never writes one, a fold cannot take it.
+    const id = randomUUID();
+    const { position } = await store.append(
+      `${accountStreamPrefix}ana`,
+      [{ id, type: 'CreditsPurchased', data: { amount: 'a lot', balanceAfter: 'more' }, metadata: {} }],
+      { expectedRevision: 1 },
+    );
+    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    const projector = new Projector(store, new AccountBalancesProjection(models));
+    projector.start();
+    try {
+      await expect
+        .poll(async () => (await projector.status()).state, { timeout: 20_000, interval: 50 })
+        .toBe('failed');
+    } finally {
+      await projector.stop();
+      await models.close();
+      await store.close();
+    }
+    type Row = { name: string; state: string; checkpoint: number; failedOn: Record<string, unknown> | null };
+    const rows = JSON.parse((await cli(dir, 'status', '--json')).stdout) as Row[];
+    const balances = rows.find((r) => r.name === 'account_balances');
+    expect(balances).toMatchObject({
+      state: 'failed',
+      checkpoint: position - 1,
+      failedOn: { id, type: 'CreditsPurchased', stream: `${accountStreamPrefix}ana`, revision: 2, position },
+    });
+    expect(balances?.failedOn?.error).toEqual(expect.any(String));
+    // The others never ran here: behind, not stopped.
+    expect(rows.find((r) => r.name === 'service_read_models')).toMatchObject({ state: 'behind', failedOn: null });
+    const table = (await cli(dir, 'status')).stdout;
+    expect(table).toMatch(/account_balances .* failed/);
+    expect(table).toContain(`account_balances stopped on event ${id} (CreditsPurchased, stream ${accountStreamPrefix}ana, revision 2, position ${position}): `);
+
+    // Once its checkpoint is past the event (a fixed fold took it), the record no longer counts, even
+    // when the process that wrote it stopped before it could clear it.
+    const later = new SqliteReadModelStore(join(dir, 'readmodels.db'));
+    await later.commit([], { name: versionedCheckpointName('account_balances', 1), position });
+    await later.close();
+    const after = (JSON.parse((await cli(dir, 'status', '--json')).stdout) as Row[]).find((r) => r.name === 'account_balances');
+    expect(after).toMatchObject({ state: 'caught-up', failedOn: null });
+  }, 60_000);
+
   it('refuses a second rebuild of the same read model with a clear message, and --force takes over', async () => {
     const dir = await seeded();
     const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
@@ -189,7 +238,16 @@ describe('npm run projections (operator CLI)', () => {
     type Row = { name: string; version: number | null; checkpoint: number; head: number; lagEvents: number; lagMs: number };
     const relayRow = async (): Promise<Row | undefined> =>
       (JSON.parse((await cli(dir, 'status', '--json')).stdout) as Row[]).find((r) => r.name === 'rabbitmq_relay');
-    expect(await relayRow()).toEqual({ name: 'rabbitmq_relay', version: null, checkpoint: head, head, lagEvents: 0, lagMs: 0 });
+    expect(await relayRow()).toEqual({
+      name: 'rabbitmq_relay',
+      version: null,
+      checkpoint: head,
+      head,
+      lagEvents: 0,
+      lagMs: 0,
+      state: 'caught-up',
+      failedOn: null,
+    });
 
     const partial = await cli(dir, 'relay-reset', '--to', String(head - 2), '--json');
     expect(partial.code).toBe(0);

@@ -16,7 +16,8 @@ import {
   type ReadModelName,
   type RebuildProgress,
 } from '../rebuild/rebuild.js';
-import { lagBehind } from '../runtime/projector.js';
+import { describeFailedEvent, lagBehind, type FailedEvent } from '../runtime/projector.js';
+import { readStoppedOn } from '../runtime/stoppedOnRecord.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */
 const checkpointNames = async (
@@ -125,13 +126,24 @@ async function showStatus(options: { json?: boolean }): Promise<void> {
   try {
     const head = await store.headPosition();
     const nowMs = Date.now();
+    // Stopped on an event (as the process running it recorded), level with the log, or behind it.
+    const stateOf = async (
+      name: string,
+      checkpoint: number,
+      lagEvents: number,
+    ): Promise<{ state: 'failed' | 'caught-up' | 'behind'; failedOn: FailedEvent | null }> => {
+      const failedOn = await readStoppedOn(store, name, checkpoint);
+      if (failedOn !== undefined) return { state: 'failed', failedOn };
+      return { state: lagEvents === 0 ? 'caught-up' : 'behind', failedOn: null };
+    };
     const rows = await Promise.all(
       (await checkpointNames(models)).map(async ({ name, version, checkpoint: checkpointName }) => {
         const checkpoint = await models.checkpoint(checkpointName);
         // Lag in time: how long the oldest event the projection has not handled has been waiting.
         const [oldestUnhandled] = await store.readAll({ after: checkpoint, maxCount: 1 });
         const lagMs = oldestUnhandled === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnhandled.recordedAt));
-        return { name, version: version ?? null, checkpoint, head, lagEvents: lagBehind(head, checkpoint), lagMs };
+        const lagEvents = lagBehind(head, checkpoint);
+        return { name, version: version ?? null, checkpoint, head, lagEvents, lagMs, ...(await stateOf(name, checkpoint, lagEvents)) };
       }),
     );
     // The RabbitMQ relay keeps its checkpoint with the log, not in the read-model store.
@@ -146,6 +158,7 @@ async function showStatus(options: { json?: boolean }): Promise<void> {
         head,
         lagEvents: lagBehind(head, relayCheckpoint),
         lagMs,
+        ...(await stateOf('rabbitmq_relay', relayCheckpoint, lagBehind(head, relayCheckpoint))),
       });
     }
     if (options.json === true) {
@@ -157,8 +170,9 @@ async function showStatus(options: { json?: boolean }): Promise<void> {
       const version = row.version === null ? '' : `v${row.version}`;
       console.log(
         `${row.name.padEnd(24)} ${version.padEnd(4)} checkpoint ${String(row.checkpoint).padStart(10)}   ` +
-          `lag ${row.lagEvents} events, ${formatDuration(row.lagMs)}`,
+          `lag ${row.lagEvents} events, ${formatDuration(row.lagMs)}   ${row.state}`,
       );
+      if (row.failedOn !== null) console.log(`  ${describeFailedEvent(row.name, row.failedOn)}`);
     }
   } finally {
     await models.close();

@@ -1,4 +1,4 @@
-import { AccountCommandHandler, openEventStore, systemClock } from '../../../ledger/src/index.js';
+import { AccountCommandHandler, closeAfterSnapshots, openEventStore, systemClock } from '../../../ledger/src/index.js';
 import { loadAuditConfig } from '../audit/auditConfig.js';
 import { ConfigError, loadWorkersConfig } from '../config.js';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
@@ -11,7 +11,7 @@ import { workersProcessLimits, type WorkersCommand, type WorkersMessage } from '
  * `npm run workers`: every projector, the settlement reactor and the expiry scheduler, the RabbitMQ
  * relay (AMQP_URL) and the audit digest schedule (AUDIT_DIGEST_EVERY), without HTTP, on the configured engines. `npm start` runs this as its second process (LEDGER_WORKERS=process) and
  * hears from it over IPC (statuses, expiries); run on its own it serves the API processes started
- * with `npm run gateway`. SIGTERM/SIGINT: finish the batches in hand, flush the event store, exit 0.
+ * with `npm run gateway`. SIGTERM/SIGINT: finish the batches in hand, let the account snapshots under way finish, flush the event store, exit 0.
  */
 const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -109,7 +109,8 @@ const main = async (): Promise<void> => {
     let clean = true;
     for (const [what, step] of [
       ['projections', () => projections.stop()],
-      ['event store', () => store.close()],
+      // The settlement reactor's and the expiry's commands write account snapshots too: let those finish.
+      ['event store', () => closeAfterSnapshots(handler, store)],
     ] as const) {
       try {
         await step();

@@ -3,6 +3,8 @@ import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { backoffMs } from './backoff.js';
 import { batches } from './batches.js';
+import type { SharedLogReader } from './sharedLog.js';
+import { writeStoppedOn } from './stoppedOnRecord.js';
 
 /** Limits of the projection runtime, in one place. */
 export const projectorLimits = {
@@ -101,6 +103,7 @@ export class Projector {
   readonly #subscriber: Subscriber;
   readonly #log: ProjectorLogger;
   readonly #now: () => number;
+  readonly #sharedLog: SharedLogReader | undefined;
   #state: ProjectorStatus['state'] = 'starting';
   #checkpoint = -1;
   #head = -1;
@@ -128,9 +131,20 @@ export class Projector {
   constructor(
     store: EventStore,
     subscriber: Subscriber,
-    options: { logger?: ProjectorLogger; nowMs?: () => number; stallTimeoutMs?: number; watchdogIntervalMs?: number } = {},
+    options: {
+      logger?: ProjectorLogger;
+      nowMs?: () => number;
+      stallTimeoutMs?: number;
+      watchdogIntervalMs?: number;
+      /**
+       * Where to read the log: the process's shared reader (one read and decode of each stretch for every
+       * projector at that place), instead of a subscription of its own. `store` still answers the head.
+       */
+      sharedLog?: SharedLogReader;
+    } = {},
   ) {
     this.#store = store;
+    this.#sharedLog = options.sharedLog;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? projectorLimits.stallTimeoutMs;
@@ -238,9 +252,18 @@ export class Projector {
       type: last.type,
       error: (error as Error).message,
     };
-    if (this.#failedOn?.id !== failed.id)
+    if (this.#failedOn?.id !== failed.id) {
       this.#log.error({ projector: this.name, event: failed }, describeFailedEvent(this.name, failed));
+      this.#recordStoppedOn(failed);
+    }
     this.#failedOn = failed;
+  }
+
+  /** Keeps the event it stopped on (or that it moved past) where other processes see it; best effort. */
+  #recordStoppedOn(failed: FailedEvent | undefined): void {
+    writeStoppedOn(this.#store, this.name, failed).catch((error: unknown) =>
+      this.#log.warn({ err: error, projector: this.name }, 'could not record the event the projection stopped on'),
+    );
   }
 
   async #run(): Promise<void> {
@@ -260,11 +283,23 @@ export class Projector {
         // the head keeps moving, so "at the head right now" may never be seen.
         const caughtUpAt = await this.#store.headPosition();
         if (this.#checkpoint >= caughtUpAt) this.#markLive();
-        const source = this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal });
         // After a batch failed, events are handed one at a time up to where it ended, so the one that
         // cannot be folded is known (and everything before it is folded).
         const batchMax = this.#singleThrough > this.#checkpoint ? 1 : projectorLimits.batchEventsMax;
-        for await (const batch of batches(source, batchMax, projectorLimits.batchWaitMs)) {
+        const feed =
+          this.#sharedLog === undefined
+            ? batches(
+                this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal }),
+                batchMax,
+                projectorLimits.batchWaitMs,
+              )
+            : this.#sharedLog.batches({
+                after: this.#checkpoint,
+                maxEvents: batchMax,
+                waitMs: projectorLimits.batchWaitMs,
+                signal: controller.signal,
+              });
+        for await (const batch of feed) {
           this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
           try {
             await this.#subscriber.handle(batch);
@@ -272,6 +307,7 @@ export class Projector {
             this.#batchFailed(batch, error);
             throw error;
           }
+          if (this.#failedOn !== undefined) this.#recordStoppedOn(undefined);
           this.#failedOn = undefined;
           this.#lastFailedAlone = undefined;
           const last = batch[batch.length - 1];
