@@ -58,18 +58,17 @@ export const benchFanout = async (dir: string): Promise<void> => {
     // Latency: command → consumer, 64 concurrent writers through the command handler.
     const clock = new ManualClock('2026-01-01T00:00:00.000Z');
     const handler = new AccountCommandHandler(store);
+    // Arrivals are recorded by messageId and matched with the command's start afterwards: a message can
+    // reach the consumer before `execute` resolves (and its event id is known), and must not be dropped.
     const started = new Map<string, number>();
-    const latenciesMs: number[] = [];
-    const expected = writers * commandsPerWriter;
-    let done: () => void = () => undefined;
-    const allArrived = new Promise<void>((resolve) => (done = resolve));
+    const arrived = new Map<string, number>();
+    let waiting: (() => void) | undefined;
     const stopConsuming = await consumeQueue(vhost.url(), 'user_credit_queue', (message) => {
-      const at = started.get(String(message.properties.messageId));
-      if (at === undefined) return;
-      started.delete(String(message.properties.messageId));
-      latenciesMs.push(performance.now() - at);
-      if (latenciesMs.length === expected) done();
+      const id = String(message.properties.messageId);
+      if (!arrived.has(id)) arrived.set(id, performance.now());
+      waiting?.();
     });
+    const expected = writers * commandsPerWriter;
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         for (let i = 0; i < commandsPerWriter; i++) {
@@ -84,7 +83,18 @@ export const benchFanout = async (dir: string): Promise<void> => {
         }
       }),
     );
-    await Promise.race([allArrived, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+    const allArrived = (): boolean => [...started.keys()].every((id) => arrived.has(id));
+    const deadline = performance.now() + 60_000;
+    while (!allArrived() && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        waiting = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    const latenciesMs = [...started].flatMap(([id, begin]) => {
+      const at = arrived.get(id);
+      return at === undefined ? [] : [at - begin];
+    });
     await stopConsuming();
     await projector.stop();
     await relay.close();

@@ -23,6 +23,7 @@ export {
   type ProjectorLogger,
   type ProjectorStatus,
   type Subscriber,
+  type BatchInFlight,
 } from './runtime/projector.js';
 
 // The read-model store port, its adapters' entry points and errors.
