@@ -311,8 +311,8 @@ export class Projector {
           if (outcome === undefined) handled(batch);
           else inFlight.add(batch, outcome.done);
           if (this.#stopping || inFlight.failure !== undefined) break;
-          // Past the failed batch: back to full batches (a new subscription).
-          if (batchMax === 1 && this.#checkpoint >= this.#singleThrough) break;
+          // Past the failed batch: back to full batches (a new subscription), once what is in flight settled.
+          if (batchMax === 1 && (batch[batch.length - 1]?.position ?? -1) >= this.#singleThrough) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
           // catch-up would otherwise hold the whole process (the HTTP server, timers) until it ends.
           await setImmediate();

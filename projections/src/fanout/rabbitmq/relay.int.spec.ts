@@ -216,7 +216,11 @@ describe('RabbitMQ relay (real broker, own vhost)', { timeout: 120_000 }, () => 
     const events = await accountEvents(store);
     for (const queue of serviceQueues) {
       // Repeats take places in the queue: read until every event arrived, however many repeats came first.
-      const received = await readUntilAll(vhost.url(), queue, events.map((e) => e.id));
+      const received = await readUntilAll(
+        vhost.url(),
+        queue,
+        events.map((e) => e.id),
+      );
       const firsts = dedupe(received);
       expect(new Set(firsts.map((r) => r.messageId))).toEqual(new Set(events.map((e) => e.id)));
       expectPerAccountOrder(firsts);
@@ -240,7 +244,11 @@ describe('RabbitMQ relay (real broker, own vhost)', { timeout: 120_000 }, () => 
     await projector.waitUntilCaughtUp(60_000);
     await expect(relay.ready()).resolves.toBeUndefined();
     const events = await accountEvents(store);
-    const received = await readUntilAll(vhost.url(), 'gig_credit_queue', events.map((e) => e.id));
+    const received = await readUntilAll(
+      vhost.url(),
+      'gig_credit_queue',
+      events.map((e) => e.id),
+    );
     expect(dedupe(received).map((r) => r.messageId)).toEqual(events.map((e) => e.id));
     await stop(); // before the proxy closes, or the relay would keep reconnecting through it
   });
