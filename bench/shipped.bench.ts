@@ -47,7 +47,13 @@ export const startShipped = async (
   extraEnv: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; address: string }> => {
   const port = await freePort();
-  const child = spawn('npm', ['start'], {
+  // BENCH_PROFILE_DIR: the same server, started the way `npm start` does, with --cpu-prof (its workers process inherits it).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const [command, args] =
+    profile === undefined
+      ? ['npm', ['start']]
+      : ['node', ['--cpu-prof', `--cpu-prof-dir=${profile}`, '--import', 'tsx', 'gateway/src/main.ts']];
+  const child = spawn(command, args, {
     cwd: repositoryRoot,
     detached: true,
     env: {

@@ -3,6 +3,7 @@ import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/
 import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/projector.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
+import { CheckpointSaver } from './checkpointSaver.js';
 import { declareTopology } from './declareTopology.js';
 
 /** Limits of the relay, in one place. */
@@ -16,6 +17,13 @@ export const relayLimits = {
   reconnectDelayMsMax: 5_000,
   /** AMQP heartbeat: a silently dead connection is noticed within about two of these. */
   heartbeatSeconds: 30,
+  /**
+   * Most one checkpoint save per this long (the newest confirmed position; a flush or close saves at
+   * once). A save is an fsynced write to the event store that takes its write lock and blocks the
+   * process's event loop while it runs: saved per batch, under HTTP load it was the workers process's
+   * largest single cost. A crash costs at most this long of messages republished, which consumers drop.
+   */
+  checkpointSaveIntervalMs: 100,
 } as const;
 
 export interface RelayOptions {
@@ -26,6 +34,7 @@ export interface RelayOptions {
   readonly unconfirmedMessagesMax?: number;
   readonly reconnectDelayMsMax?: number;
   readonly connectWaitMs?: number;
+  readonly checkpointSaveIntervalMs?: number;
 }
 
 export interface RelayMetrics {
@@ -99,9 +108,7 @@ export class RabbitMqRelay implements Subscriber {
   #failure: Error | undefined;
   /** The last batch handed over: settles once it and every batch before it are confirmed (or one failed). */
   #tail: Promise<void> = Promise.resolve();
-  #pendingSave: number | undefined;
-  #saving: Promise<void> | undefined;
-  #saveError: Error | undefined;
+  readonly #saver: CheckpointSaver;
   #published = 0;
   #confirmed = 0;
   #nacked = 0;
@@ -116,6 +123,11 @@ export class RabbitMqRelay implements Subscriber {
     this.#unconfirmedMax = options.unconfirmedMessagesMax ?? relayLimits.unconfirmedMessagesMax;
     this.#reconnectDelayMsMax = options.reconnectDelayMsMax ?? relayLimits.reconnectDelayMsMax;
     this.#connectWaitMs = options.connectWaitMs ?? relayLimits.connectWaitMs;
+    this.#saver = new CheckpointSaver(
+      options.checkpoint,
+      options.checkpointSaveIntervalMs ?? relayLimits.checkpointSaveIntervalMs,
+      (error) => this.#log.error({ relay: this.name, err: error }, 'relay checkpoint could not be saved'),
+    );
   }
 
   /** Starts connecting in the background (an unreachable broker is retried, never fatal). */
@@ -231,40 +243,11 @@ export class RabbitMqRelay implements Subscriber {
       await previous; // rejects if an earlier batch failed: this one is not counted either
       const problem = problems.find((p) => p !== undefined);
       if (problem !== undefined) throw problem;
-      if (last !== undefined) this.#saveCheckpoint(last.position);
+      if (last !== undefined) this.#saver.save(last.position);
     })();
     done.catch(() => undefined); // the runtime takes the rejection; the next batch's `done` carries it too
     this.#tail = done;
     return { done };
-  }
-
-  /**
-   * The checkpoint is saved behind the publishing, newest position only, one save at a time: the fsync
-   * stays off the path of the next batch. Every position saved was confirmed; a crash before a save
-   * only means republishing (with the same messageIds) what it would have covered.
-   */
-  #saveCheckpoint(position: number): void {
-    if (this.#saveError !== undefined) {
-      const error = this.#saveError;
-      this.#saveError = undefined;
-      throw error;
-    }
-    this.#pendingSave = position;
-    this.#saving ??= this.#saveLoop();
-  }
-
-  async #saveLoop(): Promise<void> {
-    while (this.#pendingSave !== undefined) {
-      const position = this.#pendingSave;
-      this.#pendingSave = undefined;
-      try {
-        await this.#checkpoint.save(position);
-      } catch (error) {
-        this.#saveError = error as Error;
-        this.#log.error({ relay: this.name, err: error }, 'relay checkpoint could not be saved');
-      }
-    }
-    this.#saving = undefined;
   }
 
   /**
@@ -273,17 +256,12 @@ export class RabbitMqRelay implements Subscriber {
    */
   async flushCheckpoint(): Promise<void> {
     await this.#tail.catch(() => undefined);
-    await this.#saving;
-    if (this.#saveError !== undefined) {
-      const error = this.#saveError;
-      this.#saveError = undefined;
-      throw error;
-    }
+    await this.#saver.flush();
   }
 
   /** Closes the connection (recovery stops); a batch in flight fails and its checkpoint is not saved. */
   async close(): Promise<void> {
-    await this.#saving;
+    await this.#saver.flush().catch(() => undefined); // a failed save leaves the older position: duplicates, not losses
     this.#closed = true;
     this.#reason = 'relay closed';
     this.#wake();
