@@ -11,17 +11,89 @@ import {
   Projector,
 } from '../projections/src/index.js';
 import { createVhost, consumeQueue, publishRaw, purgeQueues } from '../projections/src/testing/index.js';
+import { shippedFanoutLatency } from './fanoutShipped.js';
 import { percentile, report } from './report.js';
 
 const throughputEvents = 20_000;
 const writers = 64;
 const commandsPerWriter = 40;
+/** The paced in-process run: commands per second from all writers together, well below the relay's throughput. */
+const pacedCommandsPerSecond = 200;
+/** How long the 64 HTTP writers run against `npm start` (after a 2 s warm-up). */
+const shippedSeconds = 8;
 
 /**
  * `npm run bench -- fanout`, against the broker at AMQP_URL (default the local one), in a vhost of its
  * own: the relay's throughput as a ratio to raw amqplib confirm-channel publishing of the same
- * messages to the same exchanges and queues, and command → consumer latency with 64 writers.
+ * messages to the same exchanges and queues, and command → consumer latency with 64 writers: through
+ * the HTTP API of `npm start` with AMQP_URL (the target figure: what a user's writers see), and through
+ * the command handler in the bench's own process (no HTTP), where 64 writers offer commands several
+ * times faster than any confirmed, persistent publishing on the machine can take them, so its
+ * percentiles measure the backlog that builds, not the relay.
  */
+const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+
+/**
+ * Command → consumer latency with `writers` writers calling the command handler in this process, each
+ * sending `commandsPerWriter` purchases, at once or paced to `perSecond` in all. Arrivals are recorded
+ * by messageId and matched with the command's start afterwards: a message can reach the consumer
+ * before `execute` resolves (and its event id is known), and must not be dropped.
+ */
+const inProcessLatency = async (
+  url: string,
+  handler: AccountCommandHandler,
+  run: string,
+  perSecond: number | undefined,
+): Promise<{ commands: number; arrived: number; offeredPerSecond: number; p50Ms: number; p99Ms: number }> => {
+  const started = new Map<string, number>();
+  const arrived = new Map<string, number>();
+  const stopConsuming = await consumeQueue(url, 'user_credit_queue', (message) => {
+    const id = String(message.properties.messageId);
+    if (!arrived.has(id)) arrived.set(id, performance.now());
+  });
+  const expected = writers * commandsPerWriter;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; i < commandsPerWriter; i++) {
+        if (perSecond !== undefined) {
+          // Writer w's i-th command is due at a fixed time: all writers together offer `perSecond`.
+          const dueMs = start + ((i * writers + w) * 1000) / perSecond;
+          const waitMs = dueMs - performance.now();
+          if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        }
+        const begin = performance.now();
+        const result = await handler.execute(
+          `writer-${run}-${w}`,
+          { type: 'PurchaseCredits', amount: 1, paymentRef: `lat-${w}-${i}`, now: clock.now() },
+          { actor: 'bench', correlationId: 'bench', causationId: 'bench' },
+        );
+        if (!result.ok) throw new Error(result.rejection.code);
+        for (const event of result.events) started.set(event.id, begin);
+      }
+    }),
+  );
+  const offeredPerSecond = expected / ((performance.now() - start) / 1000);
+  const deadline = performance.now() + 60_000;
+  while ([...started.keys()].some((id) => !arrived.has(id)) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await stopConsuming();
+  const latencies = [...started]
+    .flatMap(([id, begin]) => {
+      const at = arrived.get(id);
+      return at === undefined ? [] : [at - begin];
+    })
+    .sort((a, b) => a - b);
+  return {
+    commands: started.size,
+    arrived: latencies.length,
+    offeredPerSecond,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+  };
+};
+
 export const benchFanout = async (dir: string): Promise<void> => {
   const vhost = await createVhost();
   try {
@@ -29,20 +101,36 @@ export const benchFanout = async (dir: string): Promise<void> => {
     await appendBulkPurchases(store, 100, throughputEvents / 100);
     const messages = (await readWholeLog(store)).map(outgoingMessageOf).filter((m): m is OutgoingMessage => m !== undefined);
 
-    // Baseline: raw amqplib, same messages, same window (it counts publishes, two per message; the relay counts messages).
-    const rawStart = performance.now();
-    await publishRaw(vhost.url(), messages, relayLimits.unconfirmedMessagesMax * 2);
-    const rawSeconds = (performance.now() - rawStart) / 1000;
-    await purgeQueues(vhost.url(), serviceQueues);
+    // Baseline: raw amqplib, same messages, same window (it counts publishes, two per message; the relay counts
+    // messages), run before and after the relay: the machine is shared, and its load drifts within a run.
+    let rawCpuUs = 0;
+    const cpuUs = (since: NodeJS.CpuUsage): number => {
+      const used = process.cpuUsage(since);
+      return used.user + used.system;
+    };
+    const raw = async (): Promise<number> => {
+      const start = performance.now();
+      const cpu = process.cpuUsage();
+      await publishRaw(vhost.url(), messages, relayLimits.unconfirmedMessagesMax * 2);
+      rawCpuUs += cpuUs(cpu);
+      const seconds = (performance.now() - start) / 1000;
+      await purgeQueues(vhost.url(), serviceQueues);
+      return seconds;
+    };
+    const rawBefore = await raw();
 
     // The relay: from the log, checkpointed, through the projection runtime.
     const relay = new RabbitMqRelay({ url: vhost.url(), checkpoint: new FileRelayCheckpoint(join(dir, 'relay.json')) });
     await relay.start();
     const projector = new Projector(store, relay);
     const relayStart = performance.now();
+    const relayCpu = process.cpuUsage();
     projector.start();
     await projector.waitUntilCaughtUp(300_000);
     const relaySeconds = (performance.now() - relayStart) / 1000;
+    const relayCpuUs = cpuUs(relayCpu);
+    await purgeQueues(vhost.url(), serviceQueues);
+    const rawSeconds = (rawBefore + (await raw())) / 2;
     const baseline = { name: 'raw amqplib confirm channel', value: messages.length / rawSeconds, unit: 'messages/s' };
     const ratio = rawSeconds / relaySeconds;
     report({
@@ -53,52 +141,50 @@ export const benchFanout = async (dir: string): Promise<void> => {
       target: '≥ 0.8 × raw',
       pass: ratio >= 0.8,
     });
-    await purgeQueues(vhost.url(), serviceQueues);
-
-    // Latency: command → consumer, 64 concurrent writers through the command handler.
-    const clock = new ManualClock('2026-01-01T00:00:00.000Z');
-    const handler = new AccountCommandHandler(store);
-    const started = new Map<string, number>();
-    const latenciesMs: number[] = [];
-    const expected = writers * commandsPerWriter;
-    let done: () => void = () => undefined;
-    const allArrived = new Promise<void>((resolve) => (done = resolve));
-    const stopConsuming = await consumeQueue(vhost.url(), 'user_credit_queue', (message) => {
-      const at = started.get(String(message.properties.messageId));
-      if (at === undefined) return;
-      started.delete(String(message.properties.messageId));
-      latenciesMs.push(performance.now() - at);
-      if (latenciesMs.length === expected) done();
+    // Where a gap comes from on a busy machine: the relay also reads, decodes and maps each event.
+    report({
+      name: 'relay CPU per message (read, decode, map, publish, confirm, checkpoint)',
+      value: relayCpuUs / messages.length,
+      unit: 'µs',
+      baseline: { name: 'raw amqplib CPU per message (publish, confirm)', value: rawCpuUs / 2 / messages.length, unit: 'µs' },
     });
-    await Promise.all(
-      Array.from({ length: writers }, async (_, w) => {
-        for (let i = 0; i < commandsPerWriter; i++) {
-          const begin = performance.now();
-          const result = await handler.execute(
-            `writer-${w}`,
-            { type: 'PurchaseCredits', amount: 1, paymentRef: `lat-${w}-${i}`, now: clock.now() },
-            { actor: 'bench', correlationId: 'bench', causationId: 'bench' },
-          );
-          if (!result.ok) throw new Error(result.rejection.code);
-          for (const event of result.events) started.set(event.id, begin);
-        }
-      }),
-    );
-    await Promise.race([allArrived, new Promise((resolve) => setTimeout(resolve, 60_000))]);
-    await stopConsuming();
+
+    // Latency, in-process: command → consumer, 64 concurrent writers through the command handler (no HTTP),
+    // unpaced (each sends its next command once the last one committed), then paced to a stated rate well
+    // below the relay's throughput (the relay's own latency, without a backlog).
+    const handler = new AccountCommandHandler(store);
+    const unpaced = await inProcessLatency(vhost.url(), handler, 'unpaced', undefined);
+    const paced = await inProcessLatency(vhost.url(), handler, 'paced', pacedCommandsPerSecond);
     await projector.stop();
     await relay.close();
     await store.close();
-    latenciesMs.sort((a, b) => a - b);
-    const p99 = percentile(latenciesMs, 99);
-    report({ name: `command → consumer latency p50 (${writers} writers)`, value: percentile(latenciesMs, 50), unit: 'ms' });
+    for (const [run, label] of [
+      [unpaced, `in-process, ${writers} writers through the command handler, unpaced`],
+      [paced, `in-process, ${writers} writers through the command handler, paced to ${pacedCommandsPerSecond} commands/s`],
+    ] as const) {
+      report({ name: `command → consumer latency p50 (${label})`, value: run.p50Ms, unit: 'ms' });
+      report({
+        name: `command → consumer latency p99 (${label}: ${run.arrived}/${run.commands} arrived, ${Math.round(run.offeredPerSecond)} commands/s offered)`,
+        value: run.p99Ms,
+        unit: 'ms',
+      });
+    }
+
+    // Latency as shipped: 64 writers over HTTP against `npm start` with AMQP_URL (the relay in the workers process).
+    const shipped = await shippedFanoutLatency(dir, vhost.url(), writers, shippedSeconds);
+    const shippedLabel = `npm start with AMQP_URL, ${writers} HTTP writers, ${Math.round(shipped.commandsPerSecond)} commands/s`;
+    report({ name: `command → consumer latency p50 (${shippedLabel})`, value: shipped.p50Ms, unit: 'ms' });
     report({
-      name: `command → consumer latency p99 (${writers} writers, ${latenciesMs.length}/${expected} arrived)`,
-      value: p99,
+      name: `command → consumer latency p99 (${shippedLabel}, ${shipped.arrived}/${shipped.commands} arrived)`,
+      value: shipped.p99Ms,
       unit: 'ms',
+      baseline: { name: 'command → 201 p99 (same run)', value: shipped.commandP99Ms, unit: 'ms' },
       target: '≤ 100 ms',
-      pass: p99 <= 100 && latenciesMs.length === expected,
+      pass: shipped.p99Ms <= 100 && shipped.arrived === shipped.commands,
     });
+    report({ name: `command → consumer latency max (${shippedLabel})`, value: shipped.maxMs, unit: 'ms' });
+    report({ name: `201 → consumer latency p50 (${shippedLabel})`, value: shipped.afterAnswerP50Ms, unit: 'ms' });
+    report({ name: `201 → consumer latency p99 (${shippedLabel})`, value: shipped.afterAnswerP99Ms, unit: 'ms' });
   } finally {
     await vhost.remove();
   }

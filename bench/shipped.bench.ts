@@ -20,11 +20,11 @@ import {
 import { report } from './report.js';
 
 /** Funded users sending boosts (the issue asks for 2,000–4,000), each with a token of its own. */
-const shippedUsers = 3000;
+export const shippedUsers = 3000;
 /** Every read model must be level with the log this soon after the load stops. */
 const caughtUpWithinMs = 1000;
 /** How long the server may take to start and to fold the seed before the run. */
-const startTimeoutMs = 60_000;
+export const startTimeoutMs = 60_000;
 const repositoryRoot = join(import.meta.dirname, '..');
 
 /** Where `npm start` runs its workers: `process` (what ships) or `inline` (on the event loop that answers HTTP). */
@@ -41,9 +41,19 @@ const freePort = async (): Promise<number> => {
 };
 
 /** `npm start`, as a user runs it (its own process group, so a signal reaches npm and the server alike). */
-const startShipped = async (dataDir: string, workers: WorkersMode): Promise<{ child: ChildProcess; address: string }> => {
+export const startShipped = async (
+  dataDir: string,
+  workers: WorkersMode,
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; address: string }> => {
   const port = await freePort();
-  const child = spawn('npm', ['start'], {
+  // BENCH_PROFILE_DIR: the same server, started the way `npm start` does, with --cpu-prof (its workers process inherits it).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const [command, args] =
+    profile === undefined
+      ? ['npm', ['start']]
+      : ['node', ['--cpu-prof', `--cpu-prof-dir=${profile}`, '--import', 'tsx', 'gateway/src/main.ts']];
+  const child = spawn(command, args, {
     cwd: repositoryRoot,
     detached: true,
     env: {
@@ -56,6 +66,7 @@ const startShipped = async (dataDir: string, workers: WorkersMode): Promise<{ ch
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_USER_PER_MINUTE: '0',
       NODE_ENV: 'production',
+      ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -74,7 +85,7 @@ const startShipped = async (dataDir: string, workers: WorkersMode): Promise<{ ch
   return { child, address };
 };
 
-const stopShipped = async (child: ChildProcess): Promise<void> => {
+export const stopShipped = async (child: ChildProcess): Promise<void> => {
   if (child.pid === undefined || child.exitCode !== null) return;
   const exited = once(child, 'exit');
   process.kill(-child.pid, 'SIGTERM');
@@ -95,7 +106,7 @@ const projectionLags = (metrics: string): number[] =>
   [...metrics.matchAll(/^projection_lag_events\{projection="[^"]+"\} (\d+)$/gm)].map((m) => Number(m[1]));
 
 /** Milliseconds until every projection is level with the log (Infinity if not within `boundMs` × 10). */
-const timeToCaughtUp = async (address: string, boundMs: number): Promise<number> => {
+export const timeToCaughtUp = async (address: string, boundMs: number): Promise<number> => {
   const started = performance.now();
   let lags: number[] = [];
   while (performance.now() - started < boundMs * 10) {
@@ -108,7 +119,7 @@ const timeToCaughtUp = async (address: string, boundMs: number): Promise<number>
 };
 
 /** Funded users, written through the ledger itself before the server opens the files. */
-const seed = async (dataDir: string): Promise<void> => {
+export const seed = async (dataDir: string): Promise<void> => {
   const store = new SqliteEventStore({ path: join(dataDir, 'events.db') });
   const handler = new AccountCommandHandler(store);
   const now = DateTime.utc();

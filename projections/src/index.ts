@@ -23,6 +23,7 @@ export {
   type ProjectorLogger,
   type ProjectorStatus,
   type Subscriber,
+  type BatchInFlight,
 } from './runtime/projector.js';
 export { SharedLogReader, sharedLogLimits, type SharedLogStats } from './runtime/sharedLog.js';
 

@@ -3,6 +3,7 @@ import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { backoffMs } from './backoff.js';
 import { batches } from './batches.js';
+import { InFlightBatches } from './inFlightBatches.js';
 import type { SharedLogReader } from './sharedLog.js';
 import { writeStoppedOn } from './stoppedOnRecord.js';
 
@@ -36,8 +37,23 @@ export interface Subscriber {
   readonly name: string;
   /** Position of the last event fully handled; -1 to start from the beginning. */
   loadCheckpoint(): Promise<number>;
-  /** Handles a batch (in log order) and records its last position as the checkpoint. */
-  handle(batch: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Handles a batch (in log order) and records its last position as the checkpoint. It may instead
+   * return a `BatchInFlight`: the batch is taken and finishes later (see there).
+   */
+  handle(batch: readonly RecordedEvent[]): Promise<void | BatchInFlight>;
+}
+
+/**
+ * What `handle` returns for a batch it finishes after returning (the relay returns once a batch is
+ * published; the broker confirms it while the next batch is published). The projector counts the
+ * batch handled (checkpoint, lag, `waitFor`, live) only once `done` resolves, in log order; if `done`
+ * rejects, the subscription ends and resubscribes from the durable checkpoint, as if `handle` had
+ * thrown; `stop()` waits for every batch in flight. The subscriber records the checkpoint itself,
+ * only past batches whose `done` resolved, and its `loadCheckpoint` waits for batches in flight.
+ */
+export interface BatchInFlight {
+  readonly done: Promise<void>;
 }
 
 /** The event a projection cannot fold and stays at (it retries it with backoff, never skips it). */
@@ -269,7 +285,10 @@ export class Projector {
   async #run(): Promise<void> {
     /** Failures since the last batch handled: the pause before resubscribing grows with them. */
     let failures = 0;
+    /** Batches handed over that finish later (`BatchInFlight`), for this subscription. */
+    let inFlight: InFlightBatches | undefined;
     while (!this.#stopping) {
+      inFlight = undefined;
       const controller = new AbortController();
       this.#current = controller;
       try {
@@ -299,14 +318,7 @@ export class Projector {
                 waitMs: projectorLimits.batchWaitMs,
                 signal: controller.signal,
               });
-        for await (const batch of feed) {
-          this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
-          try {
-            await this.#subscriber.handle(batch);
-          } catch (error) {
-            this.#batchFailed(batch, error);
-            throw error;
-          }
+        const handled = (batch: readonly RecordedEvent[]): void => {
           if (this.#failedOn !== undefined) this.#recordStoppedOn(undefined);
           this.#failedOn = undefined;
           this.#lastFailedAlone = undefined;
@@ -318,13 +330,31 @@ export class Projector {
           failures = 0;
           if (this.#checkpoint >= caughtUpAt) this.#markLive();
           for (const waiter of [...this.#caughtUpWaiters]) waiter();
-          if (this.#stopping) break;
-          // Past the failed batch: back to full batches (a new subscription).
-          if (batchMax === 1 && this.#checkpoint >= this.#singleThrough) break;
+        };
+        inFlight = new InFlightBatches(handled, (batch, error) => {
+          this.#batchFailed(batch, error);
+          controller.abort(); // ends the subscription: it resubscribes from the durable checkpoint
+        });
+        for await (const batch of feed) {
+          this.#oldestUnhandledRecordedMs ??= Date.parse(batch[0]?.recordedAt ?? '');
+          let outcome: void | BatchInFlight;
+          try {
+            outcome = await this.#subscriber.handle(batch);
+          } catch (error) {
+            this.#batchFailed(batch, error);
+            throw error;
+          }
+          if (outcome === undefined) handled(batch);
+          else inFlight.add(batch, outcome.done);
+          if (this.#stopping || inFlight.failure !== undefined) break;
+          // Past the failed batch: back to full batches (a new subscription), once what is in flight settled.
+          if (batchMax === 1 && (batch[batch.length - 1]?.position ?? -1) >= this.#singleThrough) break;
           // A turn of the event loop per batch: an embedded store answers synchronously, and a long
           // catch-up would otherwise hold the whole process (the HTTP server, timers) until it ends.
           await setImmediate();
         }
+        await inFlight.settled();
+        if (inFlight.failure !== undefined) throw inFlight.failure.error;
         if (batchMax === 1 && this.#checkpoint >= this.#singleThrough && !this.#stopping) {
           controller.abort();
           continue;
@@ -332,6 +362,7 @@ export class Projector {
         if (!this.#stopping && !controller.signal.aborted) throw new Error('subscription ended');
       } catch (error) {
         controller.abort(); // release the subscription this attempt opened
+        await inFlight?.settled(); // a batch still in flight settles before a resubscription (or stop)
         if (this.#stopping) break;
         if (error instanceof ReadModelVersionSwitchedError) {
           // A rebuild switched readers to a new version: expected, and nothing to wait for.

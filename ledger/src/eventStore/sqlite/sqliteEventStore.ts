@@ -260,14 +260,28 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  /** Resolves on the next in-process append, or after the poll interval (appends by other processes). */
+  /**
+   * Resolves on the next in-process append, or after the poll interval (appends by other processes).
+   * A plain timer, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 may collect a
+   * timeout signal held only by an `any()` composite before it fires (nodejs/node#57736), and a
+   * subscription fed by another process then waited for the projector's 30 s stall watchdog (seen as
+   * 31 s command → consumer outliers of the relay under `npm start`); `any()` on the long-lived
+   * subscription signal also kept one composite per poll alive (nodejs/node#48419).
+   */
   async #waitForAppend(signal: AbortSignal | undefined): Promise<void> {
-    const timeout = AbortSignal.timeout(this.#pollIntervalMs);
-    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    if (signal?.aborted === true) return;
+    const wait = new AbortController();
+    const timer = setTimeout(() => wait.abort(), this.#pollIntervalMs);
+    timer.unref(); // as AbortSignal.timeout: a subscription alone does not keep the process alive
+    const stop = (): void => wait.abort();
+    signal?.addEventListener('abort', stop, { once: true });
     try {
-      await once(this.#appended, 'appended', { signal: combined });
+      await once(this.#appended, 'appended', { signal: wait.signal });
     } catch (error) {
       if ((error as Error).name !== 'AbortError') throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
     }
   }
 

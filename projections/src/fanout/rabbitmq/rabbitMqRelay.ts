@@ -1,8 +1,9 @@
 import { connect, type ChannelModel, type ConfirmChannel, type Message, type RecoveringChannelModel } from 'amqplib';
 import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/index.js';
-import type { ProjectorLogger, Subscriber } from '../../runtime/projector.js';
+import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/projector.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
+import { CheckpointSaver } from './checkpointSaver.js';
 import { declareTopology } from './declareTopology.js';
 
 /** Limits of the relay, in one place. */
@@ -16,6 +17,13 @@ export const relayLimits = {
   reconnectDelayMsMax: 5_000,
   /** AMQP heartbeat: a silently dead connection is noticed within about two of these. */
   heartbeatSeconds: 30,
+  /**
+   * Most one checkpoint save per this long (the newest confirmed position; a flush or close saves at
+   * once). A save is an fsynced write to the event store that takes its write lock and blocks the
+   * process's event loop while it runs: saved per batch, under HTTP load it was the workers process's
+   * largest single cost. A crash costs at most this long of messages republished, which consumers drop.
+   */
+  checkpointSaveIntervalMs: 100,
 } as const;
 
 export interface RelayOptions {
@@ -26,6 +34,7 @@ export interface RelayOptions {
   readonly unconfirmedMessagesMax?: number;
   readonly reconnectDelayMsMax?: number;
   readonly connectWaitMs?: number;
+  readonly checkpointSaveIntervalMs?: number;
 }
 
 export interface RelayMetrics {
@@ -63,10 +72,12 @@ const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undef
 
 /**
  * The relay: a subscriber on the projections runtime that publishes every account event, in log
- * order, to the seed's exchange (and the topic exchange) over a confirm channel. A batch's
- * checkpoint is saved only once the broker has confirmed every message of the batch; a nack, a
- * return (unroutable), a closed channel or a lost connection fails the batch, and the runtime
- * resubscribes from the checkpoint, so the batch is published again with the same messageIds.
+ * order, to the seed's exchange (and the topic exchange) over a confirm channel. Batches are
+ * pipelined: `handle` returns once a batch is published, and the runtime counts it handled when its
+ * `done` resolves, once the broker has confirmed every message of it and of every batch before it;
+ * only then is the checkpoint saved past it. A nack, a return (unroutable), a closed channel or a lost
+ * connection fails that batch and every later one, and the runtime resubscribes from the checkpoint,
+ * so they are published again with the same messageIds.
  *
  * amqplib's opt-in recovery owns the connection: it reconnects with capped backoff and re-declares
  * the topology in its setup after every (re)connect.
@@ -90,9 +101,14 @@ export class RabbitMqRelay implements Subscriber {
   readonly #returned = new Set<string>();
   /** Woken on connect, unblock, drain, a confirm, channel close and close. */
   readonly #wakers = new Set<() => void>();
-  #pendingSave: number | undefined;
-  #saving: Promise<void> | undefined;
-  #saveError: Error | undefined;
+  /**
+   * The first publish of this subscription the broker did not take (or could not be sent): nothing
+   * more is published, and every batch from it on fails, until the runtime resubscribes (loadCheckpoint).
+   */
+  #failure: Error | undefined;
+  /** The last batch handed over: settles once it and every batch before it are confirmed (or one failed). */
+  #tail: Promise<void> = Promise.resolve();
+  readonly #saver: CheckpointSaver;
   #published = 0;
   #confirmed = 0;
   #nacked = 0;
@@ -107,6 +123,11 @@ export class RabbitMqRelay implements Subscriber {
     this.#unconfirmedMax = options.unconfirmedMessagesMax ?? relayLimits.unconfirmedMessagesMax;
     this.#reconnectDelayMsMax = options.reconnectDelayMsMax ?? relayLimits.reconnectDelayMsMax;
     this.#connectWaitMs = options.connectWaitMs ?? relayLimits.connectWaitMs;
+    this.#saver = new CheckpointSaver(
+      options.checkpoint,
+      options.checkpointSaveIntervalMs ?? relayLimits.checkpointSaveIntervalMs,
+      (error) => this.#log.error({ relay: this.name, err: error }, 'relay checkpoint could not be saved'),
+    );
   }
 
   /** Starts connecting in the background (an unreachable broker is retried, never fatal). */
@@ -183,6 +204,10 @@ export class RabbitMqRelay implements Subscriber {
   }
 
   async loadCheckpoint(): Promise<number> {
+    // Batches of the last subscription still in flight settle first: a resubscription starts clean.
+    await this.#tail.catch(() => undefined);
+    this.#tail = Promise.resolve();
+    this.#failure = undefined;
     await this.flushCheckpoint().catch(() => undefined); // a failed save leaves the older position: duplicates, not losses
     const position = await this.#checkpoint.load();
     if (position === undefined) {
@@ -196,54 +221,47 @@ export class RabbitMqRelay implements Subscriber {
     return position;
   }
 
-  async handle(batch: readonly RecordedEvent[]): Promise<void> {
-    if (batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))) await this.#publishAll(batch);
+  /**
+   * Publishes the batch and returns once it is written (the window has room for it), not once it is
+   * confirmed: the next batch is published while this one's confirms arrive, so the window never
+   * drains between batches. `done` resolves once this batch and every earlier one are confirmed (the
+   * checkpoint is then saved past it), and rejects if any was not taken (the runtime resubscribes from
+   * the checkpoint, which stays behind the failed message). Throws at once if there is no channel.
+   */
+  async handle(batch: readonly RecordedEvent[]): Promise<BatchInFlight> {
+    const failure = this.#failure;
+    const confirms =
+      failure !== undefined
+        ? [Promise.resolve(failure)]
+        : batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))
+          ? await this.#publishAll(batch)
+          : [];
     const last = batch[batch.length - 1];
-    if (last !== undefined) this.#saveCheckpoint(last.position);
+    const previous = this.#tail;
+    const done = (async (): Promise<void> => {
+      const problems = await Promise.all(confirms); // never rejects: each settles to its problem or undefined
+      await previous; // rejects if an earlier batch failed: this one is not counted either
+      const problem = problems.find((p) => p !== undefined);
+      if (problem !== undefined) throw problem;
+      if (last !== undefined) this.#saver.save(last.position);
+    })();
+    done.catch(() => undefined); // the runtime takes the rejection; the next batch's `done` carries it too
+    this.#tail = done;
+    return { done };
   }
 
   /**
-   * The checkpoint is saved behind the publishing, newest position only, one save at a time: the fsync
-   * stays off the path of the next batch. Every position saved was confirmed; a crash before a save
-   * only means republishing (with the same messageIds) what it would have covered.
+   * Resolves once every batch handed over so far is confirmed (or failed) and every confirmed position
+   * is saved; rejects if a save failed.
    */
-  #saveCheckpoint(position: number): void {
-    if (this.#saveError !== undefined) {
-      const error = this.#saveError;
-      this.#saveError = undefined;
-      throw error;
-    }
-    this.#pendingSave = position;
-    this.#saving ??= this.#saveLoop();
-  }
-
-  async #saveLoop(): Promise<void> {
-    while (this.#pendingSave !== undefined) {
-      const position = this.#pendingSave;
-      this.#pendingSave = undefined;
-      try {
-        await this.#checkpoint.save(position);
-      } catch (error) {
-        this.#saveError = error as Error;
-        this.#log.error({ relay: this.name, err: error }, 'relay checkpoint could not be saved');
-      }
-    }
-    this.#saving = undefined;
-  }
-
-  /** Resolves once every confirmed position handed over so far is saved; rejects if a save failed. */
   async flushCheckpoint(): Promise<void> {
-    await this.#saving;
-    if (this.#saveError !== undefined) {
-      const error = this.#saveError;
-      this.#saveError = undefined;
-      throw error;
-    }
+    await this.#tail.catch(() => undefined);
+    await this.#saver.flush();
   }
 
   /** Closes the connection (recovery stops); a batch in flight fails and its checkpoint is not saved. */
   async close(): Promise<void> {
-    await this.#saving;
+    await this.#saver.flush().catch(() => undefined); // a failed save leaves the older position: duplicates, not losses
     this.#closed = true;
     this.#reason = 'relay closed';
     this.#wake();
@@ -312,34 +330,38 @@ export class RabbitMqRelay implements Subscriber {
   }
 
   /**
-   * Publishes in order with at most `unconfirmedMax` messages unconfirmed; resolves once every one is
-   * confirmed, rejects if any was not (after the others settled, so counters stay true).
+   * Publishes in order with at most `unconfirmedMax` messages unconfirmed (counted across batches);
+   * returns each message's confirmation (its problem, or undefined). Stops at the first failure of the
+   * subscription (a nack, a return, a lost channel), whose problem is then the last entry.
    */
-  async #publishAll(batch: readonly RecordedEvent[]): Promise<void> {
+  async #publishAll(batch: readonly RecordedEvent[]): Promise<Promise<Error | undefined>[]> {
     const channel = await this.#confirmChannel();
     const settled: Promise<Error | undefined>[] = [];
-    let failure: Error | undefined;
-    const fail = (error: Error | undefined): void => {
-      if (error !== undefined) failure ??= error;
-    };
     for (const recorded of batch) {
       // Mapped before waiting for room in the window, so the mapping overlaps the confirms in flight.
       const message = outgoingMessageOf(recorded);
       if (message === undefined) continue;
-      while (failure === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#blockedReason !== undefined)) {
-        if (this.#closed || !this.#connected) failure = new BrokerUnavailableError(this.#unavailableReason() ?? 'closed');
-        else await this.#nextWake(relayLimits.connectWaitMs);
+      let stopped = this.#failure;
+      while (stopped === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#blockedReason !== undefined)) {
+        if (this.#closed || !this.#connected) stopped = new BrokerUnavailableError(this.#unavailableReason() ?? 'closed');
+        else {
+          await this.#nextWake(relayLimits.connectWaitMs);
+          stopped = this.#failure;
+        }
       }
-      if (failure !== undefined) break;
+      if (stopped !== undefined) {
+        this.#failure ??= stopped;
+        settled.push(Promise.resolve(stopped));
+        break;
+      }
       const result = this.#publishOne(channel, message);
-      settled.push(result.confirmed.then((error) => (fail(error), error)));
+      settled.push(result.confirmed);
       if (!result.written) {
         // The socket's buffer is full: wait for it to drain (or the channel to close) before writing more.
         await this.#nextWake(relayLimits.connectWaitMs);
       }
     }
-    await Promise.all(settled);
-    if (failure !== undefined) throw failure;
+    return settled;
   }
 
   /** Publishes one message to both exchanges; `confirmed` resolves to undefined or the reason it was not taken. */
@@ -385,6 +407,7 @@ export class RabbitMqRelay implements Subscriber {
       const problem = a ?? b;
       this.#unconfirmed--;
       if (problem === undefined) this.#confirmed++;
+      else this.#failure ??= problem;
       this.#wake();
       return problem;
     });

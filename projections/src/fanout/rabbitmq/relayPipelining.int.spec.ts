@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import { connect } from 'amqplib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../../ledger/src/index.js';
+import { appendBulkPurchases, readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
+import { Projector } from '../../runtime/projector.js';
+import { ledgerEventsExchange } from '../topology.js';
+import { FileRelayCheckpoint } from '../relayCheckpoint.js';
+import { RabbitMqRelay } from './rabbitMqRelay.js';
+import { createVhost, queueDepth, readUntilAll } from './testing/broker.js';
+
+const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+const context = { actor: 'test', correlationId: 'corr-1', causationId: 'c' };
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  removeTempDirs();
+});
+
+const until = async (condition: () => boolean, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+};
+
+const open = async () => {
+  const dir = tempDir();
+  const store = new SqliteEventStore({ path: join(dir, 'events.db') });
+  const vhost = await createVhost();
+  const checkpoint = new FileRelayCheckpoint(join(dir, 'relay-checkpoint.json'));
+  const relay = new RabbitMqRelay({ url: vhost.url(), checkpoint, reconnectDelayMsMax: 500 });
+  closers.push(
+    () => vhost.remove(),
+    () => store.close(),
+    () => relay.close(),
+  );
+  await relay.start();
+  await until(() => relay.metrics().connected);
+  return { store, vhost, checkpoint, relay, handler: new AccountCommandHandler(store) };
+};
+
+describe('RabbitMQ relay, batches pipelined (real broker, own vhost)', { timeout: 120_000 }, () => {
+  it('a late nack, after the next batch was published: neither batch counts, the checkpoint stays behind, and both are republished', async () => {
+    const { store, vhost, checkpoint, relay, handler } = await open();
+    // A queue that refuses every publish (full, reject-publish), bound to purchases only on the topic exchange:
+    // the broker nacks a purchase and takes everything else.
+    const admin = await connect(vhost.url());
+    closers.push(() => admin.close());
+    const channel = await admin.createChannel();
+    await channel.assertQueue('refuses_purchases', { arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+    await channel.bindQueue('refuses_purchases', ledgerEventsExchange, '*.credit_purchase');
+    for (const command of [
+      { type: 'PurchaseCredits', amount: 10, paymentRef: 'n', now: clock.now() },
+      { type: 'EarnCredits', amount: 5, source: 'referral', refId: 'r', now: clock.now() },
+    ] as const) {
+      expect((await handler.execute('ana', command, context)).ok).toBe(true);
+    }
+    const [purchase, earning] = (await readWholeLog(store)).filter((e) => e.stream === 'account-ana');
+    if (purchase === undefined || earning === undefined) throw new Error('events not appended');
+
+    const first = await relay.handle([purchase]);
+    const second = await relay.handle([earning]);
+    // Both are on the wire before the first one's answer can have arrived (no I/O between the two calls).
+    expect(relay.metrics()).toMatchObject({ published: 2, unconfirmed: 2 });
+    await expect(first.done).rejects.toThrow(/nacked/);
+    await expect(second.done).rejects.toThrow(/nacked/); // confirmed itself, but behind a message that was not
+    expect(relay.metrics()).toMatchObject({ confirmed: 1, nacked: 1, unconfirmed: 0 });
+    // Until the runtime resubscribes, nothing more is published: a batch after the failure fails at once.
+    const third = await relay.handle([earning]);
+    await expect(third.done).rejects.toThrow(/nacked/);
+    expect(relay.metrics().published).toBe(2);
+    await relay.flushCheckpoint();
+    expect(await checkpoint.load()).toBeUndefined();
+
+    // The runtime resubscribes from the checkpoint (nothing saved: from the start) and publishes both again.
+    await channel.deleteQueue('refuses_purchases');
+    const projector = new Projector(store, relay);
+    projector.start();
+    closers.push(() => projector.stop());
+    await projector.waitUntilCaughtUp(60_000);
+    await relay.flushCheckpoint();
+    expect(await checkpoint.load()).toBe(earning.position);
+    const received = await readUntilAll(vhost.url(), 'user_credit_queue', [purchase.id, earning.id]);
+    // The first attempt's copies (the direct exchange took both), then the republished ones, same messageIds.
+    expect(received.map((r) => r.messageId)).toEqual([purchase.id, earning.id, purchase.id, earning.id]);
+  });
+
+  it('stop() waits for every confirm in flight: what was published is confirmed, counted and saved', async () => {
+    const { store, vhost, checkpoint, relay } = await open();
+    await appendBulkPurchases(store, 20, 200);
+    const events = await readWholeLog(store);
+    const projector = new Projector(store, relay);
+    projector.start();
+    await until(() => relay.metrics().unconfirmed > 0 && relay.metrics().confirmed > 0);
+    await projector.stop();
+    const { published, confirmed, unconfirmed } = relay.metrics();
+    expect(unconfirmed).toBe(0);
+    expect(confirmed).toBe(published);
+    expect(published).toBeLessThan(events.length); // stopped mid-stream, not after the end
+    // Whole batches were published, so the handled position is the last published event's.
+    const status = await projector.status();
+    expect(status.checkpoint).toBe(events[published - 1]?.position);
+    await relay.flushCheckpoint();
+    expect(await checkpoint.load()).toBe(status.checkpoint);
+    expect(await queueDepth(vhost.url(), 'user_credit_queue')).toBe(published);
+  });
+});
