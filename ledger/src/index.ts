@@ -46,6 +46,7 @@ export {
 } from './eventStore/errors.js';
 export type {
   AppendResult,
+  BulkReadOptions,
   EventStore,
   EventToAppend,
   ExpectedRevision,
