@@ -46,7 +46,6 @@ export {
 } from './eventStore/errors.js';
 export type {
   AppendResult,
-  BulkReadOptions,
   EventStore,
   EventToAppend,
   ExpectedRevision,

@@ -25,30 +25,12 @@ export const accountEventOf = (recorded: RecordedEvent): DecodedAccountEvent | u
   if (!recorded.stream.startsWith(accountStreamPrefix)) return undefined;
   const known = decoded.get(recorded);
   if (known !== undefined) return known;
-  const account = decodeAccountEvent(recorded);
-  decoded.set(recorded, account);
-  return account;
-};
-
-/** Validates an account stream's event (uncached): the decoded event, or a crash naming a corrupt one. */
-export const decodeAccountEvent = (recorded: RecordedEvent): DecodedAccountEvent => {
   const checked = validateAccountEvent(recorded.type, recorded.data);
   assert.ok(
     checked.ok,
     `corrupt event ${recorded.id} in ${recorded.stream}@${recorded.revision}: ${checked.ok ? '' : checked.problem}`,
   );
-  return { userId: recorded.stream.slice(accountStreamPrefix.length), event: checked.event };
-};
-
-/**
- * For the embedded store's bulk reader only: `recorded`, an account stream's event, was decoded by
- * `decodeAccountEvent` on a reader thread, which posted it with the validated data in place of the
- * stored data (the same fields and values, in the schema's key order, as `accountEventOf` hands out).
- * Readers on this thread then get it without validating it again.
- */
-export const adoptDecodedAccountEvent = (recorded: RecordedEvent): void => {
-  decoded.set(recorded, {
-    userId: recorded.stream.slice(accountStreamPrefix.length),
-    event: { type: recorded.type, data: recorded.data } as AccountEvent,
-  });
+  const account = { userId: recorded.stream.slice(accountStreamPrefix.length), event: checked.event };
+  decoded.set(recorded, account);
+  return account;
 };

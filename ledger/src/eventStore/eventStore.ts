@@ -86,15 +86,6 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
 }
 
-export interface BulkReadOptions {
-  /** Read events strictly after this global position. */
-  readonly after: number;
-  /** …up to and including this one (the head when the scan started: a bulk read has an end). */
-  readonly until: number;
-  /** Stops the reading between batches (the iteration throws the signal's reason). */
-  readonly signal?: AbortSignal;
-}
-
 export interface SubscribeToAllOptions {
   /** Deliver events strictly after this global position; omit to start from the beginning. */
   readonly after?: number;
@@ -122,14 +113,6 @@ export interface EventStore {
 
   /** Reads one bounded batch of the global log in log order. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
-
-  /**
-   * Optional, for one pass over a large part of the log (a rebuild): the events `readAll` would give
-   * from `after` to `until`, in log order and in batches, read ahead of the consumer. The embedded
-   * engine reads and decodes them on worker threads (account events arrive validated: `accountEventOf`
-   * answers at once). An engine without it is read with `readAll`.
-   */
-  readAllInBulk?(options: BulkReadOptions): AsyncGenerator<RecordedEvent[], void, undefined>;
 
   /**
    * Follows the global log: catches up from `after`, then delivers new events as they are appended.

@@ -1,4 +1,4 @@
-import { type EventStore, type RecordedEvent } from '../../../ledger/src/index.js';
+import { type EventStore } from '../../../ledger/src/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -45,11 +45,6 @@ export interface RebuildProgress {
 export const rebuildLimits = {
   readBatchEventsMax: 5000,
   /**
-   * A log shorter than this is read on the rebuild's own thread: starting the bulk reader's threads
-   * costs more than they save on a small log.
-   */
-  bulkReadEventsMin: 20_000,
-  /**
    * After readers switch, how long the old version is kept before it is dropped: a request that
    * resolved the old version just before the switch (in this process or another) still finishes on it.
    */
@@ -71,12 +66,6 @@ export interface RebuildOptions {
   readonly store: EventStore;
   readonly models: ReadModelStore;
   readonly readModel: ReadModelName;
-  /**
-   * The first pass reads the log in bulk (`EventStore.readAllInBulk`: read and decoded ahead on other
-   * threads, where the engine can) when at least this many events are to be read (default
-   * `rebuildLimits.bulkReadEventsMin`); tests make it small.
-   */
-  readonly bulkReadEventsMin?: number;
   /** Called after every batch (and once at the end, with `done`). */
   readonly onProgress?: (progress: RebuildProgress) => void;
   readonly nowMs?: () => number;
@@ -163,30 +152,8 @@ const rebuildHoldingLeases = async (
       done,
     }));
   };
-  const feed = async (feeding: readonly Builder[], batch: readonly RecordedEvent[]): Promise<void> => {
-    for (const { builder } of feeding) await builder.handle(batch);
-    position = batch[batch.length - 1]?.position ?? position;
-    events += batch.length;
-    if (options.onProgress !== undefined) for (const one of progress(false)) options.onProgress(one);
-  };
-  let bulkRead = false;
   /** Feeds the builders still filling their versions everything up to the head of the log. */
   const catchUp = async (feeding: readonly Builder[]): Promise<void> => {
-    // The first pass, up to the head when the rebuild started, reads the log in bulk where it can.
-    const bulk = store.readAllInBulk?.bind(store);
-    if (
-      !bulkRead &&
-      bulk !== undefined &&
-      headAtStart - position >= (options.bulkReadEventsMin ?? rebuildLimits.bulkReadEventsMin)
-    ) {
-      bulkRead = true;
-      const signal = options.signal;
-      for await (const batch of bulk({ after: position, until: headAtStart, ...(signal === undefined ? {} : { signal }) })) {
-        await feed(feeding, batch);
-        await setImmediate();
-        signal?.throwIfAborted();
-      }
-    }
     for (;;) {
       // A turn of the event loop per batch: the embedded store answers synchronously, and without it
       // a signal (Ctrl-C) would only be seen once the whole rebuild was over.
@@ -197,7 +164,10 @@ const rebuildHoldingLeases = async (
         maxCount: options.readBatchEvents ?? rebuildLimits.readBatchEventsMax,
       });
       if (batch.length === 0) return;
-      await feed(feeding, batch);
+      for (const { builder } of feeding) await builder.handle(batch);
+      position = batch[batch.length - 1]?.position ?? position;
+      events += batch.length;
+      if (options.onProgress !== undefined) for (const one of progress(false)) options.onProgress(one);
     }
   };
   await catchUp(builders);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from '../errors.js';
 import { checkRecord } from '../records.js';
 import type {
   AppendOptions,
   AppendResult,
-  BulkReadOptions,
   EventStore,
   EventToAppend,
   JsonObject,
@@ -17,10 +16,8 @@ import type {
   SubscribeToAllOptions,
 } from '../eventStore.js';
 import { createGroupWriter, type AppendOutcome, type GroupOutcome, type SerializedAppend } from './groupWriter.js';
-import { openEventsDatabase, sqliteEventStoreLimits, toRecorded, type Durability, type EventRow } from './sqliteSchema.js';
+import { openEventsDatabase, sqliteEventStoreLimits, type Durability, type EventRow } from './sqliteSchema.js';
 import type { WriterRequest } from './sqliteWriter.worker.js';
-import { startWorker } from './startWorker.js';
-import { readAllInBulk } from './sqliteBulkReader.js';
 
 export { openEventsDatabase, sqliteEventStoreLimits } from './sqliteSchema.js';
 
@@ -50,6 +47,16 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
+/** Starts a worker module of this folder, whether we run from TypeScript sources or compiled output. */
+const startWorker = (name: 'sqliteWriter' | 'sqliteCheckpointer', data: Record<string, unknown>): Worker => {
+  if (import.meta.url.endsWith('.ts')) {
+    // From sources (npm start, tests): a tiny JavaScript bootstrap registers tsx in the new thread.
+    const entry = new URL(`./${name}.worker.ts`, import.meta.url).href;
+    return new Worker(new URL('./sqliteWriter.bootstrap.mjs', import.meta.url), { workerData: { ...data, entry } });
+  }
+  return new Worker(new URL(`./${name}.worker.js`, import.meta.url), { workerData: data });
+};
+
 /**
  * The embedded engine: one SQLite file in WAL mode, one global order (the rowid), unique
  * (stream, revision) and unique event id.
@@ -62,7 +69,6 @@ interface PendingAppend {
 export class SqliteEventStore implements EventStore {
   readonly engine = 'sqlite' as const;
   readonly #db: Database.Database;
-  readonly #path: string;
   readonly #pollIntervalMs: number;
   readonly #appended = new EventEmitter();
   readonly #commitInline: ((group: readonly SerializedAppend[], recordedAt: string) => GroupOutcome) | undefined;
@@ -94,7 +100,6 @@ export class SqliteEventStore implements EventStore {
     assert.notEqual(options.path, ':memory:', 'the embedded store needs a file (the writer thread opens it too)');
     const durability = options.durability ?? 'full';
     this.#db = openEventsDatabase(options.path, durability);
-    this.#path = options.path;
     this.#pollIntervalMs = options.pollIntervalMs ?? sqliteEventStoreLimits.pollIntervalMs;
     this.#appended.setMaxListeners(0);
     this.#statements = {
@@ -229,12 +234,6 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(rows.map(toRecorded));
   }
 
-  /** Reader threads read and decode `(after, until]` ahead of the consumer (sqliteBulkReader.ts). */
-  readAllInBulk(options: BulkReadOptions): AsyncGenerator<RecordedEvent[], void, undefined> {
-    assert.ok(!this.#closed, 'read on a closed event store');
-    return readAllInBulk(this.#path, options);
-  }
-
   readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const closed = this.#closedRead();
     if (closed !== undefined) return closed;
@@ -362,3 +361,14 @@ const boundedCount = (maxCount: number | undefined): number => {
   assert.ok(Number.isSafeInteger(count) && count > 0, 'maxCount must be a positive integer');
   return Math.min(count, sqliteEventStoreLimits.readBatchEventsMax);
 };
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  id: row.event_id,
+  type: row.type,
+  data: JSON.parse(row.data) as RecordedEvent['data'],
+  metadata: JSON.parse(row.metadata) as RecordedEvent['metadata'],
+  stream: row.stream,
+  revision: row.revision,
+  position: row.position,
+  recordedAt: row.recorded_at,
+});

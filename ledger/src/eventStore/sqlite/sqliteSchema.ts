@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { RecordedEvent } from '../eventStore.js';
 
 /** Limits of the embedded engine, in one place. */
 export const sqliteEventStoreLimits = {
@@ -24,13 +23,6 @@ export const sqliteEventStoreLimits = {
   checkpointIntervalMs: 200,
   /** The background checkpointer leaves a WAL smaller than this alone. */
   checkpointWalBytesMin: 16 * 1024 * 1024,
-  /**
-   * Bulk reads (`readAllInBulk`, a rebuild's pass over the log): reader threads, the positions one
-   * request covers (a batch handed to the consumer), and the requests each thread keeps in flight.
-   */
-  bulkReadThreads: 2,
-  bulkReadBatchPositions: 1000,
-  bulkReadAheadPerThread: 2,
 } as const;
 
 export type Durability = 'full' | 'normal';
@@ -82,15 +74,3 @@ export interface EventRow {
   metadata: string;
   recorded_at: string;
 }
-
-/** A row of the events table as the port's recorded event. */
-export const toRecorded = (row: EventRow): RecordedEvent => ({
-  id: row.event_id,
-  type: row.type,
-  data: JSON.parse(row.data) as RecordedEvent['data'],
-  metadata: JSON.parse(row.metadata) as RecordedEvent['metadata'],
-  stream: row.stream,
-  revision: row.revision,
-  position: row.position,
-  recordedAt: row.recorded_at,
-});
