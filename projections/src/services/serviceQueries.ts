@@ -9,16 +9,15 @@ import {
   emptyUserVisibility,
   type ActiveBoostRef,
   type ClanReputation,
-  type ClanReputationDocument,
   type GigRanking,
-  type GigRankingDocument,
   type UserVisibility,
-  type UserVisibilityDocument,
 } from './documents.js';
+import { clanReputationCodec, gigRankingCodec, userVisibilityCodec } from './documentCodecs.js';
+import { sortKeyText } from '../readModels/totals.js';
 
-/** A position in a ranking: the last row's score and id. */
+/** A position in a ranking: the last row's score (exact) and id. */
 export interface RankingCursor {
-  readonly score: number;
+  readonly score: bigint;
   readonly id: string;
 }
 
@@ -54,24 +53,23 @@ export class ServiceReadModelQueries {
   /** A user's visibility; a user nobody boosted has the empty document (score 0). */
   async userVisibility(userId: string): Promise<UserVisibility> {
     const version = await this.#readingVersion();
-    const stored =
-      ((await this.#document('user_visibility', userId, version)) as UserVisibilityDocument | undefined) ??
-      emptyUserVisibility(userId);
+    const found = await this.#document('user_visibility', userId, version);
+    const stored = found === undefined ? emptyUserVisibility(userId) : userVisibilityCodec.decode(found);
     return { ...stored, activeBoosts: await this.activeBoostsOf('profile', userId, version) };
   }
 
   async gig(gigId: string): Promise<GigRanking | undefined> {
     const version = await this.#readingVersion();
-    const stored = (await this.#document('gig_ranking', gigId, version)) as GigRankingDocument | undefined;
-    return stored === undefined ? undefined : { ...stored, activeBoosts: await this.activeBoostsOf('gig', gigId, version) };
+    const found = await this.#document('gig_ranking', gigId, version);
+    if (found === undefined) return undefined;
+    return { ...gigRankingCodec.decode(found), activeBoosts: await this.activeBoostsOf('gig', gigId, version) };
   }
 
   /** A clan's reputation; a clan nothing happened to has the empty document (reputation 0). */
   async clanReputation(clanId: string): Promise<ClanReputation> {
     const version = await this.#readingVersion();
-    const stored =
-      ((await this.#document('clan_reputation', clanId, version)) as ClanReputationDocument | undefined) ??
-      emptyClanReputation(clanId);
+    const found = await this.#document('clan_reputation', clanId, version);
+    const stored = found === undefined ? emptyClanReputation(clanId) : clanReputationCodec.decode(found);
     return { ...stored, activeBoosts: await this.activeBoostsOf('clan', clanId, version) };
   }
 
@@ -81,13 +79,13 @@ export class ServiceReadModelQueries {
    */
   async gigRanking(limit: number, after?: RankingCursor): Promise<GigRanking[]> {
     const version = await this.#readingVersion();
-    const docs = (await this.#page('gig_ranking', version, limit, after)) as GigRankingDocument[];
+    const docs = (await this.#page('gig_ranking', version, limit, after)).map(gigRankingCodec.decode);
     return Promise.all(docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('gig', doc.gigId, version) })));
   }
 
   async clanRanking(limit: number, after?: RankingCursor): Promise<ClanReputation[]> {
     const version = await this.#readingVersion();
-    const docs = (await this.#page('clan_reputation', version, limit, after)) as ClanReputationDocument[];
+    const docs = (await this.#page('clan_reputation', version, limit, after)).map(clanReputationCodec.decode);
     return Promise.all(
       docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('clan', doc.clanId, version) })),
     );
@@ -125,7 +123,8 @@ export class ServiceReadModelQueries {
         ['_id', 1],
       ],
       limit,
-      ...(after === undefined ? {} : { after: [after.score, after.id] }),
+      // Scores are stored as fixed-width sort keys, which order as the exact values do.
+      ...(after === undefined ? {} : { after: [sortKeyText(after.score), after.id] }),
     });
     return docs.map(withoutStoreFields);
   }
