@@ -71,12 +71,7 @@ export {
   type UserVisibilityDocument,
 } from './services/documents.js';
 export { evolveUserVisibility } from './services/userVisibility.js';
-export {
-  clanContributorCodec,
-  clanReputationCodec,
-  gigRankingCodec,
-  userVisibilityCodec,
-} from './services/documentCodecs.js';
+export { clanContributorCodec, clanReputationCodec, gigRankingCodec, userVisibilityCodec } from './services/documentCodecs.js';
 export { sortKeyOf, sortKeyText, totalOf, totalText } from './readModels/totals.js';
 export type { DocumentCodec } from './readModels/batchDocuments.js';
 export { evolveGigRanking } from './services/gigRanking.js';

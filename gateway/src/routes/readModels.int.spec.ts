@@ -101,7 +101,7 @@ describe('service read models past 2^53', () => {
     const handler = new AccountCommandHandler(app.store);
     type Unstamped = AccountCommand extends infer C ? (C extends AccountCommand ? Omit<C, 'now'> : never) : never;
     const run = async (userId: string, command: Unstamped) => {
-      const result = await handler.execute(userId, { ...command, now: app.clock.now() } as AccountCommand, context);
+      const result = await handler.execute(userId, { ...command, now: app.clock.now() }, context);
       expect(result.ok).toBe(true);
     };
     await run('whale', { type: 'PurchaseCredits', amount: 100, paymentRef: 'p' });

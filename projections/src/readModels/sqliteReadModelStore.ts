@@ -11,6 +11,7 @@ import {
   type ReadModelStore,
   type Scalar,
   type StoredDoc,
+  type Where,
   type Write,
 } from './readModelStore.js';
 import { ReadModelStoreUnavailableError } from './errors.js';
@@ -299,29 +300,32 @@ export class SqliteReadModelStore implements ReadModelStore {
   async find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
     const table = checkName(collection);
     if (!this.#exists(table)) return [];
-    const { clauses, params } = whereSql(query.where);
-    const orderBy = query.orderBy ?? [];
-    if (query.after !== undefined) {
-      if (query.after.length !== orderBy.length) throw new TypeError('a cursor has one value per orderBy field');
-      // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
-      const alternatives: string[] = [];
-      orderBy.forEach(([field, direction], i) => {
-        const equal = orderBy.slice(0, i).map(([f]) => `${fieldSql(f)} = ?`);
-        alternatives.push([...equal, `${fieldSql(field)} ${direction === 1 ? '>' : '<'} ?`].join(' AND '));
-        for (const value of query.after?.slice(0, i) ?? []) params.push(bindable(value));
-        params.push(bindable(query.after?.[i] ?? null));
-      });
-      clauses.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`);
-    }
-    const order =
-      orderBy.length === 0
-        ? ''
-        : ` ORDER BY ${orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ')}`;
-    const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
-    const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order} LIMIT ?`;
-    const rows = this.#read(table, () => this.#statement(sql).all(...params, limit)) as Row[];
+    const { sql, params } = selectSql(table, query);
+    const rows = this.#read(table, () => this.#statement(sql).all(...params)) as Row[];
     return rows.map(toStored);
+  }
+
+  async findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]> {
+    const table = checkName(collection);
+    const answers: StoredDoc[][] = wheres.map(() => []);
+    if (!this.#exists(table) || wheres.length === 0) return answers;
+    // Each condition's query in a sub-select of its own (its own ORDER BY and LIMIT, on the same index
+    // as `find`), tagged with its number; the compound is ordered by that number, then as each query.
+    const order = orderSql(query.orderBy ?? []);
+    const chunk = readModelStoreLimits.findEachChunkMax;
+    for (let from = 0; from < wheres.length; from += chunk) {
+      const parts = wheres.slice(from, from + chunk).map((where, i) => {
+        const one = selectSql(table, { ...query, where });
+        return { sql: `SELECT ${from + i} AS q, id, position, doc FROM (${one.sql})`, params: one.params };
+      });
+      const union = parts.map((part) => part.sql).join(' UNION ALL ');
+      const sql = `SELECT q, id, position, doc FROM (${union}) ORDER BY q${order === '' ? '' : `, ${order}`}`;
+      const rows = this.#read(table, () => this.#statement(sql).all(...parts.flatMap((part) => part.params))) as (Row & {
+        q: number;
+      })[];
+      for (const row of rows) answers[row.q]?.push(toStored(row));
+    }
+    return answers;
   }
 
   async count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {
@@ -380,6 +384,32 @@ const writeSql = (op: Write['op'], table: string, rows: number): string => {
       return `DELETE FROM "${table}" WHERE id IN (${Array(rows).fill('?').join(', ')})`;
   }
 };
+
+/** The SELECT `find` runs for a query on a table, with its parameters (the limit last). */
+const selectSql = (table: string, query: Query): { sql: string; params: (string | number | null)[] } => {
+  const { clauses, params } = whereSql(query.where);
+  const orderBy = query.orderBy ?? [];
+  if (query.after !== undefined) {
+    if (query.after.length !== orderBy.length) throw new TypeError('a cursor has one value per orderBy field');
+    // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
+    const alternatives: string[] = [];
+    orderBy.forEach(([field, direction], i) => {
+      const equal = orderBy.slice(0, i).map(([f]) => `${fieldSql(f)} = ?`);
+      alternatives.push([...equal, `${fieldSql(field)} ${direction === 1 ? '>' : '<'} ?`].join(' AND '));
+      for (const value of query.after?.slice(0, i) ?? []) params.push(bindable(value));
+      params.push(bindable(query.after?.[i] ?? null));
+    });
+    clauses.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`);
+  }
+  const order = orderSql(orderBy);
+  const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
+  const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order === '' ? '' : ` ORDER BY ${order}`} LIMIT ?`;
+  return { sql, params: [...params, limit] };
+};
+
+const orderSql = (orderBy: NonNullable<Query['orderBy']>): string =>
+  orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ');
 
 const whereSql = (
   where: Readonly<Record<string, Condition>> | undefined,

@@ -36,18 +36,32 @@ export class ServiceReadModelQueries {
 
   /** The newest active boosts of a target, oldest of them first. */
   async activeBoostsOf(targetType: BoostTargetType, targetId: string, version?: number): Promise<ActiveBoostRef[]> {
-    const collection = physicalCollection('active_boosts', version ?? (await this.#readingVersion()));
-    const docs = await this.#store.find(collection, {
-      where: { targetType, targetId },
-      orderBy: [['position', -1]],
-      limit: activeBoostsListedMax,
-    });
-    return docs.reverse().map((d) => ({
-      boostId: d.boostId as string,
-      boosterId: d.boosterId as string,
-      amount: d.amount as number,
-      expiresAt: d.expiresAt as string,
-    }));
+    const [boosts] = await this.#activeBoostsOfEach(targetType, [targetId], version ?? (await this.#readingVersion()));
+    return boosts ?? [];
+  }
+
+  /**
+   * The newest active boosts of each of several targets (a ranking page's), oldest of them first: one
+   * request to the store however many targets (`findEach`), each target with its own limit.
+   */
+  async #activeBoostsOfEach(
+    targetType: BoostTargetType,
+    targetIds: readonly string[],
+    version: number,
+  ): Promise<ActiveBoostRef[][]> {
+    const answers = await this.#store.findEach(
+      physicalCollection('active_boosts', version),
+      { orderBy: [['position', -1]], limit: activeBoostsListedMax },
+      targetIds.map((targetId) => ({ targetType, targetId })),
+    );
+    return answers.map((docs) =>
+      docs.reverse().map((d) => ({
+        boostId: d.boostId as string,
+        boosterId: d.boosterId as string,
+        amount: d.amount as number,
+        expiresAt: d.expiresAt as string,
+      })),
+    );
   }
 
   /** A user's visibility; a user nobody boosted has the empty document (score 0). */
@@ -75,20 +89,29 @@ export class ServiceReadModelQueries {
 
   /**
    * A page of a ranking, best first; ties broken by id ascending, so the order is total and a cursor
-   * (the last row's score and id) continues exactly where the page ended.
+   * (the last row's score and id) continues exactly where the page ended. Two requests to the store
+   * whatever the page size: the page, then the active boosts of all its rows (`findEach`).
    */
   async gigRanking(limit: number, after?: RankingCursor): Promise<GigRanking[]> {
     const version = await this.#readingVersion();
     const docs = (await this.#page('gig_ranking', version, limit, after)).map(gigRankingCodec.decode);
-    return Promise.all(docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('gig', doc.gigId, version) })));
+    const boosts = await this.#activeBoostsOfEach(
+      'gig',
+      docs.map((doc) => doc.gigId),
+      version,
+    );
+    return docs.map((doc, i) => ({ ...doc, activeBoosts: boosts[i] ?? [] }));
   }
 
   async clanRanking(limit: number, after?: RankingCursor): Promise<ClanReputation[]> {
     const version = await this.#readingVersion();
     const docs = (await this.#page('clan_reputation', version, limit, after)).map(clanReputationCodec.decode);
-    return Promise.all(
-      docs.map(async (doc) => ({ ...doc, activeBoosts: await this.activeBoostsOf('clan', doc.clanId, version) })),
+    const boosts = await this.#activeBoostsOfEach(
+      'clan',
+      docs.map((doc) => doc.clanId),
+      version,
     );
+    return docs.map((doc, i) => ({ ...doc, activeBoosts: boosts[i] ?? [] }));
   }
 
   /** The user's boost events (activations and expiries), newest first. */
