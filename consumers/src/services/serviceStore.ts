@@ -174,7 +174,6 @@ export class ServiceStore {
         PRIMARY KEY (clan_id, user_id)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS clan_contributor_ranks_rank ON clan_contributor_ranks (clan_id, total DESC, user_id);
     `);
-    this.#migrateContributorTotals();
     this.#insertBoost = this.db.prepare(
       `INSERT INTO ${boostLog} (position, event_id, type, booster_id, target_id, boost_id, amount, duration_hours, expires_at, timestamp)
        VALUES (@position, @eventId, @type, @userId, @targetId, @boostId, @amount, @duration, @expiresAt, @timestamp)`,
@@ -198,6 +197,7 @@ export class ServiceStore {
     this.#topContributors = this.db.prepare(
       'SELECT user_id AS userId, total FROM clan_contributor_ranks WHERE clan_id = ? ORDER BY total DESC, user_id LIMIT ?',
     );
+    this.#migrateContributorTotals();
   }
 
   /**
