@@ -230,3 +230,18 @@ describe('service read models past 2^53', () => {
     expect((await get(app, `/api/gigs/ranking?cursor=${bad}`)).json()).toMatchObject({ statusCode: 400, code: 'INVALID_CURSOR' });
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes totals and scores as decimal strings, counts as numbers', async () => {
+    const app = (t = await openTestApp({ withProjections: true }));
+    const spec = (await app.app.inject({ url: '/docs/json' })).json();
+    const gig = spec.paths['/api/gigs/{gigId}'].get.responses['200'].content['application/json'].schema;
+    expect(gig.properties.rankScore).toMatchObject({ type: 'string', pattern: expect.any(String) });
+    expect(gig.properties.paymentsTotal).toMatchObject({ type: 'string' });
+    expect(gig.properties.paymentsCount).toMatchObject({ type: 'number' });
+    const clans = spec.paths['/api/clans/ranking'].get.responses['200'].content['application/json'].schema;
+    const clan = clans.properties.items.items;
+    expect(clan.properties.reputation).toMatchObject({ type: 'string' });
+    expect(clan.properties.topContributors.items.properties.total).toMatchObject({ type: 'string' });
+  });
+});
