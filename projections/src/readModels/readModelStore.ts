@@ -94,11 +94,11 @@ export interface ReadModelStore {
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, StoredDoc>>;
   find(collection: string, query?: Query): Promise<StoredDoc[]>;
   /**
-   * One query under several conditions, in one request to the engine (one SQL statement on the
-   * embedded engine, per `findEachChunkMax` conditions; one aggregation on MongoDB): answer `i` is
-   * what `find(collection, { ...query, where: wheres[i] })` answers, so each has its own `limit`
-   * (the newest boosts of each of a page's targets, say, where one `in` condition would let one
-   * target crowd out the others).
+   * One query under several conditions, in one request to the engine (one aggregation on MongoDB;
+   * on the embedded engine, which has no round trips, one read transaction): answer `i` is what
+   * `find(collection, { ...query, where: wheres[i] })` answers, so each has its own `limit` (the
+   * newest boosts of each of a page's targets, say, where one `in` condition would let one target
+   * crowd out the others).
    */
   findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]>;
   count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number>;
@@ -135,6 +135,4 @@ export const readModelStoreLimits = {
   idLengthMax: 1024,
   /** Largest page a query returns. */
   findLimitMax: 10_000,
-  /** Most conditions `findEach` answers in one SQL statement (SQLite compounds at most 500 SELECTs). */
-  findEachChunkMax: 200,
 } as const;

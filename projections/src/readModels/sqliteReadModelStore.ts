@@ -307,25 +307,16 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]> {
     const table = checkName(collection);
-    const answers: StoredDoc[][] = wheres.map(() => []);
-    if (!this.#exists(table) || wheres.length === 0) return answers;
-    // Each condition's query in a sub-select of its own (its own ORDER BY and LIMIT, on the same index
-    // as `find`), tagged with its number; the compound is ordered by that number, then as each query.
-    const order = orderSql(query.orderBy ?? []);
-    const chunk = readModelStoreLimits.findEachChunkMax;
-    for (let from = 0; from < wheres.length; from += chunk) {
-      const parts = wheres.slice(from, from + chunk).map((where, i) => {
-        const one = selectSql(table, { ...query, where });
-        return { sql: `SELECT ${from + i} AS q, id, position, doc FROM (${one.sql})`, params: one.params };
-      });
-      const union = parts.map((part) => part.sql).join(' UNION ALL ');
-      const sql = `SELECT q, id, position, doc FROM (${union}) ORDER BY q${order === '' ? '' : `, ${order}`}`;
-      const rows = this.#read(table, () => this.#statement(sql).all(...parts.flatMap((part) => part.params))) as (Row & {
-        q: number;
-      })[];
-      for (const row of rows) answers[row.q]?.push(toStored(row));
-    }
-    return answers;
+    if (!this.#exists(table) || wheres.length === 0) return wheres.map(() => []);
+    // In process there is no round trip to save: each condition runs its own prepared statement (the
+    // index walk `find` does), all in one read transaction, so every answer sees the same state of the
+    // file. One compound statement (UNION ALL of a sub-select per condition) was measured at about a
+    // fifth more CPU for a 100-row page: its co-routines copy every row once more.
+    const selects = wheres.map((where) => selectSql(table, { ...query, where }));
+    const answers = this.#read(table, () =>
+      this.db.transaction(() => selects.map(({ sql, params }) => this.#statement(sql).all(...params) as Row[])).deferred(),
+    );
+    return answers.map((rows) => rows.map(toStored));
   }
 
   async count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {

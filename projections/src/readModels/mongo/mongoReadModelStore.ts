@@ -315,17 +315,21 @@ export class MongoReadModelStore implements ReadModelStore {
         { $limit: limit },
         { $addFields: { [queryNumberField]: q } },
       ];
-      const [first, ...rest] = finds.map(pipelineOf);
       const sort = { [queryNumberField]: 1, ...Object.fromEntries(finds[0]?.sort ?? []) };
-      const pipeline = [
-        ...(first ?? []),
-        ...rest.map((pipeline) => ({ $unionWith: { coll: target.collectionName, pipeline } })),
-        { $sort: sort },
-      ];
-      for (const { [queryNumberField]: q, ...doc } of await target
-        .aggregate<Stored & { [queryNumberField]: number }>(pipeline)
-        .toArray())
-        answers[q]?.push(doc);
+      // A ranking page (at most 100 rows) is one aggregation; more conditions take one per 100, which
+      // keeps each pipeline far inside the server's limit on stages.
+      for (let from = 0; from < finds.length; from += unionMax) {
+        const [first, ...rest] = finds.slice(from, from + unionMax).map((find, i) => pipelineOf(find, from + i));
+        const pipeline = [
+          ...(first ?? []),
+          ...rest.map((pipeline) => ({ $unionWith: { coll: target.collectionName, pipeline } })),
+          { $sort: sort },
+        ];
+        for (const { [queryNumberField]: q, ...doc } of await target
+          .aggregate<Stored & { [queryNumberField]: number }>(pipeline)
+          .toArray())
+          answers[q]?.push(doc);
+      }
       return answers;
     });
   }
@@ -404,6 +408,9 @@ const toOperation = (write: Write): AnyBulkWriteOperation<Stored> => {
       return { deleteOne: { filter: { _id } } };
   }
 };
+
+/** Conditions `findEach` joins in one aggregation. */
+const unionMax = 100;
 
 /** Tags each document of `findEach` with the number of its condition (removed before answering). */
 const queryNumberField = '_findEachQuery';
