@@ -76,7 +76,7 @@ describe('ids a command brings', () => {
     expect(events.slice(1).map((e) => e.data.clanId)).toEqual([nfc, nfc]);
     await settle(app);
     const reputation = await app.app.inject({ url: `/api/clans/${encodeURIComponent(nfc)}/reputation`, headers: bearer('ana') });
-    expect(reputation.json()).toMatchObject({ clanId: nfc, contributionsTotal: 12 });
+    expect(reputation.json()).toMatchObject({ clanId: nfc, contributionsTotal: '12' });
     // And a key names the request, not its spelling: the NFD retry of an NFC command is the same request.
     const keyed = { ...bearer('ana'), 'idempotency-key': 'k-1' };
     const first = await post(app, '/api/credits/clan-contribution', { clanId: nfc, amount: 1 }, keyed);
@@ -100,14 +100,14 @@ describe('ids a command brings', () => {
     await settle(app);
     const read = (clanId: string) =>
       app.app.inject({ url: `/api/clans/${encodeURIComponent(clanId)}/reputation`, headers: bearer('ana') });
-    expect((await read(nfd)).json()).toMatchObject({ clanId: nfd, contributionsTotal: 3 });
-    expect((await read(zeroWidth)).json()).toMatchObject({ clanId: zeroWidth, contributionsTotal: 3 });
+    expect((await read(nfd)).json()).toMatchObject({ clanId: nfd, contributionsTotal: '3' });
+    expect((await read(zeroWidth)).json()).toMatchObject({ clanId: zeroWidth, contributionsTotal: '3' });
     // Reads are exact: the NFC spelling is another clan, which new contributions (in any spelling) go to.
-    expect((await read(nfc)).json()).toMatchObject({ clanId: nfc, contributionsTotal: 0 });
+    expect((await read(nfc)).json()).toMatchObject({ clanId: nfc, contributionsTotal: '0' });
     expect((await post(app, '/api/credits/clan-contribution', { clanId: nfd, amount: 4 })).statusCode).toBe(201);
     await settle(app);
-    expect((await read(nfc)).json()).toMatchObject({ contributionsTotal: 4 });
-    expect((await read(nfd)).json()).toMatchObject({ contributionsTotal: 3 });
+    expect((await read(nfc)).json()).toMatchObject({ contributionsTotal: '4' });
+    expect((await read(nfd)).json()).toMatchObject({ contributionsTotal: '3' });
     // The account's history shows every one of them as written.
     const history = await app.app.inject({ url: '/api/credits/history?limit=10', headers: bearer('ana') });
     expect(history.statusCode).toBe(200);

@@ -73,6 +73,9 @@ export {
   type UserVisibilityDocument,
 } from './services/documents.js';
 export { evolveUserVisibility } from './services/userVisibility.js';
+export { clanContributorCodec, clanReputationCodec, gigRankingCodec, userVisibilityCodec } from './services/documentCodecs.js';
+export { sortKeyOf, sortKeyText, totalOf, totalText } from './readModels/totals.js';
+export type { DocumentCodec } from './readModels/batchDocuments.js';
 export { evolveGigRanking } from './services/gigRanking.js';
 export { evolveClanContributor, evolveClanReputation, topContributorsOf } from './services/clanReputation.js';
 export { activeBoostChangeOf, documentsTouchedBy, logsOf, type ActiveBoost, type Touched } from './services/changes.js';

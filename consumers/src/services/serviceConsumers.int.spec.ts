@@ -15,6 +15,11 @@ import {
   RabbitMqRelay,
   ServiceReadModelsProjection,
   SqliteReadModelStore,
+  clanContributorCodec,
+  clanReputationCodec,
+  gigRankingCodec,
+  userVisibilityCodec,
+  type DocumentCodec,
   type StoredDoc,
 } from '../../../projections/src/index.js';
 import { createVhost, dumpReadModel, feed } from '../../../projections/src/testing/index.js';
@@ -79,14 +84,15 @@ const commandsOf = (user: string, u: number, r: number): AccountCommand[] => [
   ...(r % 2 === 0 ? [{ type: 'ExpireBoost', boostId: `b-${r}`, now: clock.now().plus({ hours: 48 }) } as const] : []),
 ];
 
-const withoutStoreFields = (docs: readonly StoredDoc[] | undefined): Record<string, unknown>[] =>
-  (docs ?? []).map((doc) => Object.fromEntries(Object.entries(doc).filter(([key]) => !key.startsWith('_'))));
+/** The projection's stored documents as the folds see them (exact totals decoded, store fields left out). */
+const decoded = <T>(docs: readonly StoredDoc[] | undefined, codec: DocumentCodec<T>): T[] =>
+  (docs ?? []).map((doc) => codec.decode(Object.fromEntries(Object.entries(doc).filter(([key]) => !key.startsWith('_')))));
 
 const byKey =
   (...keys: string[]) =>
-  (a: Record<string, unknown>, b: Record<string, unknown>): number => {
+  (a: object, b: object): number => {
     for (const key of keys) {
-      const order = String(a[key]).localeCompare(String(b[key]));
+      const order = String((a as Record<string, unknown>)[key]).localeCompare(String((b as Record<string, unknown>)[key]));
       if (order !== 0) return order;
     }
     return 0;
@@ -162,13 +168,17 @@ describe('the user, gig and clan services fed from their queues', () => {
     const gig = consumers.gig.store;
     const clan = consumers.clan.store;
     expect(user.documents('user_visibility').length).toBeGreaterThan(0);
-    expect(user.documents('user_visibility')).toEqual(withoutStoreFields(projected.user_visibility).sort(byKey('userId')));
+    expect(user.documents('user_visibility')).toEqual(
+      decoded(projected.user_visibility, userVisibilityCodec).sort(byKey('userId')),
+    );
     expect(gig.documents('gig_ranking').length).toBeGreaterThan(0);
-    expect(gig.documents('gig_ranking')).toEqual(withoutStoreFields(projected.gig_ranking).sort(byKey('gigId')));
+    expect(gig.documents('gig_ranking')).toEqual(decoded(projected.gig_ranking, gigRankingCodec).sort(byKey('gigId')));
     expect(clan.documents('clan_reputation').some((doc) => doc.topContributors.length === 5)).toBe(true);
-    expect(clan.documents('clan_reputation')).toEqual(withoutStoreFields(projected.clan_reputation).sort(byKey('clanId')));
+    expect(clan.documents('clan_reputation')).toEqual(
+      decoded(projected.clan_reputation, clanReputationCodec).sort(byKey('clanId')),
+    );
     expect(clan.documents('clan_contributors')).toEqual(
-      withoutStoreFields(projected.clan_contributors).sort(byKey('clanId', 'userId')),
+      decoded(projected.clan_contributors, clanContributorCodec).sort(byKey('clanId', 'userId')),
     );
 
     // The seed's tables hold the same events as the projection's logs of the same name (the user service

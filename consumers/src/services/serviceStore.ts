@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import {
+  clanContributorCodec,
+  clanReputationCodec,
   documentsTouchedBy,
   emptyClanContributor,
   emptyClanReputation,
@@ -9,6 +11,9 @@ import {
   evolveClanReputation,
   evolveGigRanking,
   evolveUserVisibility,
+  gigRankingCodec,
+  sortKeyOf,
+  sortKeyText,
   topContributorsMax,
   topContributorsOf,
   type ClanContributorDocument,
@@ -18,6 +23,8 @@ import {
   type ServiceEvent,
   type ServiceQueue,
   type UserVisibilityDocument,
+  userVisibilityCodec,
+  type DocumentCodec,
 } from '../../../projections/src/index.js';
 
 /**
@@ -111,6 +118,14 @@ type Documents = {
 };
 type DocumentCollection = keyof Documents;
 
+/** Documents are stored as the projection stores them (exact totals as decimal strings, scores as sort keys). */
+const codecs: { [C in DocumentCollection]: DocumentCodec<Documents[C]> } = {
+  user_visibility: userVisibilityCodec,
+  gig_ranking: gigRankingCodec,
+  clan_reputation: clanReputationCodec,
+  clan_contributors: clanContributorCodec,
+};
+
 /**
  * One service's store. `apply` runs inside the transaction the kit's SqliteProcessedMessages opened on the
  * same connection, so a message's rows and its messageId commit together: no message is folded twice, none
@@ -126,8 +141,8 @@ export class ServiceStore {
   readonly #deleteActiveBoost: Database.Statement;
   readonly #getDoc: Database.Statement<[string, string], { doc: string }>;
   readonly #putDoc: Database.Statement<[string, string, string]>;
-  readonly #putContributor: Database.Statement<[string, string, number, string]>;
-  readonly #topContributors: Database.Statement<[string, number], { userId: string; total: number }>;
+  readonly #putContributor: Database.Statement<[string, string, string, string]>;
+  readonly #topContributors: Database.Statement<[string, number], { userId: string; total: string }>;
 
   /** `database`: a path (opened and closed here) or the service's open connection. */
   constructor(service: ServiceName, database: string | Database.Database) {
@@ -154,10 +169,10 @@ export class ServiceStore {
         expires_at TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (booster_id, boost_id));
       CREATE TABLE IF NOT EXISTS documents (
         collection TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, id)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS clan_contributor_totals (
-        clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total INTEGER NOT NULL, doc TEXT NOT NULL,
+      CREATE TABLE IF NOT EXISTS clan_contributor_ranks (
+        clan_id TEXT NOT NULL, user_id TEXT NOT NULL, total TEXT NOT NULL, doc TEXT NOT NULL,
         PRIMARY KEY (clan_id, user_id)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS clan_contributor_totals_rank ON clan_contributor_totals (clan_id, total DESC, user_id);
+      CREATE INDEX IF NOT EXISTS clan_contributor_ranks_rank ON clan_contributor_ranks (clan_id, total DESC, user_id);
     `);
     this.#insertBoost = this.db.prepare(
       `INSERT INTO ${boostLog} (position, event_id, type, booster_id, target_id, boost_id, amount, duration_hours, expires_at, timestamp)
@@ -175,12 +190,14 @@ export class ServiceStore {
     this.#getDoc = this.db.prepare('SELECT doc FROM documents WHERE collection = ? AND id = ?');
     this.#putDoc = this.db.prepare('INSERT OR REPLACE INTO documents (collection, id, doc) VALUES (?, ?, ?)');
     this.#putContributor = this.db.prepare(
-      'INSERT OR REPLACE INTO clan_contributor_totals (clan_id, user_id, total, doc) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO clan_contributor_ranks (clan_id, user_id, total, doc) VALUES (?, ?, ?, ?)',
     );
-    // SQLite's BINARY collation compares UTF-8 bytes: the code point order topContributorsOf cuts in.
+    // SQLite's BINARY collation compares UTF-8 bytes: the code point order topContributorsOf cuts in, and the
+    // order of the fixed-width sort keys totals are kept as.
     this.#topContributors = this.db.prepare(
-      'SELECT user_id AS userId, total FROM clan_contributor_totals WHERE clan_id = ? ORDER BY total DESC, user_id LIMIT ?',
+      'SELECT user_id AS userId, total FROM clan_contributor_ranks WHERE clan_id = ? ORDER BY total DESC, user_id LIMIT ?',
     );
+    this.#migrateContributorTotals();
   }
 
   /**
@@ -217,13 +234,39 @@ export class ServiceStore {
   documents<C extends DocumentCollection>(collection: C): Documents[C][] {
     if (collection === 'clan_contributors')
       return this.db
-        .prepare<[], { doc: string }>('SELECT doc FROM clan_contributor_totals ORDER BY clan_id, user_id')
+        .prepare<[], { doc: string }>('SELECT doc FROM clan_contributor_ranks ORDER BY clan_id, user_id')
         .all()
-        .map((row) => JSON.parse(row.doc) as Documents[C]);
+        .map((row) => codecs[collection].decode(JSON.parse(row.doc) as Record<string, unknown>));
     return this.db
       .prepare<[string], { doc: string }>('SELECT doc FROM documents WHERE collection = ? ORDER BY id')
       .all(collection)
-      .map((row) => JSON.parse(row.doc) as Documents[C]);
+      .map((row) => codecs[collection].decode(JSON.parse(row.doc) as Record<string, unknown>));
+  }
+
+  /**
+   * Stores made before totals were exact kept contributor totals as SQLite integers (64 bits, and a
+   * sum over a clan's contributors is not bounded): their rows move to the table of sort keys once.
+   */
+  #migrateContributorTotals(): void {
+    const old = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clan_contributor_totals'").get();
+    if (old === undefined) return;
+    this.db.transaction(() => {
+      const rows = this.db
+        .prepare<[], { clanId: string; userId: string; doc: string }>(
+          'SELECT clan_id AS clanId, user_id AS userId, doc FROM clan_contributor_totals',
+        )
+        .all();
+      for (const { clanId, userId, doc } of rows) {
+        const contributor = clanContributorCodec.decode(JSON.parse(doc) as Record<string, unknown>);
+        this.#putContributor.run(
+          clanId,
+          userId,
+          sortKeyText(contributor.total),
+          JSON.stringify(clanContributorCodec.encode(contributor)),
+        );
+      }
+      this.db.exec('DROP TABLE clan_contributor_totals');
+    })();
   }
 
   close(): void {
@@ -246,19 +289,26 @@ export class ServiceStore {
     if (touched.clan_contributors !== undefined && event.event.type === 'ClanContributionMade') {
       const clanId = event.event.data.clanId;
       const row = this.db
-        .prepare<[string, string], { doc: string }>('SELECT doc FROM clan_contributor_totals WHERE clan_id = ? AND user_id = ?')
+        .prepare<[string, string], { doc: string }>('SELECT doc FROM clan_contributor_ranks WHERE clan_id = ? AND user_id = ?')
         .get(clanId, event.userId);
       const before =
-        row === undefined ? emptyClanContributor(clanId, event.userId) : (JSON.parse(row.doc) as ClanContributorDocument);
+        row === undefined
+          ? emptyClanContributor(clanId, event.userId)
+          : clanContributorCodec.decode(JSON.parse(row.doc) as Record<string, unknown>);
       contributor = evolveClanContributor(before, event);
-      this.#putContributor.run(clanId, event.userId, contributor.total, JSON.stringify(contributor));
+      this.#putContributor.run(
+        clanId,
+        event.userId,
+        sortKeyText(contributor.total),
+        JSON.stringify(clanContributorCodec.encode(contributor)),
+      );
     }
     if (touched.clan_reputation !== undefined) {
       const id = touched.clan_reputation;
       let doc = evolveClanReputation(this.#get('clan_reputation', id, emptyClanReputation), event, contributor);
       if (contributor !== undefined) {
         const top = this.#topContributors.all(id, topContributorsMax);
-        doc = { ...doc, topContributors: topContributorsOf(new Map(top.map((c) => [c.userId, c.total]))) };
+        doc = { ...doc, topContributors: topContributorsOf(new Map(top.map((c) => [c.userId, sortKeyOf(c.total)]))) };
       }
       this.#put('clan_reputation', id, doc);
     }
@@ -270,10 +320,10 @@ export class ServiceStore {
     empty: (id: string) => Documents[C],
   ): Documents[C] {
     const row = this.#getDoc.get(collection, id);
-    return row === undefined ? empty(id) : (JSON.parse(row.doc) as Documents[C]);
+    return row === undefined ? empty(id) : codecs[collection].decode(JSON.parse(row.doc) as Record<string, unknown>);
   }
 
-  #put(collection: DocumentCollection, id: string, doc: object): void {
-    this.#putDoc.run(collection, id, JSON.stringify(doc));
+  #put<C extends Exclude<DocumentCollection, 'clan_contributors'>>(collection: C, id: string, doc: Documents[C]): void {
+    this.#putDoc.run(collection, id, JSON.stringify(codecs[collection].encode(doc)));
   }
 }

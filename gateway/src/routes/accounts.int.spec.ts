@@ -156,16 +156,16 @@ describe('service read-model routes', () => {
 
     expect((await get(app, '/api/users/user123/visibility')).json()).toMatchObject({
       userId: 'user123',
-      visibilityScore: 100,
+      visibilityScore: '100',
       activeBoosts: [{ boosterId: 'booster456', amount: 100 }],
     });
     expect((await get(app, '/api/users/user123/boosts?active=true')).json()).toMatchObject({ boosts: [{ amount: 100 }] });
-    expect((await get(app, '/api/users/nobody/visibility')).json()).toMatchObject({ visibilityScore: 0, activeBoosts: [] });
-    expect((await get(app, '/api/gigs/gig-y')).json()).toMatchObject({ gigId: 'gig-y', rankScore: 1000 });
+    expect((await get(app, '/api/users/nobody/visibility')).json()).toMatchObject({ visibilityScore: '0', activeBoosts: [] });
+    expect((await get(app, '/api/gigs/gig-y')).json()).toMatchObject({ gigId: 'gig-y', rankScore: '1000' });
     expect((await get(app, '/api/gigs/unknown-gig')).statusCode).toBe(404);
     expect((await get(app, '/api/clans/clan456/reputation')).json()).toMatchObject({
-      reputation: 70,
-      topContributors: [{ userId: 'booster456', total: 70 }],
+      reputation: '70',
+      topContributors: [{ userId: 'booster456', total: '70' }],
     });
 
     const first = (await get(app, '/api/gigs/ranking?limit=2')).json();
@@ -201,12 +201,12 @@ describe('service read-model routes', () => {
     await settle(app);
 
     const ranking = (await get(app, '/api/gigs/ranking')).json();
-    expect(ranking.items.map((g: { gigId: string; rankScore: number }) => [g.gigId, g.rankScore])).toEqual([
-      ['gig-boosted', 100],
-      ['gig-spent', 7],
-      ['gig-churned', 0],
+    expect(ranking.items.map((g: { gigId: string; rankScore: string }) => [g.gigId, g.rankScore])).toEqual([
+      ['gig-boosted', '100'],
+      ['gig-spent', '7'],
+      ['gig-churned', '0'],
     ]);
-    expect(ranking.items[2]).toMatchObject({ paymentsTotal: 20_000, paymentsCount: 4, creditsSpentOn: 0 });
+    expect(ranking.items[2]).toMatchObject({ paymentsTotal: '20000', paymentsCount: 4, creditsSpentOn: '0' });
   });
 
   it('reads back ids of the longest valid length in any script through path parameters (414 only past that)', async () => {
@@ -221,9 +221,9 @@ describe('service read-model routes', () => {
       (await post(app, '/api/credits/boost/profile', { targetUserId: userId, amount: 7, duration: 1 }, userId)).statusCode,
     ).toBe(201);
     await settle(app);
-    expect((await get(app, `/api/gigs/${gigId}`)).json()).toMatchObject({ gigId, rankScore: 500 });
+    expect((await get(app, `/api/gigs/${gigId}`)).json()).toMatchObject({ gigId, rankScore: '500' });
     const encoded = encodeURIComponent(userId);
-    expect((await get(app, `/api/users/${encoded}/visibility`)).json()).toMatchObject({ userId, visibilityScore: 7 });
+    expect((await get(app, `/api/users/${encoded}/visibility`)).json()).toMatchObject({ userId, visibilityScore: '7' });
     expect((await get(app, `/api/users/${encoded}/boosts`)).statusCode).toBe(200);
     const admin = await app.app.inject({
       url: `/api/accounts/${encodeURIComponent(`user:${userId}`)}/balance`,
@@ -270,7 +270,7 @@ describe('reactors and client idempotency keys', () => {
     expect(outcomes).toEqual([expect.objectContaining({ boostId: boosted.boostId, appended: true })]);
     await settle(app);
     const visibility = await app.app.inject({ url: '/api/users/user123/visibility', headers: bearer('ana') });
-    expect(visibility.json()).toMatchObject({ visibilityScore: 0, activeBoosts: [] });
+    expect(visibility.json()).toMatchObject({ visibilityScore: '0', activeBoosts: [] });
   });
 });
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isValidId } from '../../../ledger/src/index.js';
-import { describeFailedEvent, type ProjectionReads } from '../../../projections/src/index.js';
+import { describeFailedEvent, type ProjectionReads, type RankingCursor } from '../../../projections/src/index.js';
 import { gatewayLimits } from '../config.js';
 import { gatewayErrors } from '../errors.js';
 
@@ -11,58 +11,92 @@ const page = z.strictObject({
   cursor: z.string().max(400).optional(),
 });
 
-/** Ranking cursors are opaque to clients: the last row's score and id, base64url-encoded. */
-const encodeCursor = (score: number, rowId: string): string => Buffer.from(JSON.stringify([score, rowId])).toString('base64url');
-const decodeCursor = (cursor: string): { score: number; id: string } => {
+/**
+ * Ranking cursors are opaque to clients: the last row's exact score (a decimal string) and id,
+ * base64url-encoded. A cursor a server before exact scores handed out holds a number, read as well.
+ */
+const encodeCursor = (score: bigint, rowId: string): string =>
+  Buffer.from(JSON.stringify([score.toString(), rowId])).toString('base64url');
+const decodeCursor = (cursor: string): RankingCursor => {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
-      return { score: value[0] as number, id: value[1] };
+    if (Array.isArray(value) && value.length === 2 && typeof value[1] === 'string') {
+      const [score, rowId] = value as [unknown, string];
+      if (typeof score === 'string' && decimal.test(score) && score.length <= scoreDigitsMax)
+        return { score: BigInt(score), id: rowId };
+      if (Number.isSafeInteger(score)) return { score: BigInt(score as number), id: rowId };
     }
   } catch {
     // fall through
   }
   throw new gatewayErrors.INVALID_CURSOR();
 };
+const decimal = /^-?(0|[1-9][0-9]*)$/;
+/** Longer than any score the log can make (projections' sort keys hold 32 digits). */
+const scoreDigitsMax = 40;
 
 /** A page of a ranking and the cursor after its last row (null when the page is not full). */
-const rankingPage = <T>(items: T[], limit: number, keyOf: (item: T) => [score: number, id: string]) => {
+const rankingPage = <T, S>(items: T[], limit: number, keyOf: (item: T) => [score: bigint, id: string], serve: (item: T) => S) => {
   const last = items.at(-1);
-  return { items, nextCursor: items.length === limit && last !== undefined ? encodeCursor(...keyOf(last)) : null };
+  return {
+    items: items.map(serve),
+    nextCursor: items.length === limit && last !== undefined ? encodeCursor(...keyOf(last)) : null,
+  };
 };
 
+/** What JSON cannot hold exactly, as it is served: a bigint total as its decimal string. */
+type Served<T> = T extends bigint
+  ? string
+  : T extends readonly (infer U)[]
+    ? readonly Served<U>[]
+    : T extends object
+      ? { [K in keyof T]: Served<T[K]> }
+      : T;
+const served = <T>(value: T): Served<T> => {
+  if (typeof value === 'bigint') return value.toString() as Served<T>;
+  if (Array.isArray(value)) return value.map(served) as Served<T>;
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, served(field)])) as Served<T>;
+  return value as Served<T>;
+};
+
+/**
+ * Totals that grow without bound (sums over many users: a profile's, gig's or clan's boosts, spends,
+ * payments, contributions, and the scores made of them) are decimal strings, exact past 2^53.
+ */
+const total = z.string().regex(decimal);
 const activeBoost = z.object({ boostId: z.string(), boosterId: z.string(), amount: z.number(), expiresAt: z.string() });
 const visibility = z.object({
   userId: z.string(),
-  visibilityScore: z.number(),
+  visibilityScore: total,
   activeBoosts: z.array(activeBoost).readonly(),
   activeBoostCount: z.number(),
-  activeBoostCredits: z.number(),
+  activeBoostCredits: total,
   lastBoostAt: z.string().nullable(),
   boostsReceived: z.number(),
-  boostCreditsReceived: z.number(),
+  boostCreditsReceived: total,
 });
 const gig = z.object({
   gigId: z.string(),
-  rankScore: z.number(),
+  rankScore: total,
   activeBoosts: z.array(activeBoost).readonly(),
   activeBoostCount: z.number(),
-  activeBoostCredits: z.number(),
-  paymentsTotal: z.number(),
+  activeBoostCredits: total,
+  paymentsTotal: total,
   paymentsCount: z.number(),
-  creditsSpentOn: z.number(),
+  creditsSpentOn: total,
   lastBoostAt: z.string().nullable(),
 });
 const clan = z.object({
   clanId: z.string(),
-  reputation: z.number(),
-  contributionsTotal: z.number(),
+  reputation: total,
+  contributionsTotal: total,
   contributors: z.number(),
-  topContributors: z.array(z.object({ userId: z.string(), total: z.number() })).readonly(),
+  topContributors: z.array(z.object({ userId: z.string(), total })).readonly(),
   activeBoosts: z.array(activeBoost).readonly(),
   activeBoostCount: z.number(),
-  activeBoostCredits: z.number(),
-  creditsSpentOn: z.number(),
+  activeBoostCredits: total,
+  creditsSpentOn: total,
   lastBoostAt: z.string().nullable(),
 });
 
@@ -93,7 +127,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionRea
         response: { 200: visibility },
       },
     },
-    (request) => services.userVisibility(request.params.userId),
+    async (request) => served(await services.userVisibility(request.params.userId)),
   );
 
   app.get(
@@ -125,7 +159,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionRea
     async (request) => {
       const { limit, cursor } = request.query;
       const items = await services.gigRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
-      return rankingPage(items, limit, (g) => [g.rankScore, g.gigId]);
+      return rankingPage(items, limit, (g) => [g.rankScore, g.gigId], served);
     },
   );
 
@@ -136,7 +170,7 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionRea
       const found = await services.gig(request.params.gigId);
       if (found === undefined)
         throw new gatewayErrors.NOT_FOUND(`no boosts, payments or spending recorded for gig ${request.params.gigId}`);
-      return found;
+      return served(found);
     },
   );
 
@@ -152,13 +186,13 @@ export const readModelRoutes: FastifyPluginAsyncZod<{ projections: ProjectionRea
     async (request) => {
       const { limit, cursor } = request.query;
       const items = await services.clanRanking(limit, cursor === undefined ? undefined : decodeCursor(cursor));
-      return rankingPage(items, limit, (c) => [c.reputation, c.clanId]);
+      return rankingPage(items, limit, (c) => [c.reputation, c.clanId], served);
     },
   );
 
   app.get(
     '/clans/:clanId/reputation',
     { schema: { summary: "A clan's reputation", params: z.object({ clanId: id('clanId') }), response: { 200: clan } } },
-    (request) => services.clanReputation(request.params.clanId),
+    async (request) => served(await services.clanReputation(request.params.clanId)),
   );
 };

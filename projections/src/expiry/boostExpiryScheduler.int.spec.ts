@@ -119,7 +119,7 @@ describe('boost expiry', () => {
       '2026-06-29T16:30:00.000Z',
     ]);
     await feed(store, services);
-    expect((await services.userVisibility('user123')).visibilityScore).toBe(0);
+    expect((await services.userVisibility('user123')).visibilityScore).toBe(0n);
   });
 
   it('handles fractional durations to the millisecond', async () => {
@@ -288,9 +288,9 @@ describe('boost expiry', () => {
     await project();
     await projectServices();
     const during = await read();
-    expect(during.user.visibilityScore).toBe(before.user.visibilityScore + 7);
-    expect(during.gig?.rankScore).toBe((before.gig?.rankScore ?? 0) + 100 * 5);
-    expect(during.clan.reputation).toBe(before.clan.reputation + 2 * 30);
+    expect(during.user.visibilityScore).toBe(before.user.visibilityScore + 7n);
+    expect(during.gig?.rankScore).toBe((before.gig?.rankScore ?? 0n) + 100n * 5n);
+    expect(during.clan.reputation).toBe(before.clan.reputation + 2n * 30n);
 
     clock.advance({ hours: 1 });
     expect(await scheduler.expireDue()).toHaveLength(3);

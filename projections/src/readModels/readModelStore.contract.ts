@@ -204,6 +204,83 @@ export const runReadModelStoreContract = (
       expect(await store.count(entries.name)).toBe(10);
     });
 
+    it('answers one query under many conditions in one call, each condition as find answers it (its own limit)', async () => {
+      const store = await opened();
+      await store.ensureCollection(entries);
+      // s0 has many entries (it must not crowd the others out of the answer), s1 a few, s2 one, s3 none.
+      const counts = [40, 4, 1, 0];
+      await store.commit(
+        counts.flatMap((count, s) =>
+          Array.from({ length: count }, (_, i) => ({
+            op: 'insert' as const,
+            collection: entries.name,
+            id: `s${s}-${String(i).padStart(3, '0')}`,
+            doc: { subjectId: `s${s}`, position: s * 1000 + i },
+          })),
+        ),
+      );
+      const query = { orderBy: [['position', -1]] as const, limit: 3 };
+      const wheres = [
+        { subjectId: 's1' },
+        { subjectId: 's0' },
+        { subjectId: 's3' },
+        { subjectId: 's2' },
+        { subjectId: 's0', position: { lt: 20 } },
+        { subjectId: 's0' },
+      ];
+      const answers = await store.findEach(entries.name, query, wheres);
+      expect(answers.map(strip)).toEqual(
+        await Promise.all(wheres.map(async (where) => strip(await store.find(entries.name, { ...query, where })))),
+      );
+      expect(answers.map(strip)).toEqual([
+        ['s1-003', 's1-002', 's1-001'],
+        ['s0-039', 's0-038', 's0-037'],
+        [],
+        ['s2-000'],
+        ['s0-019', 's0-018', 's0-017'],
+        ['s0-039', 's0-038', 's0-037'],
+      ]);
+      const paged = await store.findEach(entries.name, { ...query, after: [1002] }, [{ subjectId: 's1' }, { subjectId: 's0' }]);
+      expect(paged.map(strip)).toEqual([
+        ['s1-001', 's1-000'],
+        ['s0-039', 's0-038', 's0-037'],
+      ]);
+      // Many conditions (more than SQLite's 500 compound SELECTs, MongoDB's $unionWith stages are many too).
+      const many = Array.from({ length: 505 }, (_, i) => ({ subjectId: `s${i % 4}` }));
+      const manyAnswers = await store.findEach(entries.name, { ...query, limit: 1 }, many);
+      expect(manyAnswers.map(strip)).toEqual(
+        many.map((_, i) => (i % 4 === 3 ? [] : [`s${i % 4}-${['039', '003', '000'][i % 4]}`])),
+      );
+      expect(await store.findEach(entries.name, query, [])).toEqual([]);
+      expect(await store.findEach(entries.name, { ...query, limit: 0 }, [{ subjectId: 's0' }])).toEqual([[]]);
+      expect(await store.findEach('nothing_here', query, [{ subjectId: 's0' }])).toEqual([[]]);
+    });
+
+    it('orders fixed-width decimal strings (sort keys of exact totals) by value, across digit counts and 2^53', async () => {
+      const store = await opened();
+      await store.ensureCollection(ranking);
+      const values = [9n, 10n, 0n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 53n - 1n, 10n ** 26n, 99n];
+      await store.commit(
+        values.map((value, i) => ({
+          op: 'put' as const,
+          collection: ranking.name,
+          id: `v${i}`,
+          doc: { score: value.toString().padStart(32, '0') },
+          position: i,
+        })),
+      );
+      const orderBy = [
+        ['score', -1],
+        ['_id', 1],
+      ] as const;
+      const first = await store.find(ranking.name, { orderBy, limit: 4 });
+      const last = first.at(-1);
+      const rest = await store.find(ranking.name, { orderBy, after: [last?.score as string, last?._id as string] });
+      expect([...first, ...rest].map((doc) => BigInt(doc.score as string))).toEqual(
+        [...values].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)),
+      );
+    });
+
     it('answers limit 0 with an empty page and refuses a negative limit', async () => {
       const store = await opened();
       await store.ensureCollection(ranking);

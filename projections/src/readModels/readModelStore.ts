@@ -50,9 +50,12 @@ export type Write =
 /** A condition on one field: equal to a scalar, or within numeric bounds. */
 export type Condition = Scalar | { readonly lte?: number; readonly gte?: number; readonly lt?: number; readonly gt?: number };
 
+/** Conditions on fields; every one must hold. */
+export type Where = Readonly<Record<string, Condition>>;
+
 export interface Query {
   /** Every condition must hold. */
-  readonly where?: Readonly<Record<string, Condition>>;
+  readonly where?: Where;
   /**
    * Sort keys, most significant first; end with `_id` for a total order. Sort fields must hold
    * non-null values of one type: MongoDB compares values of different types (and null) by type
@@ -90,6 +93,14 @@ export interface ReadModelStore {
   /** The documents that exist among `ids`, by id. */
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, StoredDoc>>;
   find(collection: string, query?: Query): Promise<StoredDoc[]>;
+  /**
+   * One query under several conditions, in one request to the engine (one aggregation on MongoDB;
+   * on the embedded engine, which has no round trips, one read transaction): answer `i` is what
+   * `find(collection, { ...query, where: wheres[i] })` answers, so each has its own `limit` (the
+   * newest boosts of each of a page's targets, say, where one `in` condition would let one target
+   * crowd out the others).
+   */
+  findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]>;
   count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number>;
 
   /** Blue/green: the version readers of a read-model family use, or undefined if never built. */

@@ -11,6 +11,7 @@ import {
   type ReadModelStore,
   type Scalar,
   type StoredDoc,
+  type Where,
   type Write,
 } from './readModelStore.js';
 import { ReadModelStoreUnavailableError } from './errors.js';
@@ -299,29 +300,23 @@ export class SqliteReadModelStore implements ReadModelStore {
   async find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
     const table = checkName(collection);
     if (!this.#exists(table)) return [];
-    const { clauses, params } = whereSql(query.where);
-    const orderBy = query.orderBy ?? [];
-    if (query.after !== undefined) {
-      if (query.after.length !== orderBy.length) throw new TypeError('a cursor has one value per orderBy field');
-      // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
-      const alternatives: string[] = [];
-      orderBy.forEach(([field, direction], i) => {
-        const equal = orderBy.slice(0, i).map(([f]) => `${fieldSql(f)} = ?`);
-        alternatives.push([...equal, `${fieldSql(field)} ${direction === 1 ? '>' : '<'} ?`].join(' AND '));
-        for (const value of query.after?.slice(0, i) ?? []) params.push(bindable(value));
-        params.push(bindable(query.after?.[i] ?? null));
-      });
-      clauses.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`);
-    }
-    const order =
-      orderBy.length === 0
-        ? ''
-        : ` ORDER BY ${orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ')}`;
-    const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
-    const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order} LIMIT ?`;
-    const rows = this.#read(table, () => this.#statement(sql).all(...params, limit)) as Row[];
+    const { sql, params } = selectSql(table, query);
+    const rows = this.#read(table, () => this.#statement(sql).all(...params)) as Row[];
     return rows.map(toStored);
+  }
+
+  async findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]> {
+    const table = checkName(collection);
+    if (!this.#exists(table) || wheres.length === 0) return wheres.map(() => []);
+    // In process there is no round trip to save: each condition runs its own prepared statement (the
+    // index walk `find` does), all in one read transaction, so every answer sees the same state of the
+    // file. One compound statement (UNION ALL of a sub-select per condition) was measured at about a
+    // fifth more CPU for a 100-row page: its co-routines copy every row once more.
+    const selects = wheres.map((where) => selectSql(table, { ...query, where }));
+    const answers = this.#read(table, () =>
+      this.db.transaction(() => selects.map(({ sql, params }) => this.#statement(sql).all(...params) as Row[])).deferred(),
+    );
+    return answers.map((rows) => rows.map(toStored));
   }
 
   async count(collection: string, where?: Readonly<Record<string, Condition>>): Promise<number> {
@@ -380,6 +375,32 @@ const writeSql = (op: Write['op'], table: string, rows: number): string => {
       return `DELETE FROM "${table}" WHERE id IN (${Array(rows).fill('?').join(', ')})`;
   }
 };
+
+/** The SELECT `find` runs for a query on a table, with its parameters (the limit last). */
+const selectSql = (table: string, query: Query): { sql: string; params: (string | number | null)[] } => {
+  const { clauses, params } = whereSql(query.where);
+  const orderBy = query.orderBy ?? [];
+  if (query.after !== undefined) {
+    if (query.after.length !== orderBy.length) throw new TypeError('a cursor has one value per orderBy field');
+    // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
+    const alternatives: string[] = [];
+    orderBy.forEach(([field, direction], i) => {
+      const equal = orderBy.slice(0, i).map(([f]) => `${fieldSql(f)} = ?`);
+      alternatives.push([...equal, `${fieldSql(field)} ${direction === 1 ? '>' : '<'} ?`].join(' AND '));
+      for (const value of query.after?.slice(0, i) ?? []) params.push(bindable(value));
+      params.push(bindable(query.after?.[i] ?? null));
+    });
+    clauses.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`);
+  }
+  const order = orderSql(orderBy);
+  const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
+  const sql = `SELECT id, position, doc FROM "${table}"${clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`}${order === '' ? '' : ` ORDER BY ${order}`} LIMIT ?`;
+  return { sql, params: [...params, limit] };
+};
+
+const orderSql = (orderBy: NonNullable<Query['orderBy']>): string =>
+  orderBy.map(([field, direction]) => `${fieldSql(field)} ${direction === 1 ? 'ASC' : 'DESC'}`).join(', ');
 
 const whereSql = (
   where: Readonly<Record<string, Condition>> | undefined,

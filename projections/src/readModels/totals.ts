@@ -25,3 +25,29 @@ export const totalOf = (stored: unknown): bigint => {
 
 /** A total as it is stored and served: its decimal string. */
 export const totalText = (total: bigint): string => total.toString();
+
+/**
+ * Totals a ranking is ordered by (scores, a clan contributor's total) are stored as sort keys: both
+ * engines order strings by their bytes, so a fixed-width decimal string sorts as its value does. 32
+ * digits hold any total the log can make with room to spare: fewer than 2^53 events (positions are
+ * safe integers), each moving at most 10^9 credits (`accountLimits.amountPerCommandMax`), weighted
+ * at most 100 by a score formula, is below 10^27. A negative total (none of today's formulas makes
+ * one) is `-` and its complement to 10^32, which sorts before every non-negative key and in value order
+ * among negative ones.
+ */
+export const sortKeyDigits = 32;
+const sortKeyModulus = 10n ** BigInt(sortKeyDigits);
+const sortKeyPattern = /^-?[0-9]+$/;
+
+/** A total as a sort key (fixed-width decimal string). */
+export const sortKeyText = (total: bigint): string =>
+  total >= 0n
+    ? total.toString().padStart(sortKeyDigits, '0')
+    : `-${(sortKeyModulus + total).toString().padStart(sortKeyDigits, '0')}`;
+
+/** A stored sort key back to its total; a number written before sort keys is read as well. */
+export const sortKeyOf = (stored: unknown): bigint => {
+  if (typeof stored === 'string' && sortKeyPattern.test(stored))
+    return stored.startsWith('-') ? BigInt(stored.slice(1)) - sortKeyModulus : BigInt(stored);
+  return totalOf(stored);
+};

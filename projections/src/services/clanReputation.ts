@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { addCredits } from '../../../ledger/src/index.js';
+import { addToTotal } from '../readModels/totals.js';
 import {
   scores,
   topContributorsMax,
@@ -24,7 +24,7 @@ export const evolveClanContributor = (
   { userId, position, event }: ServiceEvent,
 ): ClanContributorDocument => {
   if (event.type !== 'ClanContributionMade' || event.data.clanId !== doc.clanId || userId !== doc.userId) return doc;
-  return { ...doc, total: addCredits(doc.total, event.data.amount), since: doc.since < 0 ? position : doc.since };
+  return { ...doc, total: addToTotal(doc.total, event.data.amount), since: doc.since < 0 ? position : doc.since };
 };
 
 /**
@@ -46,7 +46,7 @@ export const evolveClanReputation = (
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount + 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, amount),
         lastBoostAt: activatedAt,
       });
     }
@@ -57,13 +57,13 @@ export const evolveClanReputation = (
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount - 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, -amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, -amount),
       });
     }
     case 'CreditsSpent': {
       const { targetType, targetId, amount } = event.data;
       if (targetType !== 'clan' || targetId !== doc.clanId) return doc;
-      return scored({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) });
+      return scored({ ...doc, creditsSpentOn: addToTotal(doc.creditsSpentOn, amount) });
     }
     case 'ClanContributionMade': {
       const { clanId, amount } = event.data;
@@ -71,7 +71,7 @@ export const evolveClanReputation = (
       assert.ok(contributor?.clanId === clanId, 'a contribution is folded into its contributor before its clan');
       return scored({
         ...doc,
-        contributionsTotal: addCredits(doc.contributionsTotal, amount),
+        contributionsTotal: addToTotal(doc.contributionsTotal, amount),
         contributors: doc.contributors + (contributor.since === position ? 1 : 0),
       });
     }
@@ -92,10 +92,10 @@ const scored = (doc: Unscored<ClanReputationDocument>): ClanReputationDocument =
  * A clan's top contributors from candidates' totals (user id → total): the highest totals, ties by
  * user id in the stores' string order. Whoever may be in the top must be among the candidates.
  */
-export const topContributorsOf = (totals: ReadonlyMap<string, number>): TopContributor[] =>
+export const topContributorsOf = (totals: ReadonlyMap<string, bigint>): TopContributor[] =>
   [...totals]
     .map(([userId, total]) => ({ userId, total }))
-    .sort((a, b) => b.total - a.total || byCodePoint(a.userId, b.userId))
+    .sort((a, b) => (a.total === b.total ? byCodePoint(a.userId, b.userId) : b.total > a.total ? 1 : -1))
     .slice(0, topContributorsMax);
 
 /**

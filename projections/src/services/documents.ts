@@ -28,47 +28,54 @@ export interface ActiveBoostRef {
   readonly expiresAt: string;
 }
 
+/*
+ * Totals are bigints: a user's own balance is bounded by the ledger, but a sum over many users — the
+ * credits boosting one profile, gig or clan, spent on it, paid for it, contributed to it — is not, and
+ * must stay exact past 2^53 without ever stopping a fold (readModels/totals.ts). Counts stay numbers:
+ * each is at most the number of events, which positions bound to safe integers.
+ */
+
 export interface UserVisibility {
   readonly userId: string;
-  readonly visibilityScore: number;
+  readonly visibilityScore: bigint;
   /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
   readonly activeBoostCount: number;
-  readonly activeBoostCredits: number;
+  readonly activeBoostCredits: bigint;
   readonly lastBoostAt: string | null;
   readonly boostsReceived: number;
-  readonly boostCreditsReceived: number;
+  readonly boostCreditsReceived: bigint;
 }
 
 export interface GigRanking {
   readonly gigId: string;
-  readonly rankScore: number;
+  readonly rankScore: bigint;
   /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
   readonly activeBoostCount: number;
-  readonly activeBoostCredits: number;
-  readonly paymentsTotal: number;
+  readonly activeBoostCredits: bigint;
+  readonly paymentsTotal: bigint;
   readonly paymentsCount: number;
-  readonly creditsSpentOn: number;
+  readonly creditsSpentOn: bigint;
   readonly lastBoostAt: string | null;
 }
 
 export interface TopContributor {
   readonly userId: string;
-  readonly total: number;
+  readonly total: bigint;
 }
 
 export interface ClanReputation {
   readonly clanId: string;
-  readonly reputation: number;
-  readonly contributionsTotal: number;
+  readonly reputation: bigint;
+  readonly contributionsTotal: bigint;
   readonly contributors: number;
   readonly topContributors: readonly TopContributor[];
   /** The newest active boosts (at most `activeBoostsListedMax`), from the active_boosts table. */
   readonly activeBoosts: readonly ActiveBoostRef[];
   readonly activeBoostCount: number;
-  readonly activeBoostCredits: number;
-  readonly creditsSpentOn: number;
+  readonly activeBoostCredits: bigint;
+  readonly creditsSpentOn: bigint;
   readonly lastBoostAt: string | null;
 }
 
@@ -87,7 +94,7 @@ export type ClanReputationDocument = Omit<ClanReputation, 'activeBoosts'>;
 export type ClanContributorDocument = {
   readonly clanId: string;
   readonly userId: string;
-  readonly total: number;
+  readonly total: bigint;
   /** Position of their first contribution (-1 before it). */
   readonly since: number;
 };
@@ -100,48 +107,48 @@ export type ClanContributorDocument = {
  * accounts paying each other back and forth for a gig would otherwise raise its rank at no cost.
  */
 export const scores = {
-  visibility: (doc: Omit<UserVisibilityDocument, 'visibilityScore'>): number => doc.activeBoostCredits,
-  rank: (doc: Omit<GigRankingDocument, 'rankScore'>): number => 100 * doc.activeBoostCredits + doc.creditsSpentOn,
-  reputation: (doc: Omit<ClanReputationDocument, 'reputation'>): number => doc.contributionsTotal + 2 * doc.activeBoostCredits,
+  visibility: (doc: Omit<UserVisibilityDocument, 'visibilityScore'>): bigint => doc.activeBoostCredits,
+  rank: (doc: Omit<GigRankingDocument, 'rankScore'>): bigint => 100n * doc.activeBoostCredits + doc.creditsSpentOn,
+  reputation: (doc: Omit<ClanReputationDocument, 'reputation'>): bigint => doc.contributionsTotal + 2n * doc.activeBoostCredits,
 };
 
 export const emptyUserVisibility = (userId: string): UserVisibilityDocument => ({
   userId,
-  visibilityScore: 0,
+  visibilityScore: 0n,
   activeBoostCount: 0,
-  activeBoostCredits: 0,
+  activeBoostCredits: 0n,
   lastBoostAt: null,
   boostsReceived: 0,
-  boostCreditsReceived: 0,
+  boostCreditsReceived: 0n,
 });
 
 export const emptyGigRanking = (gigId: string): GigRankingDocument => ({
   gigId,
-  rankScore: 0,
+  rankScore: 0n,
   activeBoostCount: 0,
-  activeBoostCredits: 0,
-  paymentsTotal: 0,
+  activeBoostCredits: 0n,
+  paymentsTotal: 0n,
   paymentsCount: 0,
-  creditsSpentOn: 0,
+  creditsSpentOn: 0n,
   lastBoostAt: null,
 });
 
 export const emptyClanReputation = (clanId: string): ClanReputationDocument => ({
   clanId,
-  reputation: 0,
-  contributionsTotal: 0,
+  reputation: 0n,
+  contributionsTotal: 0n,
   contributors: 0,
   topContributors: [],
   activeBoostCount: 0,
-  activeBoostCredits: 0,
-  creditsSpentOn: 0,
+  activeBoostCredits: 0n,
+  creditsSpentOn: 0n,
   lastBoostAt: null,
 });
 
 export const emptyClanContributor = (clanId: string, userId: string): ClanContributorDocument => ({
   clanId,
   userId,
-  total: 0,
+  total: 0n,
   since: -1,
 });
 

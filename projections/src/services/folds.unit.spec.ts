@@ -83,24 +83,24 @@ describe('user visibility fold', () => {
     const first = fold(emptyUserVisibility('u'), evolveUserVisibility, [on('fan', activated('b0', 'profile', 'u', 40))]);
     expect(first).toEqual({
       userId: 'u',
-      visibilityScore: 40,
+      visibilityScore: 40n,
       activeBoostCount: 1,
-      activeBoostCredits: 40,
+      activeBoostCredits: 40n,
       lastBoostAt: t0,
       boostsReceived: 1,
-      boostCreditsReceived: 40,
+      boostCreditsReceived: 40n,
     });
     const second = evolveUserVisibility(first, on('booster', activated('b1', 'profile', 'u', 100, t1)));
     expect(second).toMatchObject({
-      visibilityScore: 140,
+      visibilityScore: 140n,
       activeBoostCount: 2,
       lastBoostAt: t1,
       boostsReceived: 2,
-      boostCreditsReceived: 140,
+      boostCreditsReceived: 140n,
     });
     const after = evolveUserVisibility(second, on('booster', expired('b1', 'profile', 'u', 100)));
     // The score and the active boosts are exactly as before the boost; history keeps counting.
-    expect(after).toEqual({ ...first, lastBoostAt: t1, boostsReceived: 2, boostCreditsReceived: 140 });
+    expect(after).toEqual({ ...first, lastBoostAt: t1, boostsReceived: 2, boostCreditsReceived: 140n });
     expect(after.visibilityScore).toBe(first.visibilityScore);
   });
 
@@ -122,13 +122,13 @@ describe('user visibility fold', () => {
 describe('gig ranking fold', () => {
   it('boosts count 100 per credit while active, spends on the gig one each; payments are shown beside the score', () => {
     const boosted = fold(emptyGigRanking('g'), evolveGigRanking, [on('buyer', activated('b', 'gig', 'g', 5))]);
-    expect(boosted).toMatchObject({ rankScore: 500, activeBoostCount: 1, activeBoostCredits: 5, lastBoostAt: t0 });
+    expect(boosted).toMatchObject({ rankScore: 500n, activeBoostCount: 1, activeBoostCredits: 5n, lastBoostAt: t0 });
     const paidFor = evolveGigRanking(boosted, on('buyer', paid('g', 700)));
-    expect(paidFor).toEqual({ ...boosted, paymentsTotal: 700, paymentsCount: 1 });
+    expect(paidFor).toEqual({ ...boosted, paymentsTotal: 700n, paymentsCount: 1 });
     const spentOn = evolveGigRanking(paidFor, on('buyer', spent('gig', 'g', 9)));
-    expect(spentOn).toEqual({ ...paidFor, creditsSpentOn: 9, rankScore: 509 });
+    expect(spentOn).toEqual({ ...paidFor, creditsSpentOn: 9n, rankScore: 509n });
     const after = evolveGigRanking(spentOn, on('buyer', expired('b', 'gig', 'g', 5)));
-    expect(after).toMatchObject({ rankScore: 9, activeBoostCount: 0, activeBoostCredits: 0 });
+    expect(after).toMatchObject({ rankScore: 9n, activeBoostCount: 0, activeBoostCredits: 0n });
   });
 
   it('two accounts paying each other back and forth for a gig leave its score unchanged; a boost still raises it', () => {
@@ -136,9 +136,9 @@ describe('gig ranking fold', () => {
     const backAndForth = Array.from({ length: 50 }, (_, i) => on(i % 2 === 0 ? 'a' : 'b', paid('g', 1_000_000)));
     const churned = fold(start, evolveGigRanking, backAndForth);
     expect(churned.rankScore).toBe(start.rankScore);
-    expect(churned).toMatchObject({ rankScore: 3, paymentsTotal: 50_000_000, paymentsCount: 50 });
+    expect(churned).toMatchObject({ rankScore: 3n, paymentsTotal: 50_000_000n, paymentsCount: 50 });
     const boosted = evolveGigRanking(churned, on('a', activated('b', 'gig', 'g', 2)));
-    expect(boosted.rankScore).toBe(3 + 200);
+    expect(boosted.rankScore).toBe(3n + 200n);
   });
 
   it('an expiry returns the score exactly to what it was before the boost', () => {
@@ -168,19 +168,19 @@ describe('clan reputation folds', () => {
   it('contributions add up per contributor, who counts once, from their first contribution', () => {
     const first = on('ana', contributed('c', 50));
     const ana = evolveClanContributor(emptyClanContributor('c', 'ana'), first);
-    expect(ana).toEqual({ clanId: 'c', userId: 'ana', total: 50, since: first.position });
+    expect(ana).toEqual({ clanId: 'c', userId: 'ana', total: 50n, since: first.position });
     let clan = evolveClanReputation(emptyClanReputation('c'), first, ana);
-    expect(clan).toMatchObject({ contributionsTotal: 50, contributors: 1, reputation: 50 });
+    expect(clan).toMatchObject({ contributionsTotal: 50n, contributors: 1, reputation: 50n });
 
     const again = on('ana', contributed('c', 40));
     const anaAgain = evolveClanContributor(ana, again);
-    expect(anaAgain).toEqual({ ...ana, total: 90 });
+    expect(anaAgain).toEqual({ ...ana, total: 90n });
     clan = evolveClanReputation(clan, again, anaAgain);
-    expect(clan).toMatchObject({ contributionsTotal: 90, contributors: 1, reputation: 90 });
+    expect(clan).toMatchObject({ contributionsTotal: 90n, contributors: 1, reputation: 90n });
 
     const ben = on('ben', contributed('c', 80));
     clan = evolveClanReputation(clan, ben, evolveClanContributor(emptyClanContributor('c', 'ben'), ben));
-    expect(clan).toMatchObject({ contributionsTotal: 170, contributors: 2 });
+    expect(clan).toMatchObject({ contributionsTotal: 170n, contributors: 2 });
   });
 
   it('a contribution replayed onto a clan whose contributor already holds it counts the contributor once', () => {
@@ -198,11 +198,11 @@ describe('clan reputation folds', () => {
       evolveClanContributor(emptyClanContributor('c', 'ana'), contribution),
     );
     const during = evolveClanReputation(before, on('ben', activated('b', 'clan', 'c', 300)));
-    expect(during).toMatchObject({ reputation: 20 + 2 * 300, activeBoostCount: 1, activeBoostCredits: 300, lastBoostAt: t0 });
+    expect(during).toMatchObject({ reputation: 20n + 2n * 300n, activeBoostCount: 1, activeBoostCredits: 300n, lastBoostAt: t0 });
     const after = evolveClanReputation(during, on('ben', expired('b', 'clan', 'c', 300)));
     expect(after.reputation).toBe(before.reputation);
     expect(after).toEqual({ ...before, lastBoostAt: t0 });
-    expect(evolveClanReputation(after, on('ben', spent('clan', 'c', 9)))).toEqual({ ...after, creditsSpentOn: 9 });
+    expect(evolveClanReputation(after, on('ben', spent('clan', 'c', 9)))).toEqual({ ...after, creditsSpentOn: 9n });
   });
 
   it('a contribution folded into its clan without its contributor is a programmer error', () => {
@@ -228,20 +228,20 @@ describe('clan reputation folds', () => {
 
   it('the top contributors are the highest totals, ties in the stores string order (code points), cut at the limit', () => {
     const totals = new Map([
-      ['😀a', 10],
-      ['！b', 10],
-      ['！a', 10],
-      ['z', 99],
-      ['y', 1],
-      ['x', 10],
-      ['w', 10],
+      ['😀a', 10n],
+      ['！b', 10n],
+      ['！a', 10n],
+      ['z', 99n],
+      ['y', 1n],
+      ['x', 10n],
+      ['w', 10n],
     ]);
     expect(topContributorsOf(totals)).toEqual([
-      { userId: 'z', total: 99 },
-      { userId: 'w', total: 10 },
-      { userId: 'x', total: 10 },
-      { userId: '！a', total: 10 }, // U+FF01 before U+1F600, although UTF-16 orders them the other way
-      { userId: '！b', total: 10 },
+      { userId: 'z', total: 99n },
+      { userId: 'w', total: 10n },
+      { userId: 'x', total: 10n },
+      { userId: '！a', total: 10n }, // U+FF01 before U+1F600, although UTF-16 orders them the other way
+      { userId: '！b', total: 10n },
     ]);
     expect(topContributorsOf(totals)).toHaveLength(topContributorsMax);
   });
@@ -257,12 +257,12 @@ describe('replay (foldOnce, the guard BatchDocuments applies)', () => {
     const step = (current: Positioned<ReturnType<typeof emptyUserVisibility>>, event: ServiceEvent) =>
       foldOnce(current, event.position, (doc) => evolveUserVisibility(doc, event));
     const once = events.reduce(step, { doc: emptyUserVisibility('u'), position: -1 });
-    expect(once.doc).toMatchObject({ visibilityScore: 20, activeBoostCount: 1, boostsReceived: 2 });
+    expect(once.doc).toMatchObject({ visibilityScore: 20n, activeBoostCount: 1, boostsReceived: 2 });
     expect(once.position).toBe(events[2]?.position);
     for (const event of events) expect(step(once, event)).toBe(once);
     expect(events.reduce(step, once)).toBe(once);
     const later = step(once, on('c', activated('b3', 'profile', 'u', 5)));
-    expect(later.doc.visibilityScore).toBe(25);
+    expect(later.doc.visibilityScore).toBe(25n);
   });
 });
 

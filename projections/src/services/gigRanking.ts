@@ -1,4 +1,4 @@
-import { addCredits } from '../../../ledger/src/index.js';
+import { addToTotal } from '../readModels/totals.js';
 import { scores, type GigRankingDocument, type ServiceEvent, type Unscored } from './documents.js';
 
 /**
@@ -14,7 +14,7 @@ export const evolveGigRanking = (doc: GigRankingDocument, { event }: ServiceEven
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount + 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, amount),
         lastBoostAt: activatedAt,
       });
     }
@@ -25,19 +25,19 @@ export const evolveGigRanking = (doc: GigRankingDocument, { event }: ServiceEven
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount - 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, -amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, -amount),
       });
     }
     case 'CreditsSpent': {
       const { targetType, targetId, amount } = event.data;
       if (targetType !== 'gig' || targetId !== doc.gigId) return doc;
-      return scored({ ...doc, creditsSpentOn: addCredits(doc.creditsSpentOn, amount) });
+      return scored({ ...doc, creditsSpentOn: addToTotal(doc.creditsSpentOn, amount) });
     }
     case 'GigPaymentSent': {
       const { gigId, amount } = event.data;
       if (gigId !== doc.gigId) return doc;
       // Shown beside the score only: the credits are still the users' (the payee's, once settled).
-      return { ...doc, paymentsTotal: addCredits(doc.paymentsTotal, amount), paymentsCount: doc.paymentsCount + 1 };
+      return { ...doc, paymentsTotal: addToTotal(doc.paymentsTotal, amount), paymentsCount: doc.paymentsCount + 1 };
     }
     case 'CreditsPurchased':
     case 'CreditsEarned':

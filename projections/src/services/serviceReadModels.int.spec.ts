@@ -50,12 +50,12 @@ describe('service read models', () => {
     await run('fan', boost('b-fan', 'profile', 'user123', 40, 48));
     await project();
     const before = await projection.userVisibility('user123');
-    expect(before).toMatchObject({ visibilityScore: 40, boostsReceived: 1 });
+    expect(before).toMatchObject({ visibilityScore: 40n, boostsReceived: 1 });
 
     await run('booster456', boost('b1', 'profile', 'user123', 100, 24));
     await project();
     expect(await projection.userVisibility('user123')).toMatchObject({
-      visibilityScore: 140,
+      visibilityScore: 140n,
       activeBoosts: [
         { boostId: 'b-fan', boosterId: 'fan', amount: 40 },
         { boostId: 'b1', boosterId: 'booster456', amount: 100, expiresAt: '2026-06-30T13:30:00.000Z' },
@@ -107,12 +107,12 @@ describe('service read models', () => {
     await run('buyer', { type: 'SpendCredits', amount: 9, targetType: 'gig', targetId: 'gig-c', reason: '' });
     await project();
     expect(await projection.gig('gig-c')).toMatchObject({
-      rankScore: 9,
-      paymentsTotal: 700,
+      rankScore: 9n,
+      paymentsTotal: 700n,
       paymentsCount: 1,
-      creditsSpentOn: 9,
+      creditsSpentOn: 9n,
     });
-    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 500 });
+    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 500n });
     // The gig's log shows the payment and the spend, not the buyer's balance; the buyer's own log does.
     const gigLog = await models.find('gig_credit_events__v1', { where: { subjectId: 'gig-c' }, orderBy: [['_id', 1]] });
     expect(gigLog.map((e) => e.type)).toEqual(['GigPaymentSent', 'CreditsSpent']);
@@ -123,13 +123,13 @@ describe('service read models', () => {
     const page1 = await projection.gigRanking(2);
     expect(page1.map((g) => g.gigId)).toEqual(['gig-a', 'gig-b']);
     const last = page1.at(-1);
-    const page2 = await projection.gigRanking(2, { score: last?.rankScore ?? 0, id: last?.gigId ?? '' });
+    const page2 = await projection.gigRanking(2, { score: last?.rankScore ?? 0n, id: last?.gigId ?? '' });
     expect(page2.map((g) => g.gigId)).toEqual(['gig-c']);
 
     clock.advance({ hours: 1 });
     await run('buyer', { type: 'ExpireBoost', boostId: 'g-a1' });
     await project();
-    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 0, activeBoosts: [] });
+    expect(await projection.gig('gig-a')).toMatchObject({ rankScore: 0n, activeBoosts: [] });
   });
 
   it('clan reputation sums contributions and active boosts, and keeps the top contributors', async () => {
@@ -145,19 +145,19 @@ describe('service read models', () => {
     await run('ben', boost('c1', 'clan', 'clan456', 300, 72));
     await project();
     expect(await projection.clanReputation('clan456')).toMatchObject({
-      contributionsTotal: 220,
+      contributionsTotal: 220n,
       contributors: 3,
-      reputation: 220 + 2 * 300,
+      reputation: 220n + 2n * 300n,
       topContributors: [
-        { userId: 'ana', total: 90 },
-        { userId: 'ben', total: 80 },
-        { userId: 'cai', total: 50 },
+        { userId: 'ana', total: 90n },
+        { userId: 'ben', total: 80n },
+        { userId: 'cai', total: 50n },
       ],
     });
     clock.advance({ hours: 72 });
     await run('ben', { type: 'ExpireBoost', boostId: 'c1' });
     await project();
-    expect(await projection.clanReputation('clan456')).toMatchObject({ reputation: 220, activeBoosts: [] });
+    expect(await projection.clanReputation('clan456')).toMatchObject({ reputation: 220n, activeBoosts: [] });
   });
 
   it('top contributors tied at the cut are the same one event at a time as in one batch (store string order)', async () => {
@@ -214,7 +214,7 @@ describe('a data directory whose read models older folds built', () => {
     expect(await projection.loadCheckpoint()).toBe(-1);
     expect(await models.activeVersion('service_read_models')).toBe(2);
     await project();
-    expect(await projection.gig('gig-c')).toMatchObject({ rankScore: 0, paymentsTotal: 700, paymentsCount: 1 });
+    expect(await projection.gig('gig-c')).toMatchObject({ rankScore: 0n, paymentsTotal: 700n, paymentsCount: 1 });
 
     // The next start finds readers on a version the current folds built, and carries on from its checkpoint.
     const restarted = new ServiceReadModelsProjection(models);

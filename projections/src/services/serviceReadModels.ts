@@ -1,10 +1,12 @@
 import { accountEventOf, type BoostTargetType, type RecordedEvent } from '../../../ledger/src/index.js';
 import { BatchDocuments } from '../readModels/batchDocuments.js';
 import type { ReadModelStore, Write } from '../readModels/readModelStore.js';
+import { sortKeyOf } from '../readModels/totals.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
 import { activeBoostChangeOf, contributorId, documentsTouchedBy, logEntry, logEntryId, logsOf, type Touched } from './changes.js';
 import { evolveClanContributor, evolveClanReputation, topContributorsOf } from './clanReputation.js';
 import { serviceReadModelCollections } from './collections.js';
+import { clanContributorCodec, clanReputationCodec, gigRankingCodec, userVisibilityCodec } from './documentCodecs.js';
 import {
   emptyClanContributor,
   emptyClanReputation,
@@ -55,8 +57,11 @@ interface BatchState {
 
 export class ServiceReadModelsProjection extends VersionedProjection {
   readonly name = 'service_read_models';
-  /** 2: a gig's rank no longer counts payments between users (issue 11). */
-  readonly foldsVersion: number = 2;
+  /**
+   * 2: a gig's rank no longer counts payments between users (issue 11). 3: totals are exact bigints,
+   * stored as decimal strings and scores as sort keys (issue 11).
+   */
+  readonly foldsVersion: number = 3;
   readonly collections = serviceReadModelCollections;
   readonly queries: ServiceReadModelQueries;
 
@@ -83,13 +88,18 @@ export class ServiceReadModelsProjection extends VersionedProjection {
       if (touched.clan_contributors !== undefined) ids.contributors.add(touched.clan_contributors);
     }
     this.#state ??= {
-      users: new BatchDocuments(this.store, this.writing('user_visibility'), emptyUserVisibility),
-      gigs: new BatchDocuments(this.store, this.writing('gig_ranking'), emptyGigRanking),
-      clans: new BatchDocuments(this.store, this.writing('clan_reputation'), emptyClanReputation),
-      contributors: new BatchDocuments(this.store, this.writing('clan_contributors'), (id) => {
-        const [clanId, userId] = JSON.parse(id) as [string, string];
-        return emptyClanContributor(clanId, userId);
-      }),
+      users: new BatchDocuments(this.store, this.writing('user_visibility'), emptyUserVisibility, userVisibilityCodec),
+      gigs: new BatchDocuments(this.store, this.writing('gig_ranking'), emptyGigRanking, gigRankingCodec),
+      clans: new BatchDocuments(this.store, this.writing('clan_reputation'), emptyClanReputation, clanReputationCodec),
+      contributors: new BatchDocuments(
+        this.store,
+        this.writing('clan_contributors'),
+        (id) => {
+          const [clanId, userId] = JSON.parse(id) as [string, string];
+          return emptyClanContributor(clanId, userId);
+        },
+        clanContributorCodec,
+      ),
       logs: [],
       activeBoosts: new Map(),
       contributed: new Map(),
@@ -181,7 +191,7 @@ export class ServiceReadModelsProjection extends VersionedProjection {
         ],
         limit: topContributorsMax + changed.size,
       });
-      const totals = new Map(stored.map((doc) => [doc.userId as string, doc.total as number]));
+      const totals = new Map(stored.map((doc) => [doc.userId as string, sortKeyOf(doc.total)]));
       for (const userId of changed) totals.set(userId, state.contributors.get(contributorId(clanId, userId)).total);
       state.clans.set(clanId, { ...state.clans.get(clanId), topContributors: topContributorsOf(totals) });
     }

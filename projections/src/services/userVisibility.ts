@@ -1,4 +1,4 @@
-import { addCredits } from '../../../ledger/src/index.js';
+import { addToTotal } from '../readModels/totals.js';
 import { scores, type ServiceEvent, type Unscored, type UserVisibilityDocument } from './documents.js';
 
 /**
@@ -13,10 +13,10 @@ export const evolveUserVisibility = (doc: UserVisibilityDocument, { event }: Ser
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount + 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, amount),
         lastBoostAt: activatedAt,
         boostsReceived: doc.boostsReceived + 1,
-        boostCreditsReceived: addCredits(doc.boostCreditsReceived, amount),
+        boostCreditsReceived: addToTotal(doc.boostCreditsReceived, amount),
       });
     }
     case 'BoostExpired': {
@@ -26,7 +26,7 @@ export const evolveUserVisibility = (doc: UserVisibilityDocument, { event }: Ser
       return scored({
         ...doc,
         activeBoostCount: doc.activeBoostCount - 1,
-        activeBoostCredits: addCredits(doc.activeBoostCredits, -amount),
+        activeBoostCredits: addToTotal(doc.activeBoostCredits, -amount),
       });
     }
     case 'CreditsPurchased':

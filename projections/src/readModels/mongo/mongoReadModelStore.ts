@@ -22,7 +22,9 @@ import {
   type Query,
   type ReadModelDatabase,
   type ReadModelStore,
+  type SortDirection,
   type StoredDoc,
+  type Where,
   type Write,
 } from '../readModelStore.js';
 
@@ -286,30 +288,49 @@ export class MongoReadModelStore implements ReadModelStore {
   }
 
   async find(collection: string, query: Query = {}): Promise<StoredDoc[]> {
-    const orderBy: NonNullable<Query['orderBy']> = query.orderBy ?? [['_id', 1]];
-    const clauses: Filter<Stored>[] = [toFilter(query.where)];
-    if (query.after !== undefined && query.after.length > 0) {
-      if (query.orderBy === undefined || query.after.length !== orderBy.length)
-        throw new TypeError('a cursor has one value per orderBy field');
-      const after = query.after;
-      // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
-      clauses.push({
-        $or: orderBy.map(([field, direction], i) => {
-          const clause: Document = {};
-          orderBy.slice(0, i).forEach(([equalField], j) => (clause[checkField(equalField)] = after[j] ?? null));
-          clause[checkField(field)] = { [direction === 1 ? '$gt' : '$lt']: after[i] ?? null };
-          return clause;
-        }),
-      });
-    }
-    const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
-    for (const [field] of orderBy) checkField(field);
+    const { filter, sort, limit } = findOf(query);
     return this.#run(async () => {
       // A limit of 0 means no limit to MongoDB, so an empty page is answered here.
       const target = limit === 0 ? undefined : await this.#readable(collection);
       if (target === undefined) return [];
-      return target.find({ $and: clauses }).sort(orderBy).limit(limit).toArray();
+      return target.find(filter).sort(sort).limit(limit).toArray();
+    });
+  }
+
+  /**
+   * One aggregation: each condition's query as a pipeline of its own ($match, $sort, $limit: the
+   * same index walk as `find`), tagged with its number, the later ones joined by $unionWith, then
+   * ordered by that number and the query's order ($unionWith promises no order of its own).
+   */
+  async findEach(collection: string, query: Omit<Query, 'where'>, wheres: readonly Where[]): Promise<StoredDoc[][]> {
+    const answers: StoredDoc[][] = wheres.map(() => []);
+    const finds = wheres.map((where) => findOf({ ...query, where }));
+    const limit = finds[0]?.limit ?? 0;
+    return this.#run(async () => {
+      const target = limit === 0 ? undefined : await this.#readable(collection);
+      if (target === undefined) return answers;
+      const pipelineOf = ({ filter, sort }: (typeof finds)[number], q: number): Document[] => [
+        { $match: filter },
+        { $sort: Object.fromEntries(sort) },
+        { $limit: limit },
+        { $addFields: { [queryNumberField]: q } },
+      ];
+      const sort = { [queryNumberField]: 1, ...Object.fromEntries(finds[0]?.sort ?? []) };
+      // A ranking page (at most 100 rows) is one aggregation; more conditions take one per 100, which
+      // keeps each pipeline far inside the server's limit on stages.
+      for (let from = 0; from < finds.length; from += unionMax) {
+        const [first, ...rest] = finds.slice(from, from + unionMax).map((find, i) => pipelineOf(find, from + i));
+        const pipeline = [
+          ...(first ?? []),
+          ...rest.map((pipeline) => ({ $unionWith: { coll: target.collectionName, pipeline } })),
+          { $sort: sort },
+        ];
+        for (const { [queryNumberField]: q, ...doc } of await target
+          .aggregate<Stored & { [queryNumberField]: number }>(pipeline)
+          .toArray())
+          answers[q]?.push(doc);
+      }
+      return answers;
     });
   }
 
@@ -386,6 +407,36 @@ const toOperation = (write: Write): AnyBulkWriteOperation<Stored> => {
     case 'delete':
       return { deleteOne: { filter: { _id } } };
   }
+};
+
+/** Conditions `findEach` joins in one aggregation. */
+const unionMax = 100;
+
+/** Tags each document of `findEach` with the number of its condition (removed before answering). */
+const queryNumberField = '_findEachQuery';
+
+/** A port query as the driver's filter, sort and limit. */
+const findOf = (query: Query): { filter: Filter<Stored>; sort: [string, SortDirection][]; limit: number } => {
+  const orderBy: NonNullable<Query['orderBy']> = query.orderBy ?? [['_id', 1]];
+  const clauses: Filter<Stored>[] = [toFilter(query.where)];
+  if (query.after !== undefined && query.after.length > 0) {
+    if (query.orderBy === undefined || query.after.length !== orderBy.length)
+      throw new TypeError('a cursor has one value per orderBy field');
+    const after = query.after;
+    // Keyset: (a, b) after (x, y) in the given directions = a past x, or a = x and b past y.
+    clauses.push({
+      $or: orderBy.map(([field, direction], i) => {
+        const clause: Document = {};
+        orderBy.slice(0, i).forEach(([equalField], j) => (clause[checkField(equalField)] = after[j] ?? null));
+        clause[checkField(field)] = { [direction === 1 ? '$gt' : '$lt']: after[i] ?? null };
+        return clause;
+      }),
+    });
+  }
+  const limit = Math.min(query.limit ?? readModelStoreLimits.findLimitMax, readModelStoreLimits.findLimitMax);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError('limit must be a non-negative integer');
+  for (const [field] of orderBy) checkField(field);
+  return { filter: { $and: clauses }, sort: orderBy.map(([field, direction]) => [field, direction]), limit };
 };
 
 const toFilter = (where: Readonly<Record<string, Condition>> | undefined): Filter<Stored> => {
