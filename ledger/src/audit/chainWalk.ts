@@ -1,4 +1,4 @@
-import type { EventStore, RecordedEvent } from '../eventStore/eventStore.js';
+import { readEventsMax, type EventStore, type RecordedEvent } from '../eventStore/eventStore.js';
 import { eventHash, genesisHash } from '../shared/hashChain.js';
 
 /** Limits of the audit walks, in one place. */
@@ -28,6 +28,20 @@ export type ChainBreak =
       readonly foundHash: string;
     }
   | {
+      /**
+       * The stream, read as the ledger reads it, no longer returns events the log still holds: on
+       * EventStoreDB a soft delete, a tombstone or `$tb`/`$maxCount`/`$maxAge` metadata hides a
+       * stream's start (and the next scavenge removes it from the log too). `revision`/`position`
+       * name the stream's first event in the log; `firstReadableRevision` where its reads now start
+       * (-1: nothing is readable).
+       */
+      readonly kind: 'hidden';
+      readonly stream: string;
+      readonly revision: number;
+      readonly position: number;
+      readonly firstReadableRevision: number;
+    }
+  | {
       /** The event's content no longer hashes to its stored hash: it was edited after it was written. */
       readonly kind: 'content_hash_mismatch';
       readonly stream: string;
@@ -46,6 +60,8 @@ export interface StreamHead {
 }
 
 interface StreamWalk {
+  /** Position of the stream's first event (revision 0) in the log, -1 if the stream did not start with it. */
+  firstPosition: number;
   revision: number;
   hash: string;
   position: number;
@@ -98,10 +114,33 @@ export interface ChainWalkOptions {
 }
 
 /**
+ * The log is what the walk reads; the ledger reads streams. Where an engine can hide a stream's
+ * events from stream reads while the log still holds them (EventStoreDB: deletes and truncating
+ * metadata hide a stream's start), the two differ: each unbroken stream's first event must read back,
+ * by stream and revision, as the event the walk found (batched, `readEventsMax` streams per call).
+ */
+const hiddenStarts = async (store: EventStore, streams: ReadonlyMap<string, StreamWalk>): Promise<ChainBreak[]> => {
+  const hidden: ChainBreak[] = [];
+  const checked = [...streams].filter(([, walk]) => !walk.broken && walk.firstPosition >= 0);
+  for (let from = 0; from < checked.length; from += readEventsMax) {
+    const batch = checked.slice(from, from + readEventsMax);
+    const read = await store.readEvents(batch.map(([stream]) => ({ stream, revision: 0 })));
+    for (const [i, [stream, walk]] of batch.entries()) {
+      if (read[i]?.position === walk.firstPosition) continue;
+      const [first] = await store.readStream(stream, { maxCount: 1 });
+      hidden.push({ kind: 'hidden', stream, revision: 0, position: walk.firstPosition, firstReadableRevision: first?.revision ?? -1 });
+      walk.broken = true;
+    }
+  }
+  return hidden;
+};
+
+/**
  * Walks the whole log once, in log order, checking every stream's hash chain link by link: the
  * revisions follow each other from 0, each event names its predecessor's hash, and each event's
  * content hashes to the hash it carries. Memory holds one page of events and one small record per
- * stream (its head), never the events themselves; each stream reports its first break only.
+ * stream (its head), never the events themselves; each stream reports its first break only. Then
+ * each unbroken stream's start is read back through the stream API (`hidden` when it no longer is).
  */
 export const walkChains = async (store: EventStore, options: ChainWalkOptions = {}): Promise<ChainWalkResult> => {
   const streams = new Map<string, StreamWalk>();
@@ -122,7 +161,7 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
       position = event.position;
       let walk = streams.get(event.stream);
       if (walk === undefined) {
-        walk = { revision: -1, hash: genesisHash, position: -1, broken: false };
+        walk = { firstPosition: event.revision === 0 ? event.position : -1, revision: -1, hash: genesisHash, position: -1, broken: false };
         streams.set(event.stream, walk);
       }
       if (!walk.broken) {
@@ -141,6 +180,7 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
     // Only an empty page ends the log: an engine may return fewer events than asked for.
     if (reachedEnd) break;
   }
+  breaks.push(...(await hiddenStarts(store, streams)));
   const heads = new Map<string, StreamHead>();
   for (const name of [...streams.keys()].sort()) {
     const walk = streams.get(name) as StreamWalk;
