@@ -26,23 +26,19 @@ const quote = (key: string): string => {
  * prints for them, without its generic path).
  */
 export const canonicalJson = (value: JsonValue): string => {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) assert.fail('canonical JSON has no NaN or Infinity');
-      return String(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    default:
-      if (value === null) return 'null';
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i] as JsonValue);
-        return `${out}]`;
-      }
-      return canonicalObject(value as JsonObject);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) assert.fail('canonical JSON has no NaN or Infinity');
+    return String(value);
   }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i] as JsonValue);
+    return `${out}]`;
+  }
+  return canonicalObject(value);
 };
 
 /** Objects with more keys than this are sorted by Array#sort (insertion sort is quadratic). */
