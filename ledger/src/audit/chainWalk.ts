@@ -109,6 +109,12 @@ export interface ChainWalkOptions {
   readonly untilPosition?: number;
   /** Called after each page with the position reached and the events read so far. */
   readonly onProgress?: ((progress: { readonly position: number; readonly eventsRead: number }) => void) | undefined;
+  /**
+   * Only streams whose name starts with this (the whole log by default): a walk over part of a
+   * log shared with others (a test run's streams on a shared EventStoreDB). Counts, heads and the
+   * head position are then those of the streams walked.
+   */
+  readonly streamPrefix?: string | undefined;
   /** Called for every event, after its link was checked (the digest check watches revisions with it). */
   readonly onEvent?: ((event: RecordedEvent) => void) | undefined;
 }
@@ -148,8 +154,9 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
   let position = -1;
   let eventsRead = 0;
   const until = options.untilPosition ?? Number.POSITIVE_INFINITY;
-  for (;;) {
-    const page = await store.readAll({ after: position, maxCount: auditWalkLimits.readPageEventsMax });
+  const prefix = options.streamPrefix ?? '';
+  for (let after = -1; ;) {
+    const page = await store.readAll({ after, maxCount: auditWalkLimits.readPageEventsMax });
     if (page.length === 0) break;
     let reachedEnd = false;
     for (const event of page) {
@@ -157,6 +164,8 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
         reachedEnd = true;
         break;
       }
+      after = event.position;
+      if (!event.stream.startsWith(prefix)) continue;
       eventsRead += 1;
       position = event.position;
       let walk = streams.get(event.stream);
@@ -176,7 +185,7 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
       walk.position = event.position;
       options.onEvent?.(event);
     }
-    options.onProgress?.({ position, eventsRead });
+    options.onProgress?.({ position: after, eventsRead });
     // Only an empty page ends the log: an engine may return fewer events than asked for.
     if (reachedEnd) break;
   }

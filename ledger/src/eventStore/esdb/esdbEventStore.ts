@@ -262,7 +262,8 @@ export class EsdbEventStore implements EventStore {
         if (mapped !== undefined) events.push(mapped);
       }
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
+      // Neither a stream that never existed (or was soft-deleted) nor a tombstoned one has events to read.
+      if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
       throw translate(error);
     }
     return events;
@@ -302,12 +303,7 @@ export class EsdbEventStore implements EventStore {
     const worker = async (): Promise<void> => {
       for (let i = next++; i < refs.length; i = next++) {
         const ref = refs[i] as StreamRevision;
-        let event: RecordedEvent | undefined;
-        try {
-          [event] = await this.#read(ref.stream, { direction: FORWARDS, fromRevision: BigInt(ref.revision), maxCount: 1 });
-        } catch (error) {
-          if (!(error instanceof StreamDeletedError)) throw error;
-        }
+        const [event] = await this.#read(ref.stream, { direction: FORWARDS, fromRevision: BigInt(ref.revision), maxCount: 1 });
         found[i] = event?.revision === ref.revision ? event : undefined;
       }
     };
