@@ -56,8 +56,10 @@ export type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamRevision,
   SubscribeToAllOptions,
 } from './eventStore/eventStore.js';
+export { readEventsMax } from './eventStore/eventStore.js';
 export { openEventStore } from './eventStore/openEventStore.js';
 export {
   openEventsDatabase,

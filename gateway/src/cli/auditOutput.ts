@@ -28,6 +28,10 @@ export const describeBreak = (b: ChainBreak): string => {
       return `${where}: names predecessor ${b.foundHash}, expected ${b.expectedHash} (something before it was removed, inserted or reordered)`;
     case 'content_hash_mismatch':
       return `${where}: content hashes to ${b.expectedHash}, carries ${b.foundHash} (edited after it was written)`;
+    case 'hidden':
+      return b.firstReadableRevision === -1
+        ? `${where}: the log holds the stream but reading it returns nothing (deleted; the log loses it at the next scavenge)`
+        : `${where}: reading the stream starts at revision ${b.firstReadableRevision}, the log holds it from 0 (truncated; the log loses it at the next scavenge)`;
   }
 };
 

@@ -12,6 +12,7 @@ import {
   type Clock,
   boostLifecycleOf,
   readIndexed,
+  readRefs,
   targetKey,
   transferTraceOf,
   type TraceKey,
@@ -100,17 +101,24 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
     const refs = await (await caughtUpIndex()).lookup(key, { fromPosition: query.fromPosition });
     const items: RecordedEvent[] = [];
     let mismatches = 0;
-    for (const ref of refs) {
-      const found = await readIndexed(store, [ref], key);
-      mismatches += found.mismatches;
-      for (const event of found.events) {
+    // Read back in batches of a page's size (one readEvents call each), checked one by one in log order.
+    for (let from = 0; from < refs.length; from += query.limit) {
+      const batch = refs.slice(from, from + query.limit);
+      const checked = await readRefs(store, batch, key);
+      for (const [i, ref] of batch.entries()) {
+        const event = checked[i];
+        if (event === undefined) {
+          mismatches += 1;
+          continue;
+        }
         const occurredAt = auditEntryOf(event).occurredAt;
-        if (query.to !== undefined && occurredAt >= query.to) continue;
-        if (query.from !== undefined && occurredAt < query.from) continue;
-        if (query.types !== undefined && !query.types.has(event.type)) continue;
-        items.push(event);
+        const kept =
+          (query.to === undefined || occurredAt < query.to) &&
+          (query.from === undefined || occurredAt >= query.from) &&
+          (query.types === undefined || query.types.has(event.type));
+        if (kept) items.push(event);
+        if (items.length === query.limit) return { items, mismatches, nextPosition: ref.position + 1 };
       }
-      if (items.length === query.limit) return { items, mismatches, nextPosition: ref.position + 1 };
     }
     const last = refs[refs.length - 1];
     return {

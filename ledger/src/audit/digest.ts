@@ -72,7 +72,7 @@ export const createDigest = async (
   store: EventStore,
   signingKey: KeyObject,
   createdAt: string,
-  options: Pick<ChainWalkOptions, 'onProgress'> = {},
+  options: Pick<ChainWalkOptions, 'onProgress' | 'streamPrefix'> = {},
 ): Promise<AuditDigest> => {
   assert.equal(signingKey.asymmetricKeyType, 'ed25519', 'the audit signing key is an Ed25519 private key');
   assert.equal(signingKey.type, 'private', 'the audit signing key is a private key');
@@ -234,7 +234,11 @@ export interface VerifyReport {
  */
 export const verifyLog = async (
   store: EventStore,
-  options: { readonly digest?: AuditDigest; readonly onProgress?: ChainWalkOptions['onProgress'] } = {},
+  options: {
+    readonly digest?: AuditDigest;
+    readonly onProgress?: ChainWalkOptions['onProgress'];
+    readonly streamPrefix?: ChainWalkOptions['streamPrefix'];
+  } = {},
 ): Promise<VerifyReport> => {
   const digest = options.digest;
   const expected = new Map<string, DigestStreamHead>();
@@ -251,7 +255,7 @@ export const verifyLog = async (
           } else if (event.position <= digest.logHead.position && (head === undefined || event.revision > head.revision))
             findings.push({ kind: 'inserted', stream: event.stream, revision: event.revision, position: event.position });
         };
-  const walk = await walkChains(store, { onProgress: options.onProgress, onEvent });
+  const walk = await walkChains(store, { onProgress: options.onProgress, streamPrefix: options.streamPrefix, onEvent });
   if (digest !== undefined) {
     for (const head of digest.streams) {
       const found = foundAtRevision.get(head.stream);

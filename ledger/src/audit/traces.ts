@@ -1,6 +1,6 @@
 import { accountStreamPrefix, type AccountEventOf } from '../accounts/events.js';
 import { accountEventOf } from '../accounts/accountEvent.js';
-import type { EventStore, RecordedEvent } from '../eventStore/eventStore.js';
+import { readEventsMax, type EventStore, type RecordedEvent } from '../eventStore/eventStore.js';
 import { auditEntryOf, occurredAtOf, type AuditEntry } from './accountAudit.js';
 
 /** What an audit index keeps events under. */
@@ -45,29 +45,47 @@ export const traceKeysOf = (event: RecordedEvent): TraceKey[] => {
 };
 
 /**
- * Reads indexed events back from the log and keeps only those that are where the index says and
- * still carry the key: an index is a lead, the log is the answer. Returns the events in log order
- * and how many references did not hold.
+ * Reads indexed events back from the log, one answer per reference in the references' order: the
+ * event, if it is where the index says (stream, revision and position) and still carries the key;
+ * undefined if the reference does not hold. An index is a lead, the log is the answer. Batched: one
+ * `readEvents` call per `readEventsMax` references (one statement on SQLite), not one read each.
+ */
+export const readRefs = async (
+  store: EventStore,
+  refs: readonly EventRef[],
+  key: TraceKey,
+): Promise<(RecordedEvent | undefined)[]> => {
+  const checked: (RecordedEvent | undefined)[] = [];
+  for (let from = 0; from < refs.length; from += readEventsMax) {
+    const batch = refs.slice(from, from + readEventsMax);
+    const read = await store.readEvents(batch);
+    batch.forEach((ref, i) => {
+      const event = read[i];
+      const holds =
+        event !== undefined &&
+        event.stream === ref.stream &&
+        event.revision === ref.revision &&
+        event.position === ref.position &&
+        traceKeysOf(event).some((k) => k.kind === key.kind && k.key === key.key);
+      checked.push(holds ? event : undefined);
+    });
+  }
+  return checked;
+};
+
+/**
+ * Reads indexed events back from the log (`readRefs`) and keeps only those that hold. Returns the
+ * events in log order and how many references did not hold.
  */
 export const readIndexed = async (
   store: EventStore,
   refs: readonly EventRef[],
   key: TraceKey,
 ): Promise<{ events: RecordedEvent[]; mismatches: number }> => {
-  const events: RecordedEvent[] = [];
-  let mismatches = 0;
-  for (const ref of refs) {
-    const [event] = await store.readStream(ref.stream, { fromRevision: ref.revision, maxCount: 1 });
-    const holds =
-      event !== undefined &&
-      event.revision === ref.revision &&
-      event.position === ref.position &&
-      traceKeysOf(event).some((k) => k.kind === key.kind && k.key === key.key);
-    if (holds) events.push(event);
-    else mismatches += 1;
-  }
+  const checked = await readRefs(store, refs, key);
+  const events = checked.filter((e): e is RecordedEvent => e !== undefined);
   events.sort((a, b) => a.position - b.position);
-  return { events, mismatches };
+  return { events, mismatches: checked.length - events.length };
 };
 
 const userOf = (event: RecordedEvent): string => event.stream.slice(accountStreamPrefix.length);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from './errors.js';
-import type { EventStore, EventToAppend, RecordedEvent } from './eventStore.js';
+import { readEventsMax, type EventStore, type EventToAppend, type RecordedEvent } from './eventStore.js';
 
 export interface ContractFixture {
   readonly store: EventStore;
@@ -250,6 +250,51 @@ export function runEventStoreContract(
         expect(await store.readStream(s)).toHaveLength(3);
         expect(await store.findEventInStream(s, keyed[0]?.id ?? '')).toMatchObject({ revision: 1 });
       }, 30_000);
+    });
+
+    describe('read events by stream and revision', () => {
+      it('answers one entry per reference, in their order, undefined where the stream has no such event', async () => {
+        const a = stream('refs-a');
+        const b = stream('refs-b');
+        await store.append(a, [event('A0'), event('A1'), event('A2')], { expectedRevision: 'no_stream' });
+        await store.append(b, [event('B0'), event('B1')], { expectedRevision: 'no_stream' });
+        const [a0, a1, a2] = await store.readStream(a);
+        const [b0, b1] = await store.readStream(b);
+        const found = await store.readEvents([
+          { stream: a, revision: 2 },
+          { stream: b, revision: 0 },
+          { stream: a, revision: 0 },
+          { stream: stream('missing'), revision: 0 },
+          { stream: a, revision: 3 },
+          { stream: b, revision: 1 },
+          { stream: b, revision: 0 },
+          { stream: a, revision: 1 },
+        ]);
+        expect(found).toEqual([a2, b0, a0, undefined, undefined, b1, b0, a1]);
+        expect(found.map((e) => e?.type)).toEqual(['A2', 'B0', 'A0', undefined, undefined, 'B1', 'B0', 'A1']);
+        expect(await store.readEvents([])).toEqual([]);
+      });
+
+      it('reads a full batch of readEventsMax references in one call, and refuses more', async () => {
+        const s = stream('refs-many');
+        const count = 250;
+        for (let from = 0; from < count; from += 50)
+          await store.append(
+            s,
+            Array.from({ length: 50 }, () => event()),
+            { expectedRevision: from === 0 ? 'no_stream' : from - 1 },
+          );
+        const refs = Array.from({ length: readEventsMax }, (_, i) => ({ stream: s, revision: (i * 7) % (count + 10) }));
+        const found = await store.readEvents(refs);
+        expect(found).toHaveLength(readEventsMax);
+        found.forEach((e, i) => {
+          const revision = (refs[i] as { revision: number }).revision;
+          if (revision < count) expect(e).toMatchObject({ stream: s, revision });
+          else expect(e).toBeUndefined();
+        });
+        const tooMany = [...refs, { stream: s, revision: 0 }];
+        await expect((async () => store.readEvents(tooMany))()).rejects.toThrow();
+      });
     });
 
     describe('side records', () => {

@@ -86,6 +86,15 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
 }
 
+/** Where one event sits in its stream: what `readEvents` looks up. */
+export interface StreamRevision {
+  readonly stream: string;
+  readonly revision: number;
+}
+
+/** Most events one `readEvents` call looks up (every engine). */
+export const readEventsMax = 1000;
+
 export interface SubscribeToAllOptions {
   /** Deliver events strictly after this global position; omit to start from the beginning. */
   readonly after?: number;
@@ -110,6 +119,15 @@ export interface EventStore {
 
   /** Reads one stream. A stream that does not exist reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+
+  /**
+   * Reads the event at each (stream, revision), in one call: the answer has one entry per reference,
+   * in the same order, undefined where the stream has no event at that revision that it returns (the
+   * stream or the event does not exist, or the engine hides it: deleted, truncated). At most
+   * `readEventsMax` references; a reference may repeat. The audit queries read their index's
+   * references back with it (batched: one statement on SQLite instead of one per event).
+   */
+  readEvents(refs: readonly StreamRevision[]): Promise<(RecordedEvent | undefined)[]>;
 
   /** Reads one bounded batch of the global log in log order. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '../eventStore/eventStore.js';
-import { canonicalJson } from './canonicalJson.js';
+import { canonicalJson, canonicalObject } from './canonicalJson.js';
+import { eventHash, eventHashInput } from './hashChain.js';
 
 /** The definition, written plainly: JSON of a deep copy whose objects have their keys in code-unit order. */
 const reference = (value: JsonValue): string => {
@@ -33,6 +35,33 @@ describe('canonicalJson', () => {
         expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('sorts objects of many keys too (past the insertion sort), and leaves out the key it is told to', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom('0', '10', '2', 'hash', 'a"b'));
+    const flat = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.string());
+    fc.assert(
+      fc.property(fc.dictionary(key, flat, { minKeys: 20, maxKeys: 60 }), fc.constantFrom(undefined, 'hash', '0'), (value, without) => {
+        const copy: Record<string, JsonValue> = { ...value };
+        if (without !== undefined) delete copy[without];
+        expect(canonicalObject(value, without)).toBe(reference(copy));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("hashes an event over the canonical JSON of { stream, revision, type, data, metadata less its hash }", () => {
+    const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>;
+    const object = fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('hash', 'prevHash', '0')), json, { maxKeys: 12 });
+    fc.assert(
+      fc.property(fc.string(), fc.nat(), fc.string(), object, object, (stream, revision, type, data, metadata) => {
+        const { hash: _left, ...rest } = metadata;
+        const plain = reference({ stream, revision, type, data, metadata: rest });
+        expect(eventHashInput({ stream, revision, type, data, metadata })).toBe(plain);
+        expect(eventHash({ stream, revision, type, data, metadata })).toBe(createHash('sha256').update(plain).digest('hex'));
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -5,6 +5,7 @@ import {
   BACKWARDS,
   DeadlineExceededError,
   NO_STREAM,
+  StreamDeletedError,
   StreamNotFoundError,
   UnavailableError,
   WrongExpectedVersionError,
@@ -31,6 +32,13 @@ import {
  * - `$all`: forward reads include `fromPosition`, backward reads exclude it (they return what lies
  *   before it). Metadata writes land in `$$<stream>` like any other event.
  * - reading a stream that does not exist fails with StreamNotFoundError.
+ * - what deletes and truncates (`EventStore.Core` `StorageWriterService`, `IndexReader`): the events
+ *   stay in `$all` (until a scavenge, which the stand-in never runs); only stream reads change.
+ *   `setStreamMetadata` with `truncateBefore` (`$tb`) hides revisions below it from stream reads.
+ *   `deleteStream` (soft) writes `$tb` = the deleted-stream marker to `$$<stream>`: reads fail with
+ *   StreamNotFoundError; a later append (expected revision ANY or NO_STREAM) recreates the stream with
+ *   its revisions continuing, and `$tb` set to the first new one. `tombstoneStream` (hard) appends a
+ *   `$streamDeleted` event to the stream itself: reads and appends fail with StreamDeletedError.
  */
 export interface StandInEvent {
   readonly id: string;
@@ -46,7 +54,7 @@ export interface EsdbStandIn {
   readonly client: EventStoreDBClient;
   readonly streams: Map<string, StandInEvent[]>;
   readonly log: StandInEvent[];
-  readonly metadata: Map<string, { maxCount?: number }>;
+  readonly metadata: Map<string, StandInStreamMetadata>;
   /** Appends sent, per stream. */
   readonly appends: Map<string, number>;
   /** Streams whose repeats meet an original that is not replicated yet. */
@@ -58,6 +66,14 @@ export interface EsdbStandIn {
   /** Appends a raw event, as another writer would. */
   put(stream: string, event: { id: string; type?: string; data?: unknown; metadata?: unknown }): StandInEvent;
 }
+
+export interface StandInStreamMetadata {
+  readonly maxCount?: number;
+  readonly truncateBefore?: number;
+}
+
+/** What the server writes as `$tb` on a soft delete (EventNumber.DeletedStream, long.MaxValue). */
+const deletedStream = Number.MAX_SAFE_INTEGER;
 
 interface SentEvent {
   readonly id: string;
@@ -72,7 +88,8 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
   const recentIdsMax = options.recentIdsMax ?? 1000;
   const streams = new Map<string, StandInEvent[]>();
   const log: StandInEvent[] = [];
-  const metadata = new Map<string, { maxCount?: number }>();
+  const metadata = new Map<string, StandInStreamMetadata>();
+  const tombstoned = new Set<string>();
   const recent = new Map<string, StandInEvent>();
   const appends = new Map<string, number>();
   const notReplicated = new Set<string>();
@@ -118,8 +135,27 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
     return success(last, current);
   };
 
+  const setMetadata = (stream: string, value: StandInStreamMetadata): void => {
+    metadata.set(stream, { ...value });
+    const data = {
+      ...(value.maxCount === undefined ? {} : { $maxCount: value.maxCount }),
+      ...(value.truncateBefore === undefined ? {} : { $tb: value.truncateBefore }),
+    };
+    write(`$$${stream}`, [{ id: randomUUID(), type: '$metadata', data, metadata: {} }]);
+  };
+
+  const softDeleted = (stream: string): boolean => metadata.get(stream)?.truncateBefore === deletedStream;
+
   const append = (stream: string, events: readonly SentEvent[], expected: AppendExpectedRevision) => {
+    if (tombstoned.has(stream)) throw new StreamDeletedError(undefined, stream);
     const stored = streams.get(stream) ?? [];
+    if (softDeleted(stream)) {
+      // Recreating a soft-deleted stream: its revisions go on, and what came before stays hidden.
+      if (expected !== ANY && expected !== NO_STREAM) throw wrongExpected(stream, -1, expected);
+      const written = write(stream, events);
+      setMetadata(stream, { ...metadata.get(stream), truncateBefore: written[0]?.revision ?? stored.length });
+      return success(written.at(-1), stored.length - 1);
+    }
     const current = stored.length - 1;
     if (expected === ANY) {
       const known = events.map((e) => recent.get(e.id)).map((e) => (e?.stream === stream ? e : undefined));
@@ -140,11 +176,14 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
     return idempotent(stream, there.at(-1), current);
   };
 
+  /** The stream as reads see it; undefined when it does not exist (or was soft-deleted). */
   const visible = (stream: string): StandInEvent[] | undefined => {
+    if (tombstoned.has(stream)) throw new StreamDeletedError(undefined, stream);
     const stored = streams.get(stream);
-    if (stored === undefined) return undefined;
-    const maxCount = metadata.get(stream)?.maxCount;
-    return maxCount === undefined ? stored : stored.slice(Math.max(0, stored.length - maxCount));
+    if (stored === undefined || softDeleted(stream)) return undefined;
+    const { maxCount, truncateBefore } = metadata.get(stream) ?? {};
+    const kept = truncateBefore === undefined ? stored : stored.filter((e) => e.revision >= truncateBefore);
+    return maxCount === undefined ? kept : kept.slice(Math.max(0, kept.length - maxCount));
   };
 
   const resolved = (event: StandInEvent) => ({
@@ -172,16 +211,33 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
       await standIn.beforeAppend?.(stream);
       return append(stream, Array.isArray(sent) ? sent : [sent], options.expectedRevision ?? ANY);
     },
-    setStreamMetadata: (stream: string, value: { maxCount?: number }) => {
-      metadata.set(stream, { ...value });
-      write(`$$${stream}`, [{ id: randomUUID(), type: '$metadata', data: value, metadata: {} }]);
+    setStreamMetadata: (stream: string, value: StandInStreamMetadata) => {
+      setMetadata(stream, value);
       return Promise.resolve({ success: true, nextExpectedRevision: 0n, position: undefined });
+    },
+    deleteStream: (stream: string) => {
+      if (tombstoned.has(stream)) return Promise.reject(new StreamDeletedError(undefined, stream));
+      setMetadata(stream, { ...metadata.get(stream), truncateBefore: deletedStream });
+      const last = log.at(-1);
+      return Promise.resolve({ position: last === undefined ? undefined : { commit: BigInt(last.position), prepare: BigInt(last.position) } });
+    },
+    tombstoneStream: (stream: string) => {
+      if (tombstoned.has(stream)) return Promise.reject(new StreamDeletedError(undefined, stream));
+      const [event] = write(stream, [{ id: randomUUID(), type: '$streamDeleted', data: {}, metadata: {} }]);
+      tombstoned.add(stream);
+      return Promise.resolve({ position: event === undefined ? undefined : { commit: BigInt(event.position), prepare: BigInt(event.position) } });
     },
     readStream: (
       stream: string,
       options: { direction?: unknown; fromRevision?: bigint | typeof START | typeof END; maxCount?: number } = {},
     ) => {
-      const events = visible(stream);
+      let deleted: StreamDeletedError | undefined;
+      let events: StandInEvent[] | undefined;
+      try {
+        events = visible(stream);
+      } catch (error) {
+        deleted = error as StreamDeletedError;
+      }
       const from = options.fromRevision;
       const selected =
         events === undefined
@@ -190,6 +246,7 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
             ? [...events].reverse().filter((e) => typeof from !== 'bigint' || e.revision <= Number(from))
             : events.filter((e) => typeof from !== 'bigint' || e.revision >= Number(from));
       return (async function* () {
+        if (deleted !== undefined) throw deleted;
         if (selected === undefined) throw new StreamNotFoundError(undefined, stream);
         await Promise.resolve();
         for (const event of selected.slice(0, options.maxCount ?? Number.MAX_SAFE_INTEGER)) yield resolved(event);

@@ -13,8 +13,10 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamRevision,
   SubscribeToAllOptions,
 } from '../eventStore.js';
+import { readEventsMax } from '../eventStore.js';
 import { createGroupWriter, type AppendOutcome, type GroupOutcome, type SerializedAppend } from './groupWriter.js';
 import { openEventsDatabase, sqliteEventStoreLimits, type Durability, type EventRow } from './sqliteSchema.js';
 import type { WriterRequest } from './sqliteWriter.worker.js';
@@ -90,6 +92,7 @@ export class SqliteEventStore implements EventStore {
     readForwards: Database.Statement<[string, number, number], EventRow>;
     readBackwards: Database.Statement<[string, number, number], EventRow>;
     readAll: Database.Statement<[number, number], EventRow>;
+    readEvents: Database.Statement<[string], EventRow>;
     head: Database.Statement<[], { position: number | null }>;
     findInStream: Database.Statement<[string, string], EventRow>;
     readRecord: Database.Statement<[string], { value: string }>;
@@ -106,6 +109,12 @@ export class SqliteEventStore implements EventStore {
       readForwards: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?'),
       readBackwards: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?'),
       readAll: this.#db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
+      // The references as one JSON parameter ([[stream, revision], …]): one statement whatever their
+      // number, each a point lookup on the (stream, revision) index.
+      readEvents: this.#db.prepare(
+        `SELECT e.* FROM json_each(?) AS r JOIN events AS e
+           ON e.stream = json_extract(r.value, '$[0]') AND e.revision = json_extract(r.value, '$[1]')`,
+      ),
       head: this.#db.prepare('SELECT MAX(position) AS position FROM events'),
       findInStream: this.#db.prepare('SELECT * FROM events WHERE event_id = ? AND stream = ?'),
       readRecord: this.#db.prepare('SELECT value FROM records WHERE key = ?'),
@@ -232,6 +241,17 @@ export class SqliteEventStore implements EventStore {
         ? this.#statements.readBackwards.all(stream, options.fromRevision ?? Number.MAX_SAFE_INTEGER, maxCount)
         : this.#statements.readForwards.all(stream, options.fromRevision ?? 0, maxCount);
     return Promise.resolve(rows.map(toRecorded));
+  }
+
+  readEvents(refs: readonly StreamRevision[]): Promise<(RecordedEvent | undefined)[]> {
+    checkRefs(refs);
+    const closed = this.#closedRead();
+    if (closed !== undefined) return closed;
+    if (refs.length === 0) return Promise.resolve([]);
+    const rows = this.#statements.readEvents.all(JSON.stringify(refs.map((r) => [r.stream, r.revision])));
+    const found = new Map<string, RecordedEvent>();
+    for (const row of rows) found.set(refKey(row.stream, row.revision), toRecorded(row));
+    return Promise.resolve(refs.map((r) => found.get(refKey(r.stream, r.revision))));
   }
 
   readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -368,6 +388,13 @@ const settleOne = (pending: PendingAppend, outcome: AppendOutcome | undefined): 
       ? new StreamRevisionConflictError(error.stream, error.expectedRevision, error.actualRevision)
       : new EventIdConflictError(error.stream, error.eventId, error.reason),
   );
+};
+
+const refKey = (stream: string, revision: number): string => `${revision}\n${stream}`;
+
+const checkRefs = (refs: readonly StreamRevision[]): void => {
+  assert.ok(refs.length <= readEventsMax, 'read at most readEventsMax events at once');
+  for (const r of refs) assert.ok(Number.isSafeInteger(r.revision) && r.revision >= 0, 'a revision is a non-negative integer');
 };
 
 const boundedCount = (maxCount: number | undefined): number => {
