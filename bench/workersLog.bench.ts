@@ -34,14 +34,20 @@ const measure = async (dir: string, share: boolean): Promise<Measured> => {
   const handler = new AccountCommandHandler(store);
   await Promise.all(
     Array.from({ length: users }, (_, u) =>
-      handler.execute(`u${u}`, { type: 'PurchaseCredits', amount: 1_000_000, paymentRef: 'seed', now: systemClock.now() }, context),
+      handler.execute(
+        `u${u}`,
+        { type: 'PurchaseCredits', amount: 1_000_000, paymentRef: 'seed', now: systemClock.now() },
+        context,
+      ),
     ),
   );
   const child = fork(join(import.meta.dirname, 'workersLogChild.ts'), [], {
     // BENCH_WORKERS_PROFILE_DIR=dir writes a CPU profile of each workers process there.
     execArgv: [
       ...process.execArgv,
-      ...(process.env.BENCH_WORKERS_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKERS_PROFILE_DIR}`]),
+      ...(process.env.BENCH_WORKERS_PROFILE_DIR === undefined
+        ? []
+        : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKERS_PROFILE_DIR}`]),
     ],
     env: { ...process.env, BENCH_DATA_DIR: dataDir, BENCH_SHARE_LOG: share ? 'on' : 'off' },
   });
@@ -105,7 +111,9 @@ export const benchWorkersLog = async (dir: string): Promise<void> => {
   }
   const best = (runs: Measured[], key: 'cpuUsPerEvent' | 'idleCpuUsPerSecond' = 'cpuUsPerEvent'): number =>
     Math.min(...runs.map((r) => r[key]));
-  console.log(`  runs (µs/event): own ${own.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}; shared ${shared.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}`);
+  console.log(
+    `  runs (µs/event): own ${own.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}; shared ${shared.map((r) => r.cpuUsPerEvent.toFixed(1)).join(', ')}`,
+  );
   console.log(`  shared reader: ${JSON.stringify(shared.at(-1)?.stats)}`);
   const baseline = { name: 'a subscription per projector', value: best(own), unit: 'µs/event' };
   report({ name: 'workers process CPU per event, a subscription per projector', value: best(own), unit: 'µs/event' });

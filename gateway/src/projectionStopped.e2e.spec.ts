@@ -74,7 +74,8 @@ describe('a projection stopped on an event (npm start, workers in their own proc
         for (;;) {
           const response = await fetch(`${address}/ready`);
           const { checks } = (await response.json()) as { checks: Record<string, string> };
-          if (done(response.status, checks.projections)) return { status: response.status, projections: checks.projections ?? '' };
+          if (done(response.status, checks.projections))
+            return { status: response.status, projections: checks.projections ?? '' };
           if (Date.now() > deadline) throw new Error(`/ready never as expected: ${response.status} ${JSON.stringify(checks)}`);
           await sleep(50);
         }

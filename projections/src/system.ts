@@ -82,8 +82,7 @@ export const startProjections = (options: StartProjectionsOptions): Projections 
     ...(options.onExpired === undefined ? {} : { onExpired: options.onExpired }),
   });
   const audit = new AuditIndexProjection(models);
-  const sharedLog =
-    (options.shareLogReads ?? options.store.engine === 'sqlite') ? new SharedLogReader(options.store) : undefined;
+  const sharedLog = (options.shareLogReads ?? options.store.engine === 'sqlite') ? new SharedLogReader(options.store) : undefined;
   const projectors = [balances, services, settlement, expiry, audit, ...(options.relay === undefined ? [] : [options.relay])].map(
     (subscriber) =>
       new Projector(options.store, subscriber, {

@@ -134,7 +134,13 @@ const hiddenStarts = async (store: EventStore, streams: ReadonlyMap<string, Stre
     for (const [i, [stream, walk]] of batch.entries()) {
       if (read[i]?.position === walk.firstPosition) continue;
       const [first] = await store.readStream(stream, { maxCount: 1 });
-      hidden.push({ kind: 'hidden', stream, revision: 0, position: walk.firstPosition, firstReadableRevision: first?.revision ?? -1 });
+      hidden.push({
+        kind: 'hidden',
+        stream,
+        revision: 0,
+        position: walk.firstPosition,
+        firstReadableRevision: first?.revision ?? -1,
+      });
       walk.broken = true;
     }
   }
@@ -170,7 +176,13 @@ export const walkChains = async (store: EventStore, options: ChainWalkOptions = 
       position = event.position;
       let walk = streams.get(event.stream);
       if (walk === undefined) {
-        walk = { firstPosition: event.revision === 0 ? event.position : -1, revision: -1, hash: genesisHash, position: -1, broken: false };
+        walk = {
+          firstPosition: event.revision === 0 ? event.position : -1,
+          revision: -1,
+          hash: genesisHash,
+          position: -1,
+          broken: false,
+        };
         streams.set(event.stream, walk);
       }
       if (!walk.broken) {

@@ -30,9 +30,7 @@ interface Server {
   readonly open: () => { client: EventStoreDBClient; runId: string };
 }
 
-const servers: Server[] = [
-  { name: 'stand-in client', open: () => ({ client: esdbStandIn().client, runId: 'r' }) },
-];
+const servers: Server[] = [{ name: 'stand-in client', open: () => ({ client: esdbStandIn().client, runId: 'r' }) }];
 if (url === undefined || url === '') {
   const line = '='.repeat(92);
   process.stderr.write(
@@ -42,14 +40,24 @@ if (url === undefined || url === '') {
 } else {
   servers.push({
     name: 'EventStoreDB at EVENTSTORE_URL',
-    open: () => ({ client: EventStoreDBClient.connectionString(url), runId: `r${randomUUID().replaceAll('-', '').slice(0, 10)}` }),
+    open: () => ({
+      client: EventStoreDBClient.connectionString(url),
+      runId: `r${randomUUID().replaceAll('-', '').slice(0, 10)}`,
+    }),
   });
 }
 
 const now = DateTime.fromISO('2026-06-29T13:30:00.000Z', { zone: 'utc' });
 const context = { actor: 'admin:audit-test', correlationId: 'req-1', causationId: 'req-1' };
 const purchase = (amount: number, paymentRef: string): AccountCommand => ({ type: 'PurchaseCredits', amount, paymentRef, now });
-const spend = (amount: number): AccountCommand => ({ type: 'SpendCredits', amount, targetType: 'gig', targetId: 'g1', reason: 'work', now });
+const spend = (amount: number): AccountCommand => ({
+  type: 'SpendCredits',
+  amount,
+  targetType: 'gig',
+  targetId: 'g1',
+  reason: 'work',
+  now,
+});
 const { privateKey } = generateKeyPairSync('ed25519');
 
 const closers: (() => Promise<void>)[] = [];
@@ -115,7 +123,7 @@ for (const server of servers)
       expect(report.eventsRead).toBe(15);
     });
 
-    it("names a stream whose start is hidden by $tb (truncateBefore) metadata, and where its reads now start", async () => {
+    it('names a stream whose start is hidden by $tb (truncateBefore) metadata, and where its reads now start', async () => {
       const { client, store, scope, stream, eventsOf } = await seeded();
       const [first] = await eventsOf('a');
       await client.setStreamMetadata(stream('a'), { truncateBefore: 3 });
@@ -133,13 +141,25 @@ for (const server of servers)
       const head = before.at(-1) as RecordedEvent;
       await client.deleteStream(stream('a'));
       // The forger continues the chain from the old head, so every link still holds in the log.
-      const data: JsonObject = { amount: 1_000_000_000, paymentRef: 'forged', counterparty: 'platform:sales', balanceAfter: 1_000_000_000 };
+      const data: JsonObject = {
+        amount: 1_000_000_000,
+        paymentRef: 'forged',
+        counterparty: 'platform:sales',
+        balanceAfter: 1_000_000_000,
+      };
       const { hash: _old, ...rest } = head.metadata;
       const metadata: JsonObject = { ...rest, prevHash: storedHash(head) };
-      const forged = { ...metadata, hash: eventHash({ stream: stream('a'), revision: 5, type: 'CreditsPurchased', data, metadata }) };
-      await client.appendToStream(stream('a'), jsonEvent({ id: randomUUID(), type: 'CreditsPurchased', data, metadata: forged }), {
-        expectedRevision: ANY,
-      });
+      const forged = {
+        ...metadata,
+        hash: eventHash({ stream: stream('a'), revision: 5, type: 'CreditsPurchased', data, metadata }),
+      };
+      await client.appendToStream(
+        stream('a'),
+        jsonEvent({ id: randomUUID(), type: 'CreditsPurchased', data, metadata: forged }),
+        {
+          expectedRevision: ANY,
+        },
+      );
       // What a stream read now returns of the account: the forgery alone.
       expect((await store.readStream(stream('a'))).map((e) => e.revision)).toEqual([5]);
       const report = await verifyLog(store, { ...scope, digest });
@@ -158,7 +178,12 @@ for (const server of servers)
       expect(await verifyLog(store, { ...scope, digest })).toMatchObject({ ok: true, breaks: [], findings: [] });
       // A forgery appended by someone with write access, its chain recomputed from the head.
       const head = (await eventsOf('c')).at(-1) as RecordedEvent;
-      const data: JsonObject = { amount: 1_000_000_000, paymentRef: 'forged', counterparty: 'platform:sales', balanceAfter: 1_000_000_950 };
+      const data: JsonObject = {
+        amount: 1_000_000_000,
+        paymentRef: 'forged',
+        counterparty: 'platform:sales',
+        balanceAfter: 1_000_000_950,
+      };
       const { hash: _old, ...rest } = head.metadata;
       const metadata: JsonObject = { ...rest, prevHash: storedHash(head) };
       const hash = eventHash({ stream: stream('c'), revision: 5, type: 'CreditsPurchased', data, metadata });

@@ -42,16 +42,20 @@ describe('canonicalJson', () => {
     const key = fc.oneof(fc.string(), fc.constantFrom('0', '10', '2', 'hash', 'a"b'));
     const flat = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.string());
     fc.assert(
-      fc.property(fc.dictionary(key, flat, { minKeys: 20, maxKeys: 60 }), fc.constantFrom(undefined, 'hash', '0'), (value, without) => {
-        const copy: Record<string, JsonValue> = { ...value };
-        if (without !== undefined) delete copy[without];
-        expect(canonicalObject(value, without)).toBe(reference(copy));
-      }),
+      fc.property(
+        fc.dictionary(key, flat, { minKeys: 20, maxKeys: 60 }),
+        fc.constantFrom(undefined, 'hash', '0'),
+        (value, without) => {
+          const copy: Record<string, JsonValue> = { ...value };
+          if (without !== undefined) delete copy[without];
+          expect(canonicalObject(value, without)).toBe(reference(copy));
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
-  it("hashes an event over the canonical JSON of { stream, revision, type, data, metadata less its hash }", () => {
+  it('hashes an event over the canonical JSON of { stream, revision, type, data, metadata less its hash }', () => {
     const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>;
     const object = fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('hash', 'prevHash', '0')), json, { maxKeys: 12 });
     fc.assert(

@@ -120,9 +120,7 @@ describe('npm run projections (operator CLI)', () => {
     const projector = new Projector(store, new AccountBalancesProjection(models));
     projector.start();
     try {
-      await expect
-        .poll(async () => (await projector.status()).state, { timeout: 20_000, interval: 50 })
-        .toBe('failed');
+      await expect.poll(async () => (await projector.status()).state, { timeout: 20_000, interval: 50 }).toBe('failed');
     } finally {
       await projector.stop();
       await models.close();
@@ -141,7 +139,9 @@ describe('npm run projections (operator CLI)', () => {
     expect(rows.find((r) => r.name === 'service_read_models')).toMatchObject({ state: 'behind', failedOn: null });
     const table = (await cli(dir, 'status')).stdout;
     expect(table).toMatch(/account_balances .* failed/);
-    expect(table).toContain(`account_balances stopped on event ${id} (CreditsPurchased, stream ${accountStreamPrefix}ana, revision 2, position ${position}): `);
+    expect(table).toContain(
+      `account_balances stopped on event ${id} (CreditsPurchased, stream ${accountStreamPrefix}ana, revision 2, position ${position}): `,
+    );
 
     // Once its checkpoint is past the event (a fixed fold took it), the record no longer counts, even
     // when the process that wrote it stopped before it could clear it.

@@ -143,7 +143,15 @@ async function showStatus(options: { json?: boolean }): Promise<void> {
         const [oldestUnhandled] = await store.readAll({ after: checkpoint, maxCount: 1 });
         const lagMs = oldestUnhandled === undefined ? 0 : Math.max(0, nowMs - Date.parse(oldestUnhandled.recordedAt));
         const lagEvents = lagBehind(head, checkpoint);
-        return { name, version: version ?? null, checkpoint, head, lagEvents, lagMs, ...(await stateOf(name, checkpoint, lagEvents)) };
+        return {
+          name,
+          version: version ?? null,
+          checkpoint,
+          head,
+          lagEvents,
+          lagMs,
+          ...(await stateOf(name, checkpoint, lagEvents)),
+        };
       }),
     );
     // The RabbitMQ relay keeps its checkpoint with the log, not in the read-model store.

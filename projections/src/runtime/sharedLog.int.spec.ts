@@ -181,7 +181,10 @@ describe('SharedLogReader: one read of the log for every projector at that place
     const store = openStore();
     const shared = new SharedLogReader(store);
     closers.push(() => shared.close());
-    const [sharedModels, ownModels] = [new SqliteReadModelStore(join(tempDir(), 'a.db')), new SqliteReadModelStore(join(tempDir(), 'b.db'))];
+    const [sharedModels, ownModels] = [
+      new SqliteReadModelStore(join(tempDir(), 'a.db')),
+      new SqliteReadModelStore(join(tempDir(), 'b.db')),
+    ];
     closers.push(
       () => sharedModels.close(),
       () => ownModels.close(),

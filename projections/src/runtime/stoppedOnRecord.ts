@@ -11,7 +11,7 @@ import type { FailedEvent } from './projector.js';
 export const stoppedOnRecordKey = (projection: string): string => `stopped-on:${projection}`;
 
 export const writeStoppedOn = (store: EventStore, projection: string, failed: FailedEvent | undefined): Promise<void> =>
-  store.writeRecord(stoppedOnRecordKey(projection), { failedOn: failed === undefined ? null : ({ ...failed }) });
+  store.writeRecord(stoppedOnRecordKey(projection), { failedOn: failed === undefined ? null : { ...failed } });
 
 const isFailedEvent = (value: unknown): value is FailedEvent => {
   if (typeof value !== 'object' || value === null) return false;
@@ -23,7 +23,11 @@ const isFailedEvent = (value: unknown): value is FailedEvent => {
 };
 
 /** The event the projection is stopped on, if its record names one past `checkpoint`. */
-export const readStoppedOn = async (store: EventStore, projection: string, checkpoint: number): Promise<FailedEvent | undefined> => {
+export const readStoppedOn = async (
+  store: EventStore,
+  projection: string,
+  checkpoint: number,
+): Promise<FailedEvent | undefined> => {
   const record = await store.readRecord(stoppedOnRecordKey(projection));
   const failed = record?.['failedOn'];
   return isFailedEvent(failed) && failed.position > checkpoint ? failed : undefined;

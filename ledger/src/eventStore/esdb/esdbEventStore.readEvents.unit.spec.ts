@@ -35,7 +35,9 @@ describe('EventStoreDB adapter: readEvents', () => {
       refs.map((r) => (r.stream === 's-4' || r.revision >= 10 ? null : [r.stream, r.revision])),
     );
     expect(most).toBe(esdbEventStoreLimits.readEventsInFlightMax);
-    await expect(store.readEvents(Array.from({ length: readEventsMax + 1 }, () => ({ stream: 's-0', revision: 0 })))).rejects.toThrow();
+    await expect(
+      store.readEvents(Array.from({ length: readEventsMax + 1 }, () => ({ stream: 's-0', revision: 0 }))),
+    ).rejects.toThrow();
   });
 
   it('has no answer for an event hidden by $tb, a soft delete or a tombstone (not the next event the stream returns)', async () => {

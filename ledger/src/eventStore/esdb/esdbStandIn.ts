@@ -219,13 +219,17 @@ export const esdbStandIn = (options: { recentIdsMax?: number } = {}): EsdbStandI
       if (tombstoned.has(stream)) return Promise.reject(new StreamDeletedError(undefined, stream));
       setMetadata(stream, { ...metadata.get(stream), truncateBefore: deletedStream });
       const last = log.at(-1);
-      return Promise.resolve({ position: last === undefined ? undefined : { commit: BigInt(last.position), prepare: BigInt(last.position) } });
+      return Promise.resolve({
+        position: last === undefined ? undefined : { commit: BigInt(last.position), prepare: BigInt(last.position) },
+      });
     },
     tombstoneStream: (stream: string) => {
       if (tombstoned.has(stream)) return Promise.reject(new StreamDeletedError(undefined, stream));
       const [event] = write(stream, [{ id: randomUUID(), type: '$streamDeleted', data: {}, metadata: {} }]);
       tombstoned.add(stream);
-      return Promise.resolve({ position: event === undefined ? undefined : { commit: BigInt(event.position), prepare: BigInt(event.position) } });
+      return Promise.resolve({
+        position: event === undefined ? undefined : { commit: BigInt(event.position), prepare: BigInt(event.position) },
+      });
     },
     readStream: (
       stream: string,
