@@ -92,8 +92,13 @@ export const stopShipped = async (child: ChildProcess): Promise<void> => {
   await exited;
 };
 
-/** The Prometheus text of the server's /metrics (reading it also resets the event-loop delay histogram). */
-const scrape = async (address: string): Promise<string> => (await fetch(`${address}/metrics`)).text();
+/**
+ * The Prometheus text of the server's /metrics (reading it also resets the event-loop delay histogram),
+ * on a connection of its own: a kept-alive one may be closed by the server's keepAliveTimeout while
+ * the load runs, and a request sent as it closes fails with "other side closed".
+ */
+const scrape = async (address: string): Promise<string> =>
+  (await fetch(`${address}/metrics`, { headers: { connection: 'close' } })).text();
 
 const gauge = (metrics: string, name: string): number => {
   const line = new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(metrics);
