@@ -17,72 +17,55 @@ import type {
  * built before folds version 3 stored.
  */
 
-const topContributor = (stored: { userId: string; total: unknown }): TopContributor => ({
-  userId: stored.userId,
-  total: totalOf(stored.total),
+/** The fields of T that hold a bigint. */
+type BigintField<T> = { [K in keyof T]-?: T[K] extends bigint ? K : never }[keyof T] & string;
+
+/** A codec for a document whose bigint fields are stored as sort keys (`sortKeys`) or decimal strings (`totals`). */
+const bigintFieldsCodec = <T extends object>(fields: {
+  readonly sortKeys: readonly BigintField<T>[];
+  readonly totals: readonly BigintField<T>[];
+}): DocumentCodec<T> => ({
+  decode: (stored) => {
+    const doc: Record<string, unknown> = { ...stored };
+    for (const field of fields.sortKeys) doc[field] = sortKeyOf(stored[field]);
+    for (const field of fields.totals) doc[field] = totalOf(stored[field]);
+    return doc as T;
+  },
+  encode: (doc): Doc => {
+    const stored: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
+    for (const field of fields.sortKeys) stored[field] = sortKeyText(doc[field] as bigint);
+    for (const field of fields.totals) stored[field] = totalText(doc[field] as bigint);
+    return stored;
+  },
 });
 
-export const userVisibilityCodec: DocumentCodec<UserVisibilityDocument> = {
-  decode: (stored) => {
-    const doc = stored as unknown as Record<keyof UserVisibilityDocument, unknown>;
-    return {
-      ...(stored as unknown as UserVisibilityDocument),
-      visibilityScore: sortKeyOf(doc.visibilityScore),
-      activeBoostCredits: totalOf(doc.activeBoostCredits),
-      boostCreditsReceived: totalOf(doc.boostCreditsReceived),
-    };
-  },
-  encode: (doc): Doc => ({
-    ...doc,
-    visibilityScore: sortKeyText(doc.visibilityScore),
-    activeBoostCredits: totalText(doc.activeBoostCredits),
-    boostCreditsReceived: totalText(doc.boostCreditsReceived),
-  }),
-};
+export const userVisibilityCodec = bigintFieldsCodec<UserVisibilityDocument>({
+  sortKeys: ['visibilityScore'],
+  totals: ['activeBoostCredits', 'boostCreditsReceived'],
+});
 
-export const gigRankingCodec: DocumentCodec<GigRankingDocument> = {
-  decode: (stored) => {
-    const doc = stored as unknown as Record<keyof GigRankingDocument, unknown>;
-    return {
-      ...(stored as unknown as GigRankingDocument),
-      rankScore: sortKeyOf(doc.rankScore),
-      activeBoostCredits: totalOf(doc.activeBoostCredits),
-      paymentsTotal: totalOf(doc.paymentsTotal),
-      creditsSpentOn: totalOf(doc.creditsSpentOn),
-    };
-  },
-  encode: (doc): Doc => ({
-    ...doc,
-    rankScore: sortKeyText(doc.rankScore),
-    activeBoostCredits: totalText(doc.activeBoostCredits),
-    paymentsTotal: totalText(doc.paymentsTotal),
-    creditsSpentOn: totalText(doc.creditsSpentOn),
-  }),
-};
+export const gigRankingCodec = bigintFieldsCodec<GigRankingDocument>({
+  sortKeys: ['rankScore'],
+  totals: ['activeBoostCredits', 'paymentsTotal', 'creditsSpentOn'],
+});
 
+/** A clan's fields, and each of its top contributors' totals. */
+const clanFields = bigintFieldsCodec<ClanReputationDocument>({
+  sortKeys: ['reputation'],
+  totals: ['contributionsTotal', 'activeBoostCredits', 'creditsSpentOn'],
+});
 export const clanReputationCodec: DocumentCodec<ClanReputationDocument> = {
-  decode: (stored) => {
-    const doc = stored as unknown as Record<keyof ClanReputationDocument, unknown>;
-    return {
-      ...(stored as unknown as ClanReputationDocument),
-      reputation: sortKeyOf(doc.reputation),
-      contributionsTotal: totalOf(doc.contributionsTotal),
-      topContributors: (doc.topContributors as { userId: string; total: unknown }[]).map(topContributor),
-      activeBoostCredits: totalOf(doc.activeBoostCredits),
-      creditsSpentOn: totalOf(doc.creditsSpentOn),
-    };
-  },
+  decode: (stored) => ({
+    ...clanFields.decode(stored),
+    topContributors: (stored.topContributors as { userId: string; total: unknown }[]).map((c): TopContributor => ({
+      userId: c.userId,
+      total: totalOf(c.total),
+    })),
+  }),
   encode: (doc): Doc => ({
-    ...doc,
-    reputation: sortKeyText(doc.reputation),
-    contributionsTotal: totalText(doc.contributionsTotal),
+    ...clanFields.encode(doc),
     topContributors: doc.topContributors.map((c) => ({ userId: c.userId, total: totalText(c.total) })),
-    activeBoostCredits: totalText(doc.activeBoostCredits),
-    creditsSpentOn: totalText(doc.creditsSpentOn),
   }),
 };
 
-export const clanContributorCodec: DocumentCodec<ClanContributorDocument> = {
-  decode: (stored) => ({ ...(stored as unknown as ClanContributorDocument), total: sortKeyOf(stored.total) }),
-  encode: (doc): Doc => ({ ...doc, total: sortKeyText(doc.total) }),
-};
+export const clanContributorCodec = bigintFieldsCodec<ClanContributorDocument>({ sortKeys: ['total'], totals: [] });
