@@ -27,8 +27,11 @@ const caughtUpWithinMs = 1000;
 export const startTimeoutMs = 60_000;
 const repositoryRoot = join(import.meta.dirname, '..');
 
-/** Where `npm start` runs its workers: `process` (what ships) or `inline` (on the event loop that answers HTTP). */
-type WorkersMode = 'process' | 'inline';
+/**
+ * Where `npm start` runs its workers: `process` (what ships), `inline` (on the event loop that answers HTTP)
+ * or `none` (the gateway alone, `npm run gateway`: what the HTTP process costs without any worker beside it).
+ */
+type WorkersMode = 'process' | 'inline' | 'none';
 
 const freePort = async (): Promise<number> => {
   const server = createServer();
@@ -153,7 +156,7 @@ const runShipped = async (dir: string, workers: WorkersMode, tokens: readonly st
   await seed(dataDir);
   const server = await startShipped(dataDir, workers);
   try {
-    if ((await timeToCaughtUp(server.address, startTimeoutMs / 10)) === Number.POSITIVE_INFINITY) {
+    if (workers !== 'none' && (await timeToCaughtUp(server.address, startTimeoutMs / 10)) === Number.POSITIVE_INFINITY) {
       throw new Error('the read models did not fold the seed');
     }
     await runLoad(dir, server.address, tokens, warmupSeconds);
@@ -162,7 +165,7 @@ const runShipped = async (dir: string, workers: WorkersMode, tokens: readonly st
     const load = await runLoad(dir, server.address, tokens, durationSeconds);
     const metrics = await scrape(server.address);
     const cpuSeconds = gauge(metrics, 'process_cpu_seconds_total') - cpuBefore;
-    const caughtUpMs = await timeToCaughtUp(server.address, caughtUpWithinMs);
+    const caughtUpMs = workers === 'none' ? 0 : await timeToCaughtUp(server.address, caughtUpWithinMs);
     return {
       ...load,
       cpuPerRequestUs: (cpuSeconds * 1e6) / Math.max(1, load.ok + load.failed),
@@ -195,10 +198,11 @@ export const benchShipped = async (dir: string): Promise<void> => {
   const baseline = { name: 'bare route', value: bareRate, unit: 'requests/s' };
   report({ name: 'npm start: bare Fastify route, same request and answer', value: bareRate, unit: 'requests/s' });
 
+  // BENCH_SHIPPED_WORKERS=process,none,… picks the placements (and repeats) to run.
   const modes = (process.env.BENCH_SHIPPED_WORKERS ?? 'process,inline').split(',') as WorkersMode[];
   for (const mode of modes) {
     const shipped = mode === 'process';
-    const label = shipped ? 'npm start' : 'npm start, workers inline (LEDGER_WORKERS=inline)';
+    const label = shipped ? 'npm start' : `npm start, LEDGER_WORKERS=${mode}`;
     const result = await runShipped(dir, mode, tokens);
     const rate = result.ok / result.seconds;
     report({
