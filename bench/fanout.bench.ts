@@ -21,6 +21,13 @@ const commandsPerWriter = 40;
 const pacedCommandsPerSecond = 200;
 /** How long the 64 HTTP writers run against `npm start` (after a 2 s warm-up). */
 const shippedSeconds = 8;
+/**
+ * The paced run through `npm start`: commands per second from the 64 HTTP writers together — a load the
+ * machine sustains (about a quarter of what confirmed, persistent publishing to three queues takes here),
+ * so the latency is the relay's own and not a backlog's. Unpaced, the writers offer more than the broker
+ * can persist on 2 cores shared with the gateway, and the latency grows with the run.
+ */
+const shippedPacedPerSecond = 1000;
 
 /**
  * `npm run bench -- fanout`, against the broker at AMQP_URL (default the local one), in a vhost of its
@@ -170,21 +177,24 @@ export const benchFanout = async (dir: string): Promise<void> => {
       });
     }
 
-    // Latency as shipped: 64 writers over HTTP against `npm start` with AMQP_URL (the relay in the workers process).
-    const shipped = await shippedFanoutLatency(dir, vhost.url(), writers, shippedSeconds);
-    const shippedLabel = `npm start with AMQP_URL, ${writers} HTTP writers, ${Math.round(shipped.commandsPerSecond)} commands/s`;
-    report({ name: `command → consumer latency p50 (${shippedLabel})`, value: shipped.p50Ms, unit: 'ms' });
-    report({
-      name: `command → consumer latency p99 (${shippedLabel}, ${shipped.arrived}/${shipped.commands} arrived)`,
-      value: shipped.p99Ms,
-      unit: 'ms',
-      baseline: { name: 'command → 201 p99 (same run)', value: shipped.commandP99Ms, unit: 'ms' },
-      target: '≤ 100 ms',
-      pass: shipped.p99Ms <= 100 && shipped.arrived === shipped.commands,
-    });
-    report({ name: `command → consumer latency max (${shippedLabel})`, value: shipped.maxMs, unit: 'ms' });
-    report({ name: `201 → consumer latency p50 (${shippedLabel})`, value: shipped.afterAnswerP50Ms, unit: 'ms' });
-    report({ name: `201 → consumer latency p99 (${shippedLabel})`, value: shipped.afterAnswerP99Ms, unit: 'ms' });
+    // Latency as shipped: 64 writers over HTTP against `npm start` with AMQP_URL (the relay in the workers
+    // process), paced to a load the machine sustains, then unpaced (as fast as the writers are answered).
+    for (const perSecond of [shippedPacedPerSecond, undefined]) {
+      const shipped = await shippedFanoutLatency(dir, vhost.url(), writers, shippedSeconds, perSecond);
+      const shippedLabel = `npm start with AMQP_URL, ${writers} HTTP writers, ${perSecond === undefined ? 'unpaced' : 'paced'}, ${Math.round(shipped.commandsPerSecond)} commands/s`;
+      report({ name: `command → consumer latency p50 (${shippedLabel})`, value: shipped.p50Ms, unit: 'ms' });
+      report({
+        name: `command → consumer latency p99 (${shippedLabel}, ${shipped.arrived}/${shipped.commands} arrived)`,
+        value: shipped.p99Ms,
+        unit: 'ms',
+        baseline: { name: 'command → 201 p99 (same run)', value: shipped.commandP99Ms, unit: 'ms' },
+        target: '≤ 100 ms',
+        pass: shipped.p99Ms <= 100 && shipped.arrived === shipped.commands,
+      });
+      report({ name: `command → consumer latency max (${shippedLabel})`, value: shipped.maxMs, unit: 'ms' });
+      report({ name: `201 → consumer latency p50 (${shippedLabel})`, value: shipped.afterAnswerP50Ms, unit: 'ms' });
+      report({ name: `201 → consumer latency p99 (${shippedLabel})`, value: shipped.afterAnswerP99Ms, unit: 'ms' });
+    }
   } finally {
     await vhost.remove();
   }

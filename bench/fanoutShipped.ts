@@ -28,7 +28,8 @@ const body = JSON.stringify({ targetUserId: 'target-1', amount: 1, duration: 24 
 /**
  * Command → consumer latency of the system as it ships: `npm start` (HTTP process plus workers process,
  * where the relay runs) with AMQP_URL, `writers` concurrent writers each sending its next boost over
- * HTTP once the last one was answered, and a consumer on user_credit_queue. A command's clock starts
+ * HTTP once the last one was answered (and, paced, not before its due time), and a consumer on
+ * user_credit_queue. A command's clock starts
  * before its request is sent; its message is matched by messageId (= the eventId the 201 answers).
  */
 export const shippedFanoutLatency = async (
@@ -36,6 +37,8 @@ export const shippedFanoutLatency = async (
   amqpUrl: string,
   writers: number,
   seconds: number,
+  /** All writers together send at most this many commands a second (each command has a due time); unpaced when undefined. */
+  perSecond?: number,
 ): Promise<ShippedLatency> => {
   const dataDir = mkdtempSync(join(dir, 'shipped-fanout-'));
   await seed(dataDir);
@@ -51,10 +54,18 @@ export const shippedFanoutLatency = async (
       started: Map<string, { begin: number; answered: number }> | undefined,
       answers: number[],
     ): Promise<void> => {
-      const deadline = performance.now() + runSeconds * 1000;
+      const start = performance.now();
+      const deadline = start + runSeconds * 1000;
       await Promise.all(
         Array.from({ length: writers }, async (_, w) => {
           for (let i = 0; performance.now() < deadline; i++) {
+            if (perSecond !== undefined) {
+              // Writer w's i-th command is due at a fixed time; a writer behind its schedule sends at once.
+              const due = start + ((writers * i + w) * 1000) / perSecond;
+              if (due >= deadline) break;
+              const wait = due - performance.now();
+              if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+            }
             const token = tokens[(w + writers * i) % tokens.length] ?? '';
             const begin = performance.now();
             const response = await fetch(`${server.address}${path}`, {
