@@ -1,6 +1,6 @@
 import { connect, type ChannelModel, type ConfirmChannel, type Message, type RecoveringChannelModel } from 'amqplib';
 import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/index.js';
-import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/projector.js';
+import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/subscriber.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
 import { CheckpointSaver } from './checkpointSaver.js';
