@@ -119,8 +119,8 @@ export {
   relayCheckpointOf,
   type RelayCheckpoint,
 } from './fanout/relayCheckpoint.js';
+export { BrokerUnavailableError } from './fanout/rabbitmq/brokerConnection.js';
 export {
-  BrokerUnavailableError,
   PublishNotConfirmedError,
   RabbitMqRelay,
   relayLimits,
