@@ -2,14 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccountCommandHandler } from '../../../ledger/src/index.js';
 import { removeTempDirs } from '../../../ledger/src/testing/index.js';
 import { AccountBalancesProjection, ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
-import {
-  bearer,
-  dataDirWithReadModels,
-  openTestApp,
-  paymentService,
-  settle,
-  type TestApp,
-} from '../testing/testApp.js';
+import { bearer, dataDirWithReadModels, openTestApp, paymentService, settle, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {

@@ -36,7 +36,6 @@ export const projectorLimits = {
   failedEventAttempts: 2,
 } as const;
 
-
 const retryBackoff = { minMs: projectorLimits.retryBackoffMsMin, maxMs: projectorLimits.retryBackoffMsMax };
 
 const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
