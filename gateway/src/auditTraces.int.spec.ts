@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, settle, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -22,14 +22,6 @@ const buy = (app: TestApp, payload: Record<string, unknown>, user: string, reque
     headers: { ...bearer('payments', ['service']), 'x-request-id': requestId },
   });
 const admin = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('ops', ['admin']) });
-
-const settle = async (app: TestApp): Promise<void> => {
-  for (;;) {
-    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
-    const statuses = (await app.projections?.statuses()) ?? [];
-    if (statuses.every((s) => s.lagEvents === 0)) return;
-  }
-};
 
 interface Entry {
   type: string;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountCommandHandler } from '../../ledger/src/index.js';
 import { removeTempDirs } from '../../ledger/src/testing/index.js';
-import { bearer, openTestApp, paymentService, type TestApp } from './testing/testApp.js';
+import { bearer, openTestApp, paymentService, settle, type TestApp } from './testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -15,15 +15,6 @@ const post = (app: TestApp, url: string, payload: Record<string, unknown>, heade
 const fund = async (app: TestApp, user = 'ana'): Promise<void> => {
   const bought = await post(app, '/api/credits/purchase', { userId: user, amount: 1000, paymentRef: 'seed' }, paymentService());
   expect(bought.statusCode).toBe(201);
-};
-
-/** Reactors append too (settlements), so wait until every projector is level with the same head. */
-const settle = async (app: TestApp): Promise<void> => {
-  for (;;) {
-    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
-    const statuses = (await app.projections?.statuses()) ?? [];
-    if (statuses.every((s) => s.lagEvents === 0)) return;
-  }
 };
 
 const nfd = 'Cafe\u0301'; // e + combining acute accent

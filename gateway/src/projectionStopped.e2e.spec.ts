@@ -2,17 +2,15 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accountStreamPrefix, SqliteEventStore } from '../../ledger/src/index.js';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
+import { embeddedOnly, sleep, startServer } from './testing/server.js';
 import { bearer, testSecret } from './testing/testApp.js';
 
 afterAll(removeTempDirs);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const admin = bearer('ops', ['admin']);
-const embeddedOnly = { EVENTSTORE_URL: '', MONGODB_URL: '', AMQP_URL: '' };
 
 /** `npm run -s projections -- status --json` against the data directory, while the server runs. */
 const statusRows = async (dataDir: string): Promise<{ name: string; state: string; failedOn: { id: string } | null }[]> => {
@@ -36,30 +34,7 @@ const statusRows = async (dataDir: string): Promise<{ name: string; state: strin
 describe('a projection stopped on an event (npm start, workers in their own process)', () => {
   it('/ready answers 503 naming the projection and the event, its routes answer 503 with it, /metrics counts it', async () => {
     const dataDir = tempDir();
-    const main = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
-      env: {
-        ...process.env,
-        ...embeddedOnly,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info', // the line naming the address is at info
-        LEDGER_DATA_DIR: dataDir,
-        JWT_SECRET: testSecret,
-        LEDGER_WORKERS: 'process',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const address = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: main.stdout }).on('line', (line) => {
-        const match = /"address":"(http:\/\/[^"]+)"/.exec(line);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      main.once('exit', (code) => reject(new Error(`main exited with ${code}`)));
-      setTimeout(() => reject(new Error('main never said where it listens')), 60_000).unref();
-    }).catch((error: unknown) => {
-      main.kill('SIGKILL');
-      throw error;
-    });
+    const { address, stop } = await startServer(dataDir);
     try {
       for (const [i, amount] of [10, 20].entries()) {
         const bought = await fetch(`${address}/api/credits/purchase`, {
@@ -132,10 +107,7 @@ describe('a projection stopped on an event (npm start, workers in their own proc
       expect(rows.find((r) => r.name === 'account_balances')).toMatchObject({ state: 'failed', failedOn: { id: eventId } });
       expect(rows.find((r) => r.name === 'service_read_models')).toMatchObject({ state: 'failed', failedOn: { id: eventId } });
     } finally {
-      const exited = once(main, 'exit');
-      main.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      expect(code).toBe(0);
+      expect(await stop()).toBe(0);
     }
   }, 180_000);
 });

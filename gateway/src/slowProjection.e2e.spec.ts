@@ -1,11 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
-import { bearer, testSecret } from './testing/testApp.js';
+import { sleep, startServer } from './testing/server.js';
+import { bearer } from './testing/testApp.js';
 
 afterAll(removeTempDirs);
 
@@ -15,8 +14,6 @@ afterAll(removeTempDirs);
  * a request that waited on the projection would never answer within it.
  */
 const answerWithinMs = 2000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The pid of the workers process `main` started, once it exists. */
 const workersPid = async (mainPid: number): Promise<number> => {
@@ -58,28 +55,7 @@ describe('a projection that makes no progress (npm start, workers in their own p
     await appendBulkPurchases(seeding, 20, 1000);
     await seeding.close();
 
-    const main = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
-      env: {
-        ...process.env,
-        EVENTSTORE_URL: '',
-        MONGODB_URL: '',
-        AMQP_URL: '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-        LEDGER_DATA_DIR: dataDir,
-        JWT_SECRET: testSecret,
-        LEDGER_WORKERS: 'process',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const address = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: main.stdout }).on('line', (line) => {
-        const match = /"address":"(http:\/\/[^"]+)"/.exec(line);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      main.once('exit', (code) => reject(new Error(`main exited with ${code}`)));
-    });
+    const { main, address, stop } = await startServer(dataDir);
     const workers = await workersPid(main.pid ?? 0);
     // Held still: the read models stay where they are (mid catch-up, or not started) for as long as it lasts.
     process.kill(workers, 'SIGSTOP');
@@ -132,9 +108,6 @@ describe('a projection that makes no progress (npm start, workers in their own p
     });
     expect(((await balance.json()) as { balance: string }).balance).toBe('25');
 
-    const exited = once(main, 'exit');
-    main.kill('SIGTERM');
-    const [code] = (await exited) as [number | null];
-    expect(code).toBe(0);
+    expect(await stop()).toBe(0);
   }, 240_000);
 });

@@ -14,17 +14,16 @@ export {
   type RelaySubscriber,
   type StartProjectionsOptions,
 } from './system.js';
+export { Projector, projectorLimits } from './runtime/projector.js';
 export {
   describeFailedEvent,
   lagBehind,
-  Projector,
-  projectorLimits,
   type FailedEvent,
   type ProjectorLogger,
   type ProjectorStatus,
   type Subscriber,
   type BatchInFlight,
-} from './runtime/projector.js';
+} from './runtime/subscriber.js';
 export { SharedLogReader, sharedLogLimits, type SharedLogStats } from './runtime/sharedLog.js';
 
 // The read-model store port, its adapters' entry points and errors.
@@ -120,8 +119,8 @@ export {
   relayCheckpointOf,
   type RelayCheckpoint,
 } from './fanout/relayCheckpoint.js';
+export { BrokerUnavailableError } from './fanout/rabbitmq/brokerConnection.js';
 export {
-  BrokerUnavailableError,
   PublishNotConfirmedError,
   RabbitMqRelay,
   relayLimits,

@@ -6,7 +6,7 @@ import type { RelayMetrics } from './fanout/rabbitmq/rabbitMqRelay.js';
 import { relayCheckpointOf } from './fanout/relayCheckpoint.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
 import { versionedCheckpointName } from './readModels/versionedProjection.js';
-import { lagBehind, type ProjectorStatus } from './runtime/projector.js';
+import { lagBehind, type ProjectorStatus } from './runtime/subscriber.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';
 

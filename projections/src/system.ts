@@ -2,7 +2,8 @@ import { type AccountCommandHandler, type EventStore, type Clock } from '../../l
 import { AuditIndexProjection } from './audit/auditIndex.js';
 import { AccountBalancesProjection } from './balances/accountBalances.js';
 import type { ReadModelStore } from './readModels/readModelStore.js';
-import { Projector, type ProjectorLogger, type ProjectorStatus, type Subscriber } from './runtime/projector.js';
+import { Projector } from './runtime/projector.js';
+import type { ProjectorLogger, ProjectorStatus, Subscriber } from './runtime/subscriber.js';
 import { SharedLogReader } from './runtime/sharedLog.js';
 import { GigPaymentSettlement } from './settlement/gigPaymentSettlement.js';
 import { ServiceReadModelsProjection } from './services/serviceReadModels.js';

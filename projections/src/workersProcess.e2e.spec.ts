@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
-import type { ProjectorLogger } from './runtime/projector.js';
+import type { ProjectorLogger } from './runtime/subscriber.js';
 import { startWorkersProcess } from './workersProcess.js';
 
 afterAll(removeTempDirs);

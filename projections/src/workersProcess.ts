@@ -4,7 +4,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { ReportedStatus } from './projectionReads.js';
 import type { RelayMetrics } from './fanout/rabbitmq/rabbitMqRelay.js';
-import type { ProjectorLogger } from './runtime/projector.js';
+import type { ProjectorLogger } from './runtime/subscriber.js';
 
 /** Limits of the supervised workers process, in one place. */
 export const workersProcessLimits = {

@@ -1,20 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { accountStreamPrefix, ManualClock, type AccountCommand } from '../../../ledger/src/index.js';
+import { closersAfterEach, readWholeLog, until as pollUntil } from '../../../ledger/src/testing/index.js';
 import {
-  accountStreamPrefix,
-  AccountCommandHandler,
-  ManualClock,
-  SqliteEventStore,
-  type AccountCommand,
-} from '../../../ledger/src/index.js';
-import { readWholeLog, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
-import {
-  FileRelayCheckpoint,
-  GigPaymentSettlement,
-  Projector,
-  RabbitMqRelay,
   ServiceReadModelsProjection,
-  SqliteReadModelStore,
   clanContributorCodec,
   clanReputationCodec,
   gigRankingCodec,
@@ -22,7 +11,13 @@ import {
   type DocumentCodec,
   type StoredDoc,
 } from '../../../projections/src/index.js';
-import { createVhost, dumpReadModel, feed } from '../../../projections/src/testing/index.js';
+import {
+  dumpReadModel,
+  feed,
+  openLedgerWithVhost,
+  startRelaying,
+  startSettlement,
+} from '../../../projections/src/testing/index.js';
 import { startServiceConsumer, type ServiceConsumer } from './serviceConsumer.js';
 import { serviceNames, services, type ServiceName } from './serviceStore.js';
 
@@ -32,20 +27,9 @@ import { serviceNames, services, type ServiceName } from './serviceStore.js';
  */
 const clock = new ManualClock('2026-01-01T00:00:00.000Z');
 const context = { actor: 'test', correlationId: 'corr-1', causationId: 'c' };
-const closers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  removeTempDirs();
-});
-
-/** Polls a condition with a bounded wait (for an asynchronous effect; never to let time pass). */
-const until = async (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
+const closers = closersAfterEach(afterEach);
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> =>
+  pollUntil(condition, { what, timeoutMs, intervalMs: 10 });
 
 // Seven contributors to one clan: more than topContributorsMax, so the top is a real cut.
 const users = ['ana', 'ben', 'cai', 'dee', 'eve', 'fay', 'gus'];
@@ -100,16 +84,8 @@ const byKey =
 
 describe('the user, gig and clan services fed from their queues', () => {
   it('end with the documents the projection folds from the log', async () => {
-    const dir = tempDir();
-    const store = new SqliteEventStore({ path: join(dir, 'events.db') });
-    const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
-    const handler = new AccountCommandHandler(store);
-    const vhost = await createVhost();
-    closers.push(
-      () => vhost.remove(),
-      () => store.close(),
-      () => models.close(),
-    );
+    const ledger = await openLedgerWithVhost(closers, clock);
+    const { dir, store, models, handler, vhost } = ledger;
 
     // The services start first: they declare the relay's topology themselves, so nothing published is missed.
     const consumers = {} as Record<ServiceName, ServiceConsumer>;
@@ -123,21 +99,8 @@ describe('the user, gig and clan services fed from their queues', () => {
       closers.push(() => consumers[service].stop());
     }
 
-    const settlement = new Projector(store, new GigPaymentSettlement({ store: models, handler, clock }));
-    settlement.start();
-    closers.push(() => settlement.stop());
-    const relay = new RabbitMqRelay({
-      url: vhost.url(),
-      checkpoint: new FileRelayCheckpoint(join(dir, 'relay-checkpoint.json')),
-      reconnectDelayMsMax: 500,
-    });
-    await relay.start();
-    const relaying = new Projector(store, relay, { watchdogIntervalMs: 200 });
-    relaying.start();
-    closers.push(async () => {
-      await relaying.stop();
-      await relay.close();
-    });
+    startSettlement(closers, ledger);
+    await startRelaying(closers, store, vhost.url(), ledger.checkpoint);
 
     for (let r = 0; r < 4; r++) {
       await Promise.all(

@@ -1,13 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountCommandHandler } from '../../../ledger/src/index.js';
-import { dirname, join } from 'node:path';
-import { removeTempDirs, tempDbFile } from '../../../ledger/src/testing/index.js';
-import {
-  AccountBalancesProjection,
-  ReadModelStoreUnavailableError,
-  SqliteReadModelStore,
-} from '../../../projections/src/index.js';
-import { bearer, openTestApp, paymentService, type TestApp } from '../testing/testApp.js';
+import { removeTempDirs } from '../../../ledger/src/testing/index.js';
+import { AccountBalancesProjection, ReadModelStoreUnavailableError } from '../../../projections/src/index.js';
+import { bearer, dataDirWithReadModels, openTestApp, paymentService, settle, type TestApp } from '../testing/testApp.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -15,15 +10,6 @@ afterEach(async () => {
   t = undefined;
   removeTempDirs();
 });
-
-/** Reactors append too (settlements), so wait until every projector is level with the same head. */
-const settle = async (app: TestApp): Promise<void> => {
-  for (;;) {
-    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
-    const statuses = (await app.projections?.statuses()) ?? [];
-    if (statuses.every((s) => s.lagEvents === 0)) return;
-  }
-};
 
 /** An app over a log with one purchase, whose projectors have not caught up with it (and never will). */
 const openStalled = async (): Promise<TestApp> => {
@@ -62,20 +48,19 @@ describe('GET /api/accounts/:accountId/balance', () => {
 
   it('serves a platform balance past 2^53 exactly, as a decimal string, and keeps the read model live', async () => {
     // A data directory whose platform:sales a long history has brought near -2^53.
-    const path = tempDbFile();
-    const seeded = new SqliteReadModelStore(join(dirname(path), 'readmodels.db'));
-    await new AccountBalancesProjection(seeded).loadCheckpoint();
     const nearLimit = (-(2n ** 53n) + 1000n).toString();
-    await seeded.commit([
-      {
-        op: 'put',
-        collection: 'account_balances__v1',
-        id: 'platform:sales',
-        position: -1,
-        doc: { account: 'platform:sales', kind: 'platform', balance: nearLimit, position: -1 },
-      },
-    ]);
-    await seeded.close();
+    const path = await dataDirWithReadModels(async (seeded) => {
+      await new AccountBalancesProjection(seeded).loadCheckpoint();
+      await seeded.commit([
+        {
+          op: 'put',
+          collection: 'account_balances__v1',
+          id: 'platform:sales',
+          position: -1,
+          doc: { account: 'platform:sales', kind: 'platform', balance: nearLimit, position: -1 },
+        },
+      ]);
+    });
     const app = (t = await openTestApp({ path, withProjections: true }));
     const handler = new AccountCommandHandler(app.store);
     for (const userId of ['a', 'b', 'c'])

@@ -1,7 +1,6 @@
-import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountCommandHandler, type AccountCommand } from '../../../ledger/src/index.js';
-import { removeTempDirs, tempDbFile } from '../../../ledger/src/testing/index.js';
+import { removeTempDirs } from '../../../ledger/src/testing/index.js';
 import {
   clanContributorCodec,
   clanReputationCodec,
@@ -11,11 +10,10 @@ import {
   emptyUserVisibility,
   gigRankingCodec,
   ServiceReadModelsProjection,
-  SqliteReadModelStore,
   userVisibilityCodec,
   type Write,
 } from '../../../projections/src/index.js';
-import { bearer, openTestApp, type TestApp } from '../testing/testApp.js';
+import { bearer, dataDirWithReadModels, openTestApp, settle, type TestApp } from '../testing/testApp.js';
 
 // The services' read-model routes over totals that nothing bounds: exact past 2^53, ranked in value order.
 
@@ -26,26 +24,15 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-const settle = async (app: TestApp): Promise<void> => {
-  for (;;) {
-    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
-    const statuses = (await app.projections?.statuses()) ?? [];
-    if (statuses.every((s) => s.lagEvents === 0)) return;
-  }
-};
 const get = (app: TestApp, url: string) => app.app.inject({ url, headers: bearer('reader') });
 const context = { actor: 'test', correlationId: 'seed', causationId: 'seed' };
 
 /** A data directory whose service read models already hold `writes` (what a long history left there). */
-const seededDataDir = async (writes: (collection: (name: string) => string) => Write[]): Promise<string> => {
-  const path = tempDbFile();
-  const seeded = new SqliteReadModelStore(join(dirname(path), 'readmodels.db'));
-  const projection = new ServiceReadModelsProjection(seeded);
-  await projection.loadCheckpoint();
-  await seeded.commit(writes((name) => `${name}__v1`));
-  await seeded.close();
-  return path;
-};
+const seededDataDir = (writes: (collection: (name: string) => string) => Write[]): Promise<string> =>
+  dataDirWithReadModels(async (seeded) => {
+    await new ServiceReadModelsProjection(seeded).loadCheckpoint();
+    await seeded.commit(writes((name) => `${name}__v1`));
+  });
 
 const near = 2n ** 53n - 5n;
 

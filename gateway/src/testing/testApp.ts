@@ -57,6 +57,27 @@ const stalled = (store: SqliteEventStore): SqliteEventStore =>
     },
   });
 
+/** Waits until every projector is level with the same head (reactors append too: settlements). */
+export const settle = async (app: TestApp): Promise<void> => {
+  for (;;) {
+    for (const p of app.projections?.projectors ?? []) await p.waitUntilCaughtUp();
+    const statuses = (await app.projections?.statuses()) ?? [];
+    if (statuses.every((s) => s.lagEvents === 0)) return;
+  }
+};
+
+/**
+ * A data directory whose read models already hold what `seed` wrote into them (what a long history left
+ * there), closed again; resolves with the path of its log, for `openTestApp({ path })`.
+ */
+export const dataDirWithReadModels = async (seed: (models: SqliteReadModelStore) => Promise<void>): Promise<string> => {
+  const path = tempDbFile();
+  const models = new SqliteReadModelStore(join(dirname(path), 'readmodels.db'));
+  await seed(models);
+  await models.close();
+  return path;
+};
+
 /** The real app around a real embedded store in a temporary file, with a manual clock. */
 export const openTestApp = async (
   options: {

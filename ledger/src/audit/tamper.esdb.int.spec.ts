@@ -3,15 +3,14 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 // appends): nothing the ledger does, so no adapter method offers it.
 // eslint-disable-next-line no-restricted-imports
 import { ANY, EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
-import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AccountCommand } from '../accounts/commands.js';
 import { accountStream } from '../accounts/events.js';
 import { AccountCommandHandler } from '../commandHandling/accountCommandHandler.js';
 import { EsdbEventStore } from '../eventStore/esdb/esdbEventStore.js';
 import { esdbStandIn } from '../eventStore/esdb/esdbStandIn.js';
 import type { JsonObject, RecordedEvent } from '../eventStore/eventStore.js';
 import { eventHash } from '../shared/hashChain.js';
+import { appendThreeAccounts, auditContext as context, auditNow as now, spend } from '../testing/threeAccounts.js';
 import { storedHash } from './chainWalk.js';
 import { createDigest, verifyLog } from './digest.js';
 
@@ -47,17 +46,6 @@ if (url === undefined || url === '') {
   });
 }
 
-const now = DateTime.fromISO('2026-06-29T13:30:00.000Z', { zone: 'utc' });
-const context = { actor: 'admin:audit-test', correlationId: 'req-1', causationId: 'req-1' };
-const purchase = (amount: number, paymentRef: string): AccountCommand => ({ type: 'PurchaseCredits', amount, paymentRef, now });
-const spend = (amount: number): AccountCommand => ({
-  type: 'SpendCredits',
-  amount,
-  targetType: 'gig',
-  targetId: 'g1',
-  reason: 'work',
-  now,
-});
 const { privateKey } = generateKeyPairSync('ed25519');
 
 const closers: (() => Promise<void>)[] = [];
@@ -74,11 +62,7 @@ for (const server of servers)
       closers.push(() => store.close());
       const handler = new AccountCommandHandler(store);
       const user = (name: string): string => `${runId}-${name}`;
-      for (let i = 0; i < 5; i++)
-        for (const name of ['a', 'b', 'c']) {
-          const result = await handler.execute(user(name), i === 0 ? purchase(1000, `pay-${name}`) : spend(10), context);
-          expect(result.ok).toBe(true);
-        }
+      await appendThreeAccounts(handler, user);
       const streamPrefix = accountStream(`${runId}-`);
       const scope = { streamPrefix };
       const stream = (name: string): string => accountStream(user(name));

@@ -1,27 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AccountCommand } from '../accounts/commands.js';
 import { accountStream } from '../accounts/events.js';
 import { AccountCommandHandler } from '../commandHandling/accountCommandHandler.js';
 import type { JsonObject } from '../eventStore/eventStore.js';
 import { SqliteEventStore } from '../eventStore/sqlite/sqliteEventStore.js';
 import { eventHash, genesisHash } from '../shared/hashChain.js';
 import { removeTempDirs, tempDbFile } from '../testing/tempDir.js';
+import { appendThreeAccounts, auditNow as now } from '../testing/threeAccounts.js';
 import { checkDigest, createDigest, proveStream, verifyLog, verifyStreamProof, type AuditDigest } from './digest.js';
-
-const now = DateTime.fromISO('2026-06-29T13:30:00.000Z', { zone: 'utc' });
-const context = { actor: 'admin:audit-test', correlationId: 'req-1', causationId: 'req-1' };
-const purchase = (amount: number, paymentRef: string): AccountCommand => ({ type: 'PurchaseCredits', amount, paymentRef, now });
-const spend = (amount: number): AccountCommand => ({
-  type: 'SpendCredits',
-  amount,
-  targetType: 'gig',
-  targetId: 'g1',
-  reason: 'work',
-  now,
-});
 
 const { privateKey } = generateKeyPairSync('ed25519');
 const stores: SqliteEventStore[] = [];
@@ -39,12 +26,7 @@ afterEach(async () => {
 const seededLog = async (): Promise<string> => {
   const path = tempDbFile();
   const store = open(path);
-  const handler = new AccountCommandHandler(store);
-  for (let i = 0; i < 5; i++)
-    for (const user of ['a', 'b', 'c']) {
-      const result = await handler.execute(user, i === 0 ? purchase(1000, `pay-${user}`) : spend(10), context);
-      expect(result.ok).toBe(true);
-    }
+  await appendThreeAccounts(new AccountCommandHandler(store));
   await store.close();
   return path;
 };

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: one contract suite for every adapter (emmett's features.ts), its parts
+// (append, read, read by reference, side records, subscribe) sharing one fixture and its helpers; split,
+// an adapter could be run against some parts and not others.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventIdConflictError, EventStoreUnavailableError, StreamRevisionConflictError } from './errors.js';

@@ -1,6 +1,6 @@
 import { type RecordedEvent, traceKeysOf, type EventRef, type TraceKey } from '../../../ledger/src/index.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
-import type { Subscriber } from '../runtime/projector.js';
+import type { Subscriber } from '../runtime/subscriber.js';
 
 export const auditIndexLimits = {
   /** Most references one lookup returns (a correlation, a boost, a transfer, a target's boosts). */

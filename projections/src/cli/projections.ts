@@ -16,7 +16,7 @@ import {
   type ReadModelName,
   type RebuildProgress,
 } from '../rebuild/rebuild.js';
-import { describeFailedEvent, lagBehind, type FailedEvent } from '../runtime/projector.js';
+import { describeFailedEvent, lagBehind, type FailedEvent } from '../runtime/subscriber.js';
 import { readStoppedOn } from '../runtime/stoppedOnRecord.js';
 
 /** Checkpoint names of every projection: read models carry their active version. */

@@ -3,7 +3,7 @@ import { loadAuditConfig } from '../audit/auditConfig.js';
 import { ConfigError, loadWorkersConfig } from '../config.js';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
 import { sqliteReadModelStoreLimits } from '../readModels/sqliteReadModelStore.js';
-import type { ProjectorLogger } from '../runtime/projector.js';
+import type { ProjectorLogger } from '../runtime/subscriber.js';
 import { startWorkers } from '../system.js';
 import { workersProcessLimits, type WorkersCommand, type WorkersMessage } from '../workersProcess.js';
 

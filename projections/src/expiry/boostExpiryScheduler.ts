@@ -2,7 +2,7 @@ import { type AccountCommandHandler, type RecordedEvent, type Clock } from '../.
 import { ReadModelStoreUnavailableError } from '../readModels/errors.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
 import { backoffMs } from '../runtime/backoff.js';
-import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
+import type { ProjectorLogger, Subscriber } from '../runtime/subscriber.js';
 import { PendingExpiries } from './pendingExpiries.js';
 
 /** Limits of the expiry scheduler, in one place. */

@@ -1,5 +1,5 @@
 import { type RecordedEvent } from '../../../ledger/src/index.js';
-import type { Subscriber } from '../runtime/projector.js';
+import type { Subscriber } from '../runtime/subscriber.js';
 import { ReadModelVersionSwitchedError } from './errors.js';
 import type { CollectionSpec, ReadModelStore, Write } from './readModelStore.js';
 

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RecordedEvent, SqliteEventStore } from '../../../ledger/src/index.js';
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
-import { type BatchInFlight, Projector, type Subscriber } from './projector.js';
+import { Projector } from './projector.js';
+import type { BatchInFlight, Subscriber } from './subscriber.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

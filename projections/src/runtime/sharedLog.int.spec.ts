@@ -5,7 +5,8 @@ import { SqliteEventStore, type RecordedEvent } from '../../../ledger/src/index.
 import { appendBulkPurchases, removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { AccountBalancesProjection } from '../balances/accountBalances.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
-import { Projector, type Subscriber } from './projector.js';
+import { Projector } from './projector.js';
+import type { Subscriber } from './subscriber.js';
 import { SharedLogReader } from './sharedLog.js';
 
 const closers: (() => Promise<unknown> | void)[] = [];

@@ -1,5 +1,5 @@
 import type { EventStore } from '../../../ledger/src/index.js';
-import type { FailedEvent } from './projector.js';
+import type { FailedEvent } from './subscriber.js';
 
 /**
  * A projection stopped on an event, kept as a side record of the event store (`stopped-on:<projection>`)

@@ -1,40 +1,32 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AccountCommand, AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../ledger/src/index.js';
-import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
+import { ManualClock, type SqliteEventStore } from '../../../ledger/src/index.js';
+import { removeTempDirs } from '../../../ledger/src/testing/index.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
-import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
+import type { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { physicalCollection } from '../readModels/versionedProjection.js';
 import { feed } from '../testing/feed.js';
+import { openLedgerWithReadModels, type LedgerWithReadModels } from '../testing/ledgerWithReadModels.js';
 import { activeBoostsListedMax } from './documents.js';
 import { ServiceReadModelsProjection } from './serviceReadModels.js';
 
 // A ranking page reads its rows and then the active boosts of all of them: a fixed number of store
 // requests whatever the page size (issue 11 item 9), with the answers the 1 + N reads gave.
 
+let ledger: LedgerWithReadModels;
 let store: SqliteEventStore;
 let models: SqliteReadModelStore;
-let handler: AccountCommandHandler;
 const clock = new ManualClock('2026-06-29T13:30:00.000Z');
-const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
 
 beforeEach(() => {
-  const dir = tempDir();
-  store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
-  handler = new AccountCommandHandler(store);
+  ledger = openLedgerWithReadModels({ clock });
+  ({ store, models } = ledger);
 });
 afterEach(async () => {
-  await store.close();
-  await models.close();
+  await ledger.close();
   removeTempDirs();
 });
 
-type WithoutNow<T> = T extends unknown ? Omit<T, 'now'> : never;
-const run = async (userId: string, command: WithoutNow<AccountCommand>): Promise<void> => {
-  const result = await handler.execute(userId, { ...command, now: clock.now() }, context);
-  if (!result.ok) throw new Error(`${result.rejection.code}: ${result.rejection.message}`);
-};
+const run: LedgerWithReadModels['run'] = (userId, command) => ledger.run(userId, command);
 
 /** The real SQLite store, counting the requests made to it (a thin wrapper, not a mock). */
 const counting = (inner: ReadModelStore): { store: ReadModelStore; calls: string[] } => {

@@ -1,38 +1,29 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AccountCommand, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../ledger/src/index.js';
+import type { ManualClock, SqliteEventStore } from '../../../ledger/src/index.js';
 import { removeTempDirs, tempDir } from '../../../ledger/src/testing/index.js';
 import { SqliteReadModelStore } from '../readModels/sqliteReadModelStore.js';
 import { ServiceReadModelsProjection } from './serviceReadModels.js';
 import { feed } from '../testing/feed.js';
+import { openLedgerWithReadModels, type LedgerWithReadModels } from '../testing/ledgerWithReadModels.js';
 
+let ledger: LedgerWithReadModels;
 let store: SqliteEventStore;
 let models: SqliteReadModelStore;
-let handler: AccountCommandHandler;
 let projection: ServiceReadModelsProjection;
 let clock: ManualClock;
-const context = { actor: 'test', correlationId: 'c', causationId: 'c' };
 
 beforeEach(() => {
-  const dir = tempDir();
-  store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
-  handler = new AccountCommandHandler(store);
+  ledger = openLedgerWithReadModels();
+  ({ store, models, clock } = ledger);
   projection = new ServiceReadModelsProjection(models);
-  clock = new ManualClock('2026-06-29T13:30:00.000Z');
 });
 afterEach(async () => {
-  await store.close();
-  await models.close();
+  await ledger.close();
   removeTempDirs();
 });
 
-/** A command without its time: the test's clock supplies it. */
-type WithoutNow<T> = T extends unknown ? Omit<T, 'now'> : never;
-const run = async (userId: string, command: WithoutNow<AccountCommand>): Promise<void> => {
-  const result = await handler.execute(userId, { ...command, now: clock.now() }, context);
-  if (!result.ok) throw new Error(`${result.rejection.code}: ${result.rejection.message}`);
-};
+const run: LedgerWithReadModels['run'] = (userId, command) => ledger.run(userId, command);
 /** Projects everything appended so far (the runtime's job, done by hand for given/when/then). */
 const project = (): Promise<void> => feed(store, projection);
 const boost = (

@@ -1,6 +1,6 @@
 import { accountEventOf, type AccountCommandHandler, type RecordedEvent, type Clock } from '../../../ledger/src/index.js';
 import type { ReadModelStore } from '../readModels/readModelStore.js';
-import type { ProjectorLogger, Subscriber } from '../runtime/projector.js';
+import type { ProjectorLogger, Subscriber } from '../runtime/subscriber.js';
 
 /**
  * The settlement reactor: every GigPaymentSent becomes a GigPaymentReceived on the payee's account,

@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: the whole embedded adapter, one class implementing the port (as the ESDB one
+// is). The write path (appends queued per turn, a group handed to the writer thread or written inline,
+// outcomes settled) and the read path share the database handle, the writer's failure and the close
+// sequence; the schema and the group writer already live in files of their own.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { Worker } from 'node:worker_threads';

@@ -1,10 +1,10 @@
-import { connect, type ChannelModel, type ConfirmChannel, type Message, type RecoveringChannelModel } from 'amqplib';
+import type { ConfirmChannel } from 'amqplib';
 import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/index.js';
-import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/projector.js';
+import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/subscriber.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
+import { BrokerConnection, BrokerUnavailableError } from './brokerConnection.js';
 import { CheckpointSaver } from './checkpointSaver.js';
-import { declareTopology } from './declareTopology.js';
 
 /** Limits of the relay, in one place. */
 export const relayLimits = {
@@ -58,16 +58,6 @@ export interface RelayMetrics {
 /** A publish the broker did not take: the batch fails and is republished from the checkpoint. */
 export class PublishNotConfirmedError extends Error {}
 
-/** The broker cannot be reached (or blocks publishing) right now. */
-export class BrokerUnavailableError extends Error {}
-
-/** A dead connection is noticed by heartbeats; the URL's own `heartbeat` wins. */
-const withHeartbeat = (url: string): string => {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(relayLimits.heartbeatSeconds));
-  return parsed.toString();
-};
-
 const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
@@ -80,27 +70,14 @@ const silentLogger: ProjectorLogger = { info: () => undefined, warn: () => undef
  * so they are published again with the same messageIds.
  *
  * amqplib's opt-in recovery owns the connection: it reconnects with capped backoff and re-declares
- * the topology in its setup after every (re)connect.
+ * the topology in its setup after every (re)connect (`BrokerConnection`, brokerConnection.ts).
  */
 export class RabbitMqRelay implements Subscriber {
   readonly name = 'rabbitmq_relay';
-  readonly #url: string;
   readonly #checkpoint: RelayCheckpoint;
   readonly #log: ProjectorLogger;
   readonly #unconfirmedMax: number;
-  readonly #reconnectDelayMsMax: number;
-  readonly #connectWaitMs: number;
-  #connection: RecoveringChannelModel | undefined;
-  #connected = false;
-  #connectedOnce = false;
-  #closed = false;
-  #reason: string | undefined = 'not connected yet';
-  #blockedReason: string | undefined;
-  #channel: Promise<ConfirmChannel> | undefined;
-  /** messageIds the broker returned as unroutable and whose confirm has not arrived yet. */
-  readonly #returned = new Set<string>();
-  /** Woken on connect, unblock, drain, a confirm, channel close and close. */
-  readonly #wakers = new Set<() => void>();
+  readonly #broker: BrokerConnection;
   /**
    * The first publish of this subscription the broker did not take (or could not be sent): nothing
    * more is published, and every batch from it on fails, until the runtime resubscribes (loadCheckpoint).
@@ -113,16 +90,21 @@ export class RabbitMqRelay implements Subscriber {
   #confirmed = 0;
   #nacked = 0;
   #returnedCount = 0;
-  #reconnects = 0;
   #unconfirmed = 0;
 
   constructor(options: RelayOptions) {
-    this.#url = options.url;
     this.#checkpoint = options.checkpoint;
     this.#log = options.logger ?? silentLogger;
     this.#unconfirmedMax = options.unconfirmedMessagesMax ?? relayLimits.unconfirmedMessagesMax;
-    this.#reconnectDelayMsMax = options.reconnectDelayMsMax ?? relayLimits.reconnectDelayMsMax;
-    this.#connectWaitMs = options.connectWaitMs ?? relayLimits.connectWaitMs;
+    this.#broker = new BrokerConnection({
+      url: options.url,
+      name: this.name,
+      logger: this.#log,
+      heartbeatSeconds: relayLimits.heartbeatSeconds,
+      reconnectDelayMsMin: relayLimits.reconnectDelayMsMin,
+      reconnectDelayMsMax: options.reconnectDelayMsMax ?? relayLimits.reconnectDelayMsMax,
+      connectWaitMs: options.connectWaitMs ?? relayLimits.connectWaitMs,
+    });
     this.#saver = new CheckpointSaver(
       options.checkpoint,
       options.checkpointSaveIntervalMs ?? relayLimits.checkpointSaveIntervalMs,
@@ -131,74 +113,25 @@ export class RabbitMqRelay implements Subscriber {
   }
 
   /** Starts connecting in the background (an unreachable broker is retried, never fatal). */
-  async start(): Promise<void> {
-    if (this.#connection !== undefined) return;
-    const connection = await connect(withHeartbeat(this.#url), {
-      recovery: {
-        initialDelay: relayLimits.reconnectDelayMsMin,
-        maxDelay: this.#reconnectDelayMsMax,
-        factor: 2,
-        jitter: 0.2,
-        maxRetries: Infinity,
-        waitForConnect: false,
-        setup: async (model: ChannelModel) => {
-          const kind = await declareTopology(model);
-          this.#log.info({ relay: this.name, queueKind: kind }, 'fan-out topology declared');
-        },
-      },
-    });
-    this.#connection = connection;
-    connection.on('connect', () => {
-      this.#connected = true;
-      this.#reason = undefined;
-      if (this.#connectedOnce) {
-        this.#reconnects++;
-        this.#log.info({ relay: this.name, reconnects: this.#reconnects }, 'relay reconnected to the broker');
-      } else this.#log.info({ relay: this.name }, 'relay connected to the broker');
-      this.#connectedOnce = true;
-      this.#wake();
-    });
-    connection.on('disconnect', (error: Error) => {
-      this.#connected = false;
-      this.#blockedReason = undefined;
-      this.#reason = `broker connection lost: ${error.message}`;
-      this.#log.warn({ relay: this.name, err: error }, 'relay lost the broker connection; reconnecting');
-      this.#wake();
-    });
-    connection.on('connect-failed', (error: Error) => {
-      this.#reason = `broker unreachable: ${error.message}`;
-    });
-    connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => {
-      if (attempt === 1 || attempt % 10 === 0)
-        this.#log.warn({ relay: this.name, attempt, delayMs: delay, reason: this.#reason }, 'relay reconnecting to the broker');
-    });
-    connection.on('blocked', (reason: string) => {
-      this.#blockedReason = reason;
-      this.#log.warn({ relay: this.name, reason }, 'the broker blocked publishing');
-    });
-    connection.on('unblocked', () => {
-      this.#blockedReason = undefined;
-      this.#log.info({ relay: this.name }, 'the broker unblocked publishing');
-      this.#wake();
-    });
-    connection.on('error', (error: Error) => this.#log.warn({ relay: this.name, err: error }, 'broker connection error'));
+  start(): Promise<void> {
+    return this.#broker.start();
   }
 
   /** Resolves when the relay can publish; rejects with the reason otherwise (for /ready). */
   ready(): Promise<void> {
-    const reason = this.#unavailableReason();
+    const reason = this.#broker.unavailableReason();
     return reason === undefined ? Promise.resolve() : Promise.reject(new BrokerUnavailableError(reason));
   }
 
   metrics(): RelayMetrics {
     return {
-      connected: this.#connected,
-      unavailableReason: this.#unavailableReason(),
+      connected: this.#broker.connected,
+      unavailableReason: this.#broker.unavailableReason(),
       published: this.#published,
       confirmed: this.#confirmed,
       nacked: this.#nacked,
       returned: this.#returnedCount,
-      reconnects: this.#reconnects,
+      reconnects: this.#broker.reconnects,
       unconfirmed: this.#unconfirmed,
     };
   }
@@ -262,71 +195,7 @@ export class RabbitMqRelay implements Subscriber {
   /** Closes the connection (recovery stops); a batch in flight fails and its checkpoint is not saved. */
   async close(): Promise<void> {
     await this.#saver.flush().catch(() => undefined); // a failed save leaves the older position: duplicates, not losses
-    this.#closed = true;
-    this.#reason = 'relay closed';
-    this.#wake();
-    const connection = this.#connection;
-    this.#connection = undefined;
-    await connection?.close();
-  }
-
-  #unavailableReason(): string | undefined {
-    if (this.#closed) return 'relay closed';
-    if (!this.#connected) return this.#reason ?? 'broker not connected';
-    if (this.#blockedReason !== undefined) return `broker blocked publishing: ${this.#blockedReason}`;
-    return undefined;
-  }
-
-  #wake(): void {
-    for (const waker of [...this.#wakers]) waker();
-  }
-
-  /** Waits for the next wake-up, or `timeoutMs` if given. */
-  #nextWake(timeoutMs?: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wakers.delete(done);
-        resolve();
-      };
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
-      this.#wakers.add(done);
-    });
-  }
-
-  /** The confirm channel of the current connection, waiting a bounded time for a connection. */
-  async #confirmChannel(): Promise<ConfirmChannel> {
-    const connection = this.#connection;
-    if (connection === undefined || this.#closed) throw new BrokerUnavailableError('relay not started or closed');
-    if (!this.#connected) {
-      const deadline = Date.now() + this.#connectWaitMs;
-      while (!this.#connected && !this.#closed && Date.now() < deadline) await this.#nextWake(deadline - Date.now());
-      if (!this.#connected) throw new BrokerUnavailableError(this.#unavailableReason() ?? 'broker not connected');
-    }
-    this.#channel ??= this.#openChannel(connection);
-    return this.#channel;
-  }
-
-  async #openChannel(connection: RecoveringChannelModel): Promise<ConfirmChannel> {
-    let channel: ConfirmChannel;
-    try {
-      channel = await connection.createConfirmChannel();
-    } catch (error) {
-      this.#channel = undefined;
-      throw error;
-    }
-    const current = this.#channel;
-    channel.on('return', (message: Message) => {
-      const messageId: unknown = message.properties.messageId;
-      if (typeof messageId === 'string') this.#returned.add(messageId);
-    });
-    channel.on('drain', () => this.#wake());
-    channel.on('error', (error: Error) => this.#log.warn({ relay: this.name, err: error }, 'relay channel error'));
-    channel.on('close', () => {
-      if (this.#channel === current) this.#channel = undefined;
-      this.#wake();
-    });
-    return channel;
+    await this.#broker.close();
   }
 
   /**
@@ -335,17 +204,18 @@ export class RabbitMqRelay implements Subscriber {
    * subscription (a nack, a return, a lost channel), whose problem is then the last entry.
    */
   async #publishAll(batch: readonly RecordedEvent[]): Promise<Promise<Error | undefined>[]> {
-    const channel = await this.#confirmChannel();
+    const channel = await this.#broker.confirmChannel();
     const settled: Promise<Error | undefined>[] = [];
     for (const recorded of batch) {
       // Mapped before waiting for room in the window, so the mapping overlaps the confirms in flight.
       const message = outgoingMessageOf(recorded);
       if (message === undefined) continue;
       let stopped = this.#failure;
-      while (stopped === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#blockedReason !== undefined)) {
-        if (this.#closed || !this.#connected) stopped = new BrokerUnavailableError(this.#unavailableReason() ?? 'closed');
+      while (stopped === undefined && (this.#unconfirmed >= this.#unconfirmedMax || this.#broker.blockedReason !== undefined)) {
+        if (this.#broker.closed || !this.#broker.connected)
+          stopped = new BrokerUnavailableError(this.#broker.unavailableReason() ?? 'closed');
         else {
-          await this.#nextWake(relayLimits.connectWaitMs);
+          await this.#broker.nextWake(relayLimits.connectWaitMs);
           stopped = this.#failure;
         }
       }
@@ -358,7 +228,7 @@ export class RabbitMqRelay implements Subscriber {
       settled.push(result.confirmed);
       if (!result.written) {
         // The socket's buffer is full: wait for it to drain (or the channel to close) before writing more.
-        await this.#nextWake(relayLimits.connectWaitMs);
+        await this.#broker.nextWake(relayLimits.connectWaitMs);
       }
     }
     return settled;
@@ -389,7 +259,7 @@ export class RabbitMqRelay implements Subscriber {
               const nacked = err.message === 'message nacked';
               if (nacked) this.#nacked++;
               settle(new PublishNotConfirmedError(`${messageId}: ${nacked ? 'nacked by the broker' : err.message}`));
-            } else if (mandatory && this.#returned.delete(messageId)) {
+            } else if (mandatory && this.#broker.takeReturned(messageId)) {
               this.#returnedCount++;
               settle(new PublishNotConfirmedError(`${messageId}: returned by the broker as unroutable`));
             } else settle(undefined);
@@ -408,7 +278,7 @@ export class RabbitMqRelay implements Subscriber {
       this.#unconfirmed--;
       if (problem === undefined) this.#confirmed++;
       else this.#failure ??= problem;
-      this.#wake();
+      this.#broker.wake();
       return problem;
     });
     return { written: direct.written && topic.written, confirmed };

@@ -1,41 +1,25 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AccountCommand,
   accountStreamPrefix,
-  AccountCommandHandler,
+  type AccountCommandHandler,
   type RecordedEvent,
-  SqliteEventStore,
+  type SqliteEventStore,
   ManualClock,
 } from '../../../../ledger/src/index.js';
-import { readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
-import { SqliteReadModelStore } from '../../readModels/sqliteReadModelStore.js';
+import { closersAfterEach, readWholeLog, until as pollUntil } from '../../../../ledger/src/testing/index.js';
 import { Projector } from '../../runtime/projector.js';
-import { GigPaymentSettlement } from '../../settlement/gigPaymentSettlement.js';
 import { ledgerMessageSchema, messageAppId, messageSchemas } from '../messages.js';
-import { FileRelayCheckpoint } from '../relayCheckpoint.js';
 import { serviceQueues } from '../topology.js';
 import { connect } from 'amqplib';
 import { declareTopology } from './declareTopology.js';
-import { RabbitMqRelay } from './rabbitMqRelay.js';
-import { collectQueue, createVhost, readQueue, readUntilAll, startProxy, type Received } from './testing/broker.js';
+import { collectQueue, readQueue, readUntilAll, startProxy, type Received } from './testing/broker.js';
+import { openLedgerWithVhost, startRelaying, startSettlement } from './testing/fanoutFixture.js';
 
 const clock = new ManualClock('2026-01-01T00:00:00.000Z');
 const context = { actor: 'test', correlationId: 'corr-1', causationId: 'c' };
-const closers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  removeTempDirs();
-});
-
-/** Polls a condition with a bounded wait (for an asynchronous effect; never to let time pass). */
-const until = async (condition: () => boolean, timeoutMs = 30_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
+const closers = closersAfterEach(afterEach);
+const until = (condition: () => boolean, timeoutMs = 30_000): Promise<void> => pollUntil(condition, { timeoutMs, intervalMs: 5 });
 
 const users = ['ana', 'ben', 'cai', 'dee'];
 
@@ -83,32 +67,10 @@ const round = async (handler: AccountCommandHandler, r: number): Promise<void> =
 };
 
 const open = async (options: { port?: number } = {}) => {
-  const dir = tempDir();
-  const store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  const models = new SqliteReadModelStore(join(dir, 'readmodels.db'));
-  const handler = new AccountCommandHandler(store);
-  const vhost = await createVhost();
-  closers.push(
-    () => vhost.remove(),
-    () => store.close(),
-    () => models.close(),
-  );
-  const settlement = new Projector(store, new GigPaymentSettlement({ store: models, handler, clock }));
-  settlement.start();
-  closers.push(() => settlement.stop());
-  const checkpoint = new FileRelayCheckpoint(join(dir, 'relay-checkpoint.json'));
-  const startRelay = async (port = options.port) => {
-    const relay = new RabbitMqRelay({ url: vhost.url(port), checkpoint, reconnectDelayMsMax: 500 });
-    await relay.start();
-    const projector = new Projector(store, relay, { watchdogIntervalMs: 200 });
-    projector.start();
-    const stop = async () => {
-      await projector.stop();
-      await relay.close();
-    };
-    closers.push(stop);
-    return { relay, projector, stop };
-  };
+  const ledger = await openLedgerWithVhost(closers, clock);
+  const { dir, store, handler, vhost, checkpoint } = ledger;
+  const settlement = startSettlement(closers, ledger);
+  const startRelay = (port = options.port) => startRelaying(closers, store, vhost.url(port), checkpoint);
   return { dir, store, handler, settlement, vhost, checkpoint, startRelay };
 };
 

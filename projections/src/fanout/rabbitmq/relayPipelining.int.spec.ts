@@ -1,44 +1,25 @@
-import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../../ledger/src/index.js';
-import { appendBulkPurchases, readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
+import { ManualClock } from '../../../../ledger/src/index.js';
+import { appendBulkPurchases, closersAfterEach, readWholeLog, until as pollUntil } from '../../../../ledger/src/testing/index.js';
 import { Projector } from '../../runtime/projector.js';
 import { ledgerEventsExchange } from '../topology.js';
-import { FileRelayCheckpoint } from '../relayCheckpoint.js';
 import { RabbitMqRelay } from './rabbitMqRelay.js';
-import { createVhost, queueDepth, readQueue } from './testing/broker.js';
+import { queueDepth, readQueue } from './testing/broker.js';
+import { openLedgerWithVhost } from './testing/fanoutFixture.js';
 
 const clock = new ManualClock('2026-01-01T00:00:00.000Z');
 const context = { actor: 'test', correlationId: 'corr-1', causationId: 'c' };
-const closers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  removeTempDirs();
-});
-
-const until = async (condition: () => boolean, timeoutMs = 30_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-};
+const closers = closersAfterEach(afterEach);
+const until = (condition: () => boolean, timeoutMs = 30_000): Promise<void> => pollUntil(condition, { timeoutMs, intervalMs: 1 });
 
 const open = async () => {
-  const dir = tempDir();
-  const store = new SqliteEventStore({ path: join(dir, 'events.db') });
-  const vhost = await createVhost();
-  const checkpoint = new FileRelayCheckpoint(join(dir, 'relay-checkpoint.json'));
+  const { store, vhost, checkpoint, handler } = await openLedgerWithVhost(closers, clock);
   const relay = new RabbitMqRelay({ url: vhost.url(), checkpoint, reconnectDelayMsMax: 500 });
-  closers.push(
-    () => vhost.remove(),
-    () => store.close(),
-    () => relay.close(),
-  );
+  closers.push(() => relay.close());
   await relay.start();
   await until(() => relay.metrics().connected);
-  return { store, vhost, checkpoint, relay, handler: new AccountCommandHandler(store) };
+  return { store, vhost, checkpoint, relay, handler };
 };
 
 describe('RabbitMQ relay, batches pipelined (real broker, own vhost)', { timeout: 120_000 }, () => {

@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accountStreamPrefix, SqliteEventStore } from '../../../../ledger/src/index.js';
-import { readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
-import { bearer, testSecret } from '../../../../gateway/src/testing/testApp.js';
-import { collectQueue, createVhost, hasAll, startProxy, type Received } from './testing/broker.js';
+import { accountStreamPrefix, SqliteEventStore } from '../../ledger/src/index.js';
+import { readWholeLog, removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
+import { collectQueue, createVhost, hasAll, startProxy, type Received } from '../../projections/src/testing/index.js';
+import { bearer, testSecret } from './testing/testApp.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-const mainTs = join(import.meta.dirname, '..', '..', '..', '..', 'gateway', 'src', 'main.ts');
+const mainTs = join(import.meta.dirname, 'main.ts');
 
 /** The server as `npm start` runs it, with AMQP_URL set. */
 const startServer = async (dataDir: string, amqpUrl: string) => {
