@@ -40,4 +40,23 @@ describe('accountEventOf', () => {
     expect(accountEventOf(event)).toBe(accountEventOf(event));
     expect(accountEventOf(recorded())).not.toBe(accountEventOf(event));
   });
+
+  it('leaves the recorded event as it was to everything else: same keys, same JSON, equal to a fresh copy', () => {
+    const event = recorded();
+    const before = JSON.stringify(event);
+    accountEventOf(event);
+    expect(Object.keys(event)).toEqual(Object.keys(recorded()));
+    expect(JSON.stringify(event)).toBe(before);
+    expect(event).toStrictEqual(recorded());
+    expect({ ...event }).toStrictEqual(recorded());
+    expect(structuredClone(event)).toStrictEqual(recorded());
+  });
+
+  it('decodes a frozen recorded event too, validating it on every call', () => {
+    const event = Object.freeze(recorded());
+    const first = accountEventOf(event);
+    expect(first?.event.type).toBe('CreditsPurchased');
+    expect(accountEventOf(event)).toEqual(first);
+    expect(accountEventOf(event)).not.toBe(first);
+  });
 });

@@ -1,7 +1,7 @@
 import { accountEventOf, clanAccount, userAccount, postingsOf, type RecordedEvent } from '../../../ledger/src/index.js';
 import { BatchDocuments, type DocumentCodec } from '../readModels/batchDocuments.js';
 import type { CollectionSpec, ReadModelStore, Write } from '../readModels/readModelStore.js';
-import { addToTotal, totalOf, totalText } from '../readModels/totals.js';
+import { totalOf, totalText, WholeSum } from '../readModels/totals.js';
 import { VersionedProjection, type VersionedProjectionOptions } from '../readModels/versionedProjection.js';
 
 export interface AccountBalance {
@@ -69,9 +69,19 @@ export class AccountBalancesProjection extends VersionedProjection {
     this.#balances ??= new BatchDocuments(this.store, this.writing('account_balances'), emptyBalance, balanceCodec);
     const balances = this.#balances;
     await balances.load(legs.map((leg) => leg.account));
-    // An event's two legs move two different accounts, so each leg is folded into its account once.
-    for (const { position, account, amount } of legs)
-      balances.update(account, position, (doc) => ({ ...doc, balance: addToTotal(doc.balance, amount), position }));
+    // Each account's legs in this batch past its document's position (an event's two legs move two
+    // different accounts, so each leg counts once) are summed as numbers, then folded into the exact
+    // balance once: one bigint addition and one new document per account and batch, not per leg.
+    const sums = new Map<string, { position: number; sum: WholeSum }>();
+    for (const { position, account, amount } of legs) {
+      let moved = sums.get(account);
+      if (moved === undefined) sums.set(account, (moved = { position: balances.positionOf(account), sum: new WholeSum() }));
+      if (position <= moved.position) continue; // already folded: a replayed batch
+      moved.sum.add(amount);
+      moved.position = position;
+    }
+    for (const [account, { position, sum }] of sums)
+      balances.update(account, position, (doc) => ({ ...doc, balance: sum.addTo(doc.balance), position }));
   }
 
   protected reset(): void {

@@ -62,6 +62,13 @@ export class BatchDocuments<T extends object> {
     return entry.doc;
   }
 
+  /** The position of the last event folded into a loaded document (-1: none yet). */
+  positionOf(id: string): number {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) throw new Error(`${this.#collection}/${id} was not loaded for this batch`);
+    return entry.position;
+  }
+
   /** Replaces a loaded document without moving its position (derived fields computed at the batch's end). */
   set(id: string, doc: T): void {
     const entry = this.#entries.get(id);

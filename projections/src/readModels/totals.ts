@@ -16,6 +16,32 @@ export const addToTotal = (total: bigint, amount: number): bigint => {
   return total + BigInt(amount);
 };
 
+/**
+ * A sum of many whole amounts kept as a number while it is a safe integer (number additions are
+ * several times cheaper than bigint ones, which allocate), moved into a bigint before it would leave
+ * that range: exact at every size. A fold adds a batch's amounts here and its total once (`addTo`).
+ */
+export class WholeSum {
+  #small = 0;
+  #large = 0n;
+
+  add(amount: number): void {
+    assert.ok(Number.isSafeInteger(amount), `an event moves a whole amount: ${amount}`);
+    const sum = this.#small + amount;
+    // Both safe integers: the float sum is exact when it is itself safe, and unsafe when the exact one is.
+    if (Number.isSafeInteger(sum)) this.#small = sum;
+    else {
+      this.#large += BigInt(this.#small) + BigInt(amount);
+      this.#small = 0;
+    }
+  }
+
+  /** `total` plus everything added. */
+  addTo(total: bigint): bigint {
+    return total + this.#large + BigInt(this.#small);
+  }
+}
+
 /** A stored total: a decimal string, or a number written before totals were strings. */
 export const totalOf = (stored: unknown): bigint => {
   if (typeof stored === 'string' && decimal.test(stored)) return BigInt(stored);

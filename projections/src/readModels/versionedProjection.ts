@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type RecordedEvent } from '../../../ledger/src/index.js';
 import type { Subscriber } from '../runtime/subscriber.js';
 import { ReadModelVersionSwitchedError } from './errors.js';
@@ -196,6 +197,16 @@ export abstract class VersionedProjection implements Subscriber {
   protected abstract drain(): Promise<Write[]>;
   /** Forgets everything folded since the last drain, without writing it. */
   protected abstract reset(): void;
+  /**
+   * Writes a builder commits after each batch, ahead of the checkpoint that covers them (and so taken
+   * out of what `drain` returns): only inserts of entries nothing folds from, keyed by their event, so
+   * that a replay after a crash inserts nothing again. Held until the flush, a rebuild's event-log
+   * entries (most of what it writes) outlived the young generation and cost a fifth of its time in
+   * collections. None by default.
+   */
+  protected takeWritesAhead(): Write[] {
+    return [];
+  }
 
   async handle(batch: readonly RecordedEvent[]): Promise<void> {
     if (this.#version === undefined) await this.loadCheckpoint();
@@ -214,6 +225,14 @@ export abstract class VersionedProjection implements Subscriber {
       this.#unflushedEvents += fresh.length;
       this.#unflushedPosition = last.position;
       if (!this.#building || this.#unflushedEvents >= this.#builderFlushEvents) await this.flush();
+      else {
+        const ahead = this.takeWritesAhead();
+        assert.ok(
+          ahead.every((write) => write.op === 'insert'),
+          'only inserts are committed ahead of their checkpoint',
+        );
+        if (ahead.length > 0) await this.store.commit(ahead);
+      }
     } catch (error) {
       // Whatever was folded is now suspect (half a batch, or a commit that did not happen): the
       // runtime resubscribes from the durable checkpoint and folds it again from the store.

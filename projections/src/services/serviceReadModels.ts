@@ -47,8 +47,8 @@ interface BatchState {
   readonly gigs: BatchDocuments<GigRankingDocument>;
   readonly clans: BatchDocuments<ClanReputationDocument>;
   readonly contributors: BatchDocuments<ClanContributorDocument>;
-  /** Event-log entries, in log order. */
-  readonly logs: Write[];
+  /** Event-log entries, in log order (a builder commits them after every batch: `takeWritesAhead`). */
+  logs: Write[];
   /** The last write per active boost: a boost activated and expired in one drain is only deleted. */
   readonly activeBoosts: Map<string, Write>;
   /** Clans whose contributors changed, and which of their contributors did. */
@@ -119,6 +119,15 @@ export class ServiceReadModelsProjection extends VersionedProjection {
 
   protected reset(): void {
     this.#state = undefined;
+  }
+
+  /** Event-log entries are inserts keyed by log position, which no fold reads back. */
+  protected override takeWritesAhead(): Write[] {
+    const state = this.#state;
+    if (state === undefined) return [];
+    const logs = state.logs;
+    state.logs = [];
+    return logs;
   }
 
   protected async drain(): Promise<Write[]> {
