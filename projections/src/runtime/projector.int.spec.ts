@@ -185,6 +185,7 @@ describe('projection runtime', () => {
     // mean "paused", not "at the head".
     const pausing = Object.assign(Object.create(store) as SqliteEventStore, {
       headPosition: () => store.headPosition(),
+      readAll: (options?: Parameters<SqliteEventStore['readAll']>[0]) => store.readAll(options),
       subscribeToAll: async function* (options: Parameters<SqliteEventStore['subscribeToAll']>[0]) {
         let delivered = 0;
         for await (const event of store.subscribeToAll(options)) {

@@ -2,8 +2,8 @@ import { type RecordedEvent, type EventStore } from '../../../ledger/src/index.j
 import { setImmediate } from 'node:timers/promises';
 import { ReadModelStoreUnavailableError, ReadModelVersionSwitchedError } from '../readModels/errors.js';
 import { backoffMs } from './backoff.js';
-import { batches } from './batches.js';
 import { InFlightBatches } from './inFlightBatches.js';
+import { logBatches } from './logBatches.js';
 import type { SharedLogReader } from './sharedLog.js';
 import { writeStoppedOn } from './stoppedOnRecord.js';
 import {
@@ -238,11 +238,12 @@ export class Projector {
         const batchMax = this.#singleThrough > this.#checkpoint ? 1 : projectorLimits.batchEventsMax;
         const feed =
           this.#sharedLog === undefined
-            ? batches(
-                this.#store.subscribeToAll({ after: this.#checkpoint, signal: controller.signal }),
-                batchMax,
-                projectorLimits.batchWaitMs,
-              )
+            ? logBatches(this.#store, {
+                after: this.#checkpoint,
+                maxEvents: batchMax,
+                waitMs: projectorLimits.batchWaitMs,
+                signal: controller.signal,
+              })
             : this.#sharedLog.batches({
                 after: this.#checkpoint,
                 maxEvents: batchMax,

@@ -142,6 +142,7 @@ export class BrokerConnection {
   }
 
   wake(): void {
+    if (this.#wakers.size === 0) return; // every confirm wakes; the publishing loop waits only when the window is full
     for (const waker of [...this.#wakers]) waker();
   }
 

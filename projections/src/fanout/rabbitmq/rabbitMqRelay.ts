@@ -5,6 +5,7 @@ import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../me
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
 import { BrokerConnection, BrokerUnavailableError } from './brokerConnection.js';
 import { CheckpointSaver } from './checkpointSaver.js';
+import { BatchConfirms } from './batchConfirms.js';
 
 /** Limits of the relay, in one place. */
 export const relayLimits = {
@@ -163,18 +164,17 @@ export class RabbitMqRelay implements Subscriber {
    */
   async handle(batch: readonly RecordedEvent[]): Promise<BatchInFlight> {
     const failure = this.#failure;
-    const confirms =
+    const confirmed =
       failure !== undefined
-        ? [Promise.resolve(failure)]
+        ? Promise.resolve(failure)
         : batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))
-          ? await this.#publishAll(batch)
-          : [];
+          ? (await this.#publishAll(batch)).settled
+          : Promise.resolve(undefined);
     const last = batch[batch.length - 1];
     const previous = this.#tail;
     const done = (async (): Promise<void> => {
-      const problems = await Promise.all(confirms); // never rejects: each settles to its problem or undefined
+      const problem = await confirmed; // never rejects: the batch's first problem, or undefined
       await previous; // rejects if an earlier batch failed: this one is not counted either
-      const problem = problems.find((p) => p !== undefined);
       if (problem !== undefined) throw problem;
       if (last !== undefined) this.#saver.save(last.position);
     })();
@@ -200,12 +200,12 @@ export class RabbitMqRelay implements Subscriber {
 
   /**
    * Publishes in order with at most `unconfirmedMax` messages unconfirmed (counted across batches);
-   * returns each message's confirmation (its problem, or undefined). Stops at the first failure of the
-   * subscription (a nack, a return, a lost channel), whose problem is then the last entry.
+   * the broker's answers are counted in the returned `BatchConfirms` (sealed). Stops at the first
+   * failure of the subscription (a nack, a return, a lost channel), which is then the batch's problem.
    */
-  async #publishAll(batch: readonly RecordedEvent[]): Promise<Promise<Error | undefined>[]> {
+  async #publishAll(batch: readonly RecordedEvent[]): Promise<BatchConfirms> {
     const channel = await this.#broker.confirmChannel();
-    const settled: Promise<Error | undefined>[] = [];
+    const confirms = new BatchConfirms();
     for (const recorded of batch) {
       // Mapped before waiting for room in the window, so the mapping overlaps the confirms in flight.
       const message = outgoingMessageOf(recorded);
@@ -221,66 +221,77 @@ export class RabbitMqRelay implements Subscriber {
       }
       if (stopped !== undefined) {
         this.#failure ??= stopped;
-        settled.push(Promise.resolve(stopped));
+        confirms.stop(stopped);
         break;
       }
-      const result = this.#publishOne(channel, message);
-      settled.push(result.confirmed);
-      if (!result.written) {
+      if (!this.#publishOne(channel, message, confirms) && this.#failure === undefined) {
         // The socket's buffer is full: wait for it to drain (or the channel to close) before writing more.
         await this.#broker.nextWake(relayLimits.connectWaitMs);
       }
     }
-    return settled;
+    confirms.seal();
+    return confirms;
   }
 
-  /** Publishes one message to both exchanges; `confirmed` resolves to undefined or the reason it was not taken. */
-  #publishOne(channel: ConfirmChannel, message: OutgoingMessage): { written: boolean; confirmed: Promise<Error | undefined> } {
+  /**
+   * Publishes one message to both exchanges; its answer (undefined, or why it was not taken) goes to
+   * `confirms` once both are answered. False when the socket's buffer is full (wait for `drain`).
+   * Plain callbacks, no promise per publish: this runs for every message.
+   */
+  #publishOne(channel: ConfirmChannel, message: OutgoingMessage, confirms: BatchConfirms): boolean {
     this.#published++;
     this.#unconfirmed++;
+    const at = confirms.expect();
     const { messageId } = message.properties;
-    const { mandatory: _mandatory, ...properties } = message.properties;
-    const leg = (
-      exchange: string,
-      routingKey: string,
-      mandatory: boolean,
-    ): { written: boolean; confirmed: Promise<Error | undefined> } => {
-      let written = false;
-      const confirmed = new Promise<Error | undefined>((resolve) => {
-        let settled = false;
-        const settle = (problem: Error | undefined): void => {
-          if (settled) return;
-          settled = true;
-          resolve(problem);
-        };
-        try {
-          written = channel.publish(exchange, routingKey, message.body, { ...properties, mandatory }, (err: unknown) => {
-            if (err instanceof Error) {
-              const nacked = err.message === 'message nacked';
-              if (nacked) this.#nacked++;
-              settle(new PublishNotConfirmedError(`${messageId}: ${nacked ? 'nacked by the broker' : err.message}`));
-            } else if (mandatory && this.#broker.takeReturned(messageId)) {
-              this.#returnedCount++;
-              settle(new PublishNotConfirmedError(`${messageId}: returned by the broker as unroutable`));
-            } else settle(undefined);
-          });
-        } catch (thrown) {
-          // A closed channel throws at once.
-          settle(new BrokerUnavailableError(`${messageId}: ${(thrown as Error).message}`));
-        }
-      });
-      return { written, confirmed };
-    };
-    const direct = leg(messageExchanges.direct, message.routingKey, true);
-    const topic = leg(messageExchanges.topic, message.topicRoutingKey, false);
-    const confirmed = Promise.all([direct.confirmed, topic.confirmed]).then(([a, b]) => {
-      const problem = a ?? b;
+    let legs = 2;
+    let directProblem: Error | undefined;
+    let topicProblem: Error | undefined;
+    const answered = (): void => {
+      if (--legs > 0) return;
+      const problem = directProblem ?? topicProblem;
       this.#unconfirmed--;
       if (problem === undefined) this.#confirmed++;
       else this.#failure ??= problem;
       this.#broker.wake();
-      return problem;
-    });
-    return { written: direct.written && topic.written, confirmed };
+      confirms.answer(at, problem);
+    };
+    let written = true;
+    try {
+      // `message.properties` is `mandatory` already: an unroutable message comes back (`return`) before its confirm.
+      written = channel.publish(messageExchanges.direct, message.routingKey, message.body, message.properties, (err: unknown) => {
+        directProblem = this.#notTaken(messageId, err);
+        if (directProblem === undefined && this.#broker.takeReturned(messageId)) {
+          this.#returnedCount++;
+          directProblem = new PublishNotConfirmedError(`${messageId}: returned by the broker as unroutable`);
+        }
+        answered();
+      });
+    } catch (thrown) {
+      // A closed channel throws at once.
+      written = false;
+      directProblem = new BrokerUnavailableError(`${messageId}: ${(thrown as Error).message}`);
+      answered();
+    }
+    try {
+      const topicProperties = { ...message.properties, mandatory: false };
+      written =
+        channel.publish(messageExchanges.topic, message.topicRoutingKey, message.body, topicProperties, (err: unknown) => {
+          topicProblem = this.#notTaken(messageId, err);
+          answered();
+        }) && written;
+    } catch (thrown) {
+      written = false;
+      topicProblem = new BrokerUnavailableError(`${messageId}: ${(thrown as Error).message}`);
+      answered();
+    }
+    return written;
+  }
+
+  /** The problem a publish's confirm callback reports (a nack, a closed channel), or undefined for an ack. */
+  #notTaken(messageId: string, err: unknown): Error | undefined {
+    if (!(err instanceof Error)) return undefined;
+    const nacked = err.message === 'message nacked';
+    if (nacked) this.#nacked++;
+    return new PublishNotConfirmedError(`${messageId}: ${nacked ? 'nacked by the broker' : err.message}`);
   }
 }
