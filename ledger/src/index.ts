@@ -11,6 +11,7 @@ export {
   accountEventTypes,
   accountStream,
   accountStreamPrefix,
+  isAccountStream,
   boostTargetTypes,
   clanAccount,
   eventDataSchemas,

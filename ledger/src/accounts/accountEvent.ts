@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { RecordedEvent } from '../eventStore/eventStore.js';
-import { accountStreamPrefix, validateAccountEvent, type AccountEvent } from './events.js';
+import { accountStreamPrefix, isAccountStream, validateAccountEvent, type AccountEvent } from './events.js';
 
 /** An account event read from the log: whose account it is, and the event, validated and typed. */
 export interface DecodedAccountEvent {
@@ -29,7 +29,7 @@ type Decodable = RecordedEvent & { [decodedKey]?: DecodedAccountEvent };
  * events are validated before they are appended and again here).
  */
 export const accountEventOf = (recorded: RecordedEvent): DecodedAccountEvent | undefined => {
-  if (!recorded.stream.startsWith(accountStreamPrefix)) return undefined;
+  if (!isAccountStream(recorded.stream)) return undefined;
   const known = (recorded as Decodable)[decodedKey];
   if (known !== undefined) return known;
   const checked = validateAccountEvent(recorded.type, recorded.data);

@@ -36,6 +36,8 @@ export const userAccount = (userId: string): string => `user:${userId}`;
 export const clanAccount = (clanId: string): string => `clan:${clanId}`;
 export const accountStream = (userId: string): string => `account-${userId}`;
 export const accountStreamPrefix = 'account-';
+/** Whether a stream is an account's (everything that reads the log tells them apart with this). */
+export const isAccountStream = (stream: string): boolean => stream.startsWith(accountStreamPrefix);
 
 // ---------------------------------------------------------------------------------------------
 // Field schemas

@@ -1,4 +1,4 @@
-import { accountStreamPrefix, type AccountEventOf } from '../accounts/events.js';
+import { accountStreamPrefix, isAccountStream, type AccountEventOf } from '../accounts/events.js';
 import { accountEventOf } from '../accounts/accountEvent.js';
 import { readEventsMax, type EventStore, type RecordedEvent } from '../eventStore/eventStore.js';
 import { auditEntryOf, occurredAtOf, type AuditEntry } from './accountAudit.js';
@@ -27,7 +27,7 @@ export const targetKey = (targetType: string, targetId: string): string => `${ta
  * names, and the platform or clan account that takes its opposite leg (its `counterparty`).
  */
 export const traceKeysOf = (event: RecordedEvent): TraceKey[] => {
-  if (!event.stream.startsWith(accountStreamPrefix)) return [];
+  if (!isAccountStream(event.stream)) return [];
   const keys: TraceKey[] = [];
   const correlationId = str(event.metadata.correlationId);
   if (correlationId !== undefined) keys.push({ kind: 'correlation', key: correlationId });

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Duration } from 'luxon';
-import { parseSigningKey, parseVerifyKey } from '../../../ledger/src/index.js';
+import { msPerHour, parseSigningKey, parseVerifyKey } from '../../../ledger/src/index.js';
 import { ConfigError } from '../config.js';
 
 /** Limits of the digest schedule, in one place. */
@@ -10,7 +10,7 @@ export const auditDigestLimits = {
   /** Shortest digest interval: each digest walks the whole log. */
   digestEveryMsMin: 60_000,
   /** Longest: one timer's wait (setTimeout fires at once past ~24.8 days). */
-  digestEveryMsMax: 24 * 24 * 3_600_000,
+  digestEveryMsMax: 24 * 24 * msPerHour,
 } as const;
 
 export interface AuditConfig {

@@ -1,7 +1,7 @@
 import { auditIndexName } from '../audit/auditIndex.js';
 import { relayCheckpointOf } from '../fanout/relayCheckpoint.js';
 import { Command, InvalidArgumentError } from 'commander';
-import { openEventStore } from '../../../ledger/src/index.js';
+import { msPerHour, openEventStore } from '../../../ledger/src/index.js';
 import { loadStorageConfig } from '../config.js';
 import { SingleBar } from 'cli-progress';
 import { openReadModelStore } from '../readModels/openReadModelStore.js';
@@ -40,9 +40,9 @@ const formatDuration = (ms: number): string =>
     ? `${Math.round(ms)} ms`
     : ms < 60_000
       ? `${(ms / 1000).toFixed(1)} s`
-      : ms < 3_600_000
+      : ms < msPerHour
         ? `${(ms / 60_000).toFixed(1)} min`
-        : `${(ms / 3_600_000).toFixed(1)} h`;
+        : `${(ms / msPerHour).toFixed(1)} h`;
 
 const program = new Command().name('npm run projections --').description('Inspect the projections');
 

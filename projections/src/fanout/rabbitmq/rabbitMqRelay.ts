@@ -1,5 +1,5 @@
 import type { ConfirmChannel } from 'amqplib';
-import { accountStreamPrefix, type RecordedEvent } from '../../../../ledger/src/index.js';
+import { isAccountStream, type RecordedEvent } from '../../../../ledger/src/index.js';
 import type { BatchInFlight, ProjectorLogger, Subscriber } from '../../runtime/subscriber.js';
 import { messageExchanges, outgoingMessageOf, type OutgoingMessage } from '../messages.js';
 import type { RelayCheckpoint } from '../relayCheckpoint.js';
@@ -167,7 +167,7 @@ export class RabbitMqRelay implements Subscriber {
     const confirmed =
       failure !== undefined
         ? Promise.resolve(failure)
-        : batch.some((recorded) => recorded.stream.startsWith(accountStreamPrefix))
+        : batch.some((recorded) => isAccountStream(recorded.stream))
           ? (await this.#publishAll(batch)).settled
           : Promise.resolve(undefined);
     const last = batch[batch.length - 1];
