@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accountStreamPrefix, SqliteEventStore } from '../../ledger/src/index.js';
+import { isAccountStream, SqliteEventStore } from '../../ledger/src/index.js';
 import { readWholeLog, removeTempDirs, tempDir } from '../../ledger/src/testing/index.js';
 import { collectQueue, createVhost, hasAll, startProxy, type Received } from '../../projections/src/testing/index.js';
 import { bearer, testSecret } from './testing/testApp.js';
@@ -87,7 +87,7 @@ const readyWithin = async (address: string, timeoutMs: number): Promise<void> =>
 const accountEventIds = async (dataDir: string): Promise<string[]> => {
   const store = new SqliteEventStore({ path: join(dataDir, 'events.db') });
   try {
-    return (await readWholeLog(store)).filter((e) => e.stream.startsWith(accountStreamPrefix)).map((e) => e.id);
+    return (await readWholeLog(store)).filter((e) => isAccountStream(e.stream)).map((e) => e.id);
   } finally {
     await store.close();
   }
@@ -139,7 +139,16 @@ describe('npm start with AMQP_URL (real broker, own vhost)', { timeout: 120_000 
     expect(ids).toHaveLength(10);
     const received = await collectQueue(vhost.url(), 'user_credit_queue', hasAll(ids), 60_000);
     expectAllOnceAfterDedupe(received, ids);
-    const metrics = await (await fetch(`${address}/metrics`)).text();
+    // The counters come from the workers' report (about once a second) and the lag from the relay's
+    // checkpoint (saved every 100 ms): both follow the delivery, so they are read until they agree.
+    const settled = (text: string): boolean =>
+      /^relay_messages_confirmed_total 10$/m.test(text) && /^projection_lag_events\{projection="rabbitmq_relay"\} 0$/m.test(text);
+    const metricsDeadline = Date.now() + 10_000;
+    let metrics = await (await fetch(`${address}/metrics`)).text();
+    while (!settled(metrics) && Date.now() < metricsDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      metrics = await (await fetch(`${address}/metrics`)).text();
+    }
     expect(metrics).toMatch(/^relay_messages_confirmed_total 10$/m);
     expect(metrics).toMatch(/^projection_lag_events\{projection="rabbitmq_relay"\} 0$/m);
   });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accountStreamPrefix, ManualClock, type AccountCommand } from '../../../ledger/src/index.js';
+import { isAccountStream, ManualClock, type AccountCommand } from '../../../ledger/src/index.js';
 import { closersAfterEach, readWholeLog, until as pollUntil } from '../../../ledger/src/testing/index.js';
 import {
   ServiceReadModelsProjection,
@@ -115,7 +115,7 @@ describe('the user, gig and clan services fed from their queues', () => {
     // Settlement appends a GigPaymentReceived per payment: wait for those, then for every message to be consumed.
     const payments = users.length * 4;
     await until('every gig payment settled', async () => (await readWholeLog(store, 'GigPaymentReceived')).length === payments);
-    const accountEvents = (await readWholeLog(store)).filter((e) => e.stream.startsWith(accountStreamPrefix)).length;
+    const accountEvents = (await readWholeLog(store)).filter((e) => isAccountStream(e.stream)).length;
     await until('every message consumed by every service', () =>
       serviceNames.every((service) => {
         const stats = consumers[service].consumer.stats;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accountStreamPrefix, AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../../ledger/src/index.js';
+import { isAccountStream, AccountCommandHandler, ManualClock, SqliteEventStore } from '../../../../ledger/src/index.js';
 import { readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
 import { Projector } from '../../runtime/projector.js';
 import { FileRelayCheckpoint } from '../relayCheckpoint.js';
@@ -87,7 +87,7 @@ describe('RabbitMQ relay when the broker blocks publishing (memory alarm on a no
     await projector.waitUntilCaughtUp(60_000);
     await expect(relay.ready()).resolves.toBeUndefined();
     await relay.flushCheckpoint();
-    const events = (await readWholeLog(store)).filter((e) => e.stream.startsWith(accountStreamPrefix));
+    const events = (await readWholeLog(store)).filter((e) => isAccountStream(e.stream));
     expect(await checkpoint.load()).toBe(events.at(-1)?.position);
     const received = await readQueue(node.url, 'user_credit_queue', events.length);
     expect(received.map((r) => r.messageId)).toEqual(events.map((e) => e.id));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accountStreamPrefix, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../../ledger/src/index.js';
+import { isAccountStream, AccountCommandHandler, SqliteEventStore, ManualClock } from '../../../../ledger/src/index.js';
 import { readWholeLog, removeTempDirs, tempDir } from '../../../../ledger/src/testing/index.js';
 import { Projector } from '../../runtime/projector.js';
 import { FileRelayCheckpoint } from '../relayCheckpoint.js';
@@ -74,7 +74,7 @@ describe('RabbitMQ relay against a broker node of its own, stopped and started m
     await projector.waitUntilCaughtUp(120_000);
     expect(relay.metrics().reconnects).toBeGreaterThanOrEqual(1);
 
-    const ids = (await readWholeLog(store)).filter((e) => e.stream.startsWith(accountStreamPrefix)).map((e) => e.id);
+    const ids = (await readWholeLog(store)).filter((e) => isAccountStream(e.stream)).map((e) => e.id);
     for (const queue of serviceQueues) {
       const received = await collectQueue(
         node.url,

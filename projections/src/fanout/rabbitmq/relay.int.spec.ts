@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AccountCommand,
-  accountStreamPrefix,
+  isAccountStream,
   type AccountCommandHandler,
   type RecordedEvent,
   type SqliteEventStore,
@@ -75,7 +75,7 @@ const open = async (options: { port?: number } = {}) => {
 };
 
 const accountEvents = async (store: SqliteEventStore): Promise<RecordedEvent[]> =>
-  (await readWholeLog(store)).filter((e) => e.stream.startsWith(accountStreamPrefix));
+  (await readWholeLog(store)).filter((e) => isAccountStream(e.stream));
 
 /** Drops repeats by messageId (what a consumer does) and checks every repeat is the same message. */
 const dedupe = (received: readonly Received[]): Received[] => {
